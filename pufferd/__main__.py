@@ -1,0 +1,3 @@
+from pufferd.cli import main
+
+main()

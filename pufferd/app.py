@@ -1,0 +1,48 @@
+"""Composition root: make_app(settings) builds the aiohttp application and wires every part."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from pufferd.clock import Clock
+from pufferd.config import Settings
+from pufferd.context import Context
+from pufferd.datadir import open_database
+from pufferd.keys import Keys
+from pufferd.passwords import PasswordHasher
+from pufferd.realtime.bus import Bus
+from pufferd.web import middleware, openapi
+from pufferd.web.keys import CTX
+from pufferd.web.routes import all_routes
+
+
+def make_context(settings: Settings, *, clock: Clock | None = None) -> Context:
+    """Open the data directory's database and keys and build every port."""
+    keys = Keys.load(settings.keys_dir)
+    db = open_database(settings)
+    return Context(settings=settings, db=db, clock=clock or Clock(), keys=keys, bus=Bus(),
+                   hasher=PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency))
+
+
+def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    """The application the CLI serves and the tests drive."""
+    ctx = make_context(settings, clock=clock)
+    mws = [middleware.errors]
+    if settings.cors_origins:
+        mws.insert(0, middleware.cors(settings.cors_origins))
+    app = web.Application(middlewares=mws, client_max_size=settings.max_body_bytes)
+    app[CTX] = ctx
+    routes = all_routes()
+    for r in routes:
+        app.router.add_route(r.method, r.path, r.view)  # type: ignore[arg-type]
+    openapi.setup(app, routes, title=settings.server_name)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        ctx.db.start()
+        yield
+        ctx.hasher.close()
+        ctx.db.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

@@ -1,0 +1,180 @@
+"""The one Settings object: defaults < pufferd.toml < environment < CLI flags (CONTRACT.md)."""
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+CONFIG_FILE = "pufferd.toml"
+
+
+class SettingsError(Exception):
+    """Settings cannot be loaded; the message is one line naming the setting."""
+
+
+def _env(name: str) -> AliasChoices:
+    """Accept the field name (flags, toml), PUFFERD_<NAME> and the API reference's bare name."""
+    return AliasChoices(name.lower(), f"PUFFERD_{name}", name)
+
+
+class Settings(BaseSettings):
+    """Every setting of the server, typed; the only place defaults live."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PUFFERD_", extra="forbid", populate_by_name=True, validate_default=True
+    )
+
+    data_dir: Path = Path("pufferd-data")
+    server_name: str = Field("pufferd", min_length=1, max_length=64)
+    public_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(7575, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    access_log: bool = True
+
+    # storage
+    db_encryption: bool = True
+    db_key: SecretStr | None = None
+    db_readers: int = Field(4, ge=1, le=64)
+    min_free_disk_bytes: int = Field(100 * 1024 * 1024, ge=0)
+
+    # HTTP
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    cors_origins: list[str] = []
+    trusted_proxies: list[str] = []
+
+    # accounts
+    bcrypt_rounds: int = Field(12, ge=4, le=16)  # init calibrates (never below 10); tests use 4
+    bcrypt_concurrency: int = Field(2, ge=1, le=64)
+    access_token_ttl_seconds: int = Field(15 * 60, ge=30)
+    refresh_token_ttl_seconds: int = Field(30 * 24 * 3600, ge=60)
+    require_verified_email: bool = False
+    smtp_host: str = ""
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    mail_from: str = ""
+
+    # rate limits (0 disables a limit) — names from the API reference, section 12
+    login_rate_limit_per_minute: int = Field(10, ge=0, validation_alias=_env("LOGIN_RATE_LIMIT_PER_MINUTE"))
+    register_rate_limit_per_minute: int = Field(5, ge=0, validation_alias=_env("REGISTER_RATE_LIMIT_PER_MINUTE"))
+    refresh_rate_limit_per_minute: int = Field(30, ge=0, validation_alias=_env("REFRESH_RATE_LIMIT_PER_MINUTE"))
+    reset_rate_limit_per_minute: int = Field(5, ge=0, validation_alias=_env("RESET_RATE_LIMIT_PER_MINUTE"))
+    message_rate_limit_per_minute: int = Field(120, ge=0, validation_alias=_env("MESSAGE_RATE_LIMIT_PER_MINUTE"))
+    duplicate_message_cooldown_seconds: int = Field(
+        3, ge=0, validation_alias=_env("DUPLICATE_MESSAGE_COOLDOWN_SECONDS")
+    )
+
+    # messages
+    max_message_length: int = Field(4096, ge=1, le=65536)
+
+    # media
+    max_upload_size_bytes: int = Field(
+        50 * 1024 * 1024, ge=1, validation_alias=_env("MAX_UPLOAD_SIZE_BYTES")
+    )
+    upload_url_ttl_seconds: int = Field(900, ge=30)
+    unattached_upload_ttl_seconds: int = Field(24 * 3600, ge=60)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # flags (init kwargs) > environment > pufferd.toml (passed in as _toml) > defaults
+        return (init_settings, env_settings)
+
+    @property
+    def base_url(self) -> str:
+        """The absolute URL clients use to reach this server."""
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "pufferd.db"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "mail" / "outbox"
+
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / CONFIG_FILE
+
+
+def resolve_data_dir(flag: str | os.PathLike | None) -> Path:
+    """--data-dir, else $PUFFERD_DATA_DIR, else ./pufferd-data."""
+    if flag:
+        return Path(flag)
+    return Path(os.environ.get("PUFFERD_DATA_DIR") or "pufferd-data")
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read pufferd.toml; a syntax error becomes one SettingsError line."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def load_settings(data_dir: Path, **flags: Any) -> Settings:
+    """Build Settings for DATA_DIR with the documented precedence; raise SettingsError on bad values."""
+    file_values = read_toml(data_dir / CONFIG_FILE)
+    file_values.pop("data_dir", None)
+    flags = {k: v for k, v in flags.items() if v is not None}
+    try:
+        # toml values are the lowest layer: fill only what env and flags leave unset
+        env_keys = _env_overrides()
+        merged = {k: v for k, v in file_values.items() if k not in env_keys}
+        merged.update(flags)
+        merged["data_dir"] = data_dir
+        return Settings(**merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ".".join(str(p) for p in err["loc"]) or "settings"
+        raise SettingsError(f"invalid setting {name}: {err['msg']}") from None
+
+
+def _env_overrides() -> set[str]:
+    """Field names that the environment sets (so toml must not shadow them)."""
+    names: set[str] = set()
+    for field, info in Settings.model_fields.items():
+        candidates = {f"PUFFERD_{field.upper()}"}
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices):
+            candidates |= {c for c in alias.choices if isinstance(c, str) and c.isupper()}
+        if any(c in os.environ for c in candidates):
+            names.add(field)
+    return names

@@ -1,0 +1,35 @@
+"""The Context handed to domain functions: every port they may use, passed explicitly."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from pufferd.clock import Clock
+from pufferd.config import Settings
+from pufferd.db.database import Database
+from pufferd.keys import Keys
+from pufferd.passwords import PasswordHasher
+from pufferd.realtime.bus import Bus
+
+
+@dataclass
+class Hooks:
+    """Callbacks a lower layer exposes for a higher one to fill (e.g. closing sockets on revoke)."""
+
+    # called with a user id when all that user's sessions are revoked (realtime closes sockets, 4001)
+    sessions_revoked: list[Callable[[int], None]] = field(default_factory=list)
+
+    def revoke_sessions(self, user_id: int) -> None:
+        for fn in list(self.sessions_revoked):
+            fn(user_id)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: Database
+    clock: Clock
+    keys: Keys
+    bus: Bus
+    hasher: PasswordHasher
+    hooks: Hooks = field(default_factory=Hooks)

@@ -1,0 +1,137 @@
+"""Creating and opening a data directory (CONTRACT.md, "Data directory layout")."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pufferd import keys as keys_mod
+from pufferd import passwords
+from pufferd.config import CONFIG_FILE, Settings
+from pufferd.db import migrate, users_q
+from pufferd.db.database import Database, open_connection
+
+USERNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{2,31}$")
+
+
+class DataDirError(Exception):
+    """The data directory cannot be used; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Admin:
+    username: str
+    email: str
+    password: str
+
+
+def is_initialised(data_dir: Path) -> bool:
+    return (data_dir / CONFIG_FILE).exists() or (data_dir / "pufferd.db").exists()
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def render_config(values: dict[str, object]) -> str:
+    lines = ["# pufferd settings; environment variables (PUFFERD_<NAME>) and flags override these.",
+             "# Keys and passwords never live here: see keys/."]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def validate_admin(admin: Admin) -> None:
+    if not USERNAME_RE.match(admin.username):
+        raise DataDirError("admin username: 3-32 characters, letters, digits and _, starting with a letter")
+    if "@" not in admin.email or len(admin.email) > 254:
+        raise DataDirError("admin e-mail: not a valid e-mail address")
+    if len(admin.password) < 8:
+        raise DataDirError("admin password: at least 8 characters")
+    if len(admin.password.encode()) > passwords.BCRYPT_MAX_BYTES:
+        raise DataDirError("admin password: at most 72 bytes in UTF-8")
+
+
+def initialise(data_dir: Path, config: dict[str, object], admin: Admin, *,
+               encryption: bool = True, env_db_key: str | None = None) -> None:
+    """Create DATA_DIR with config, keys, blob store, outbox, database and the administrator.
+
+    On any failure everything created here is removed again: nothing is left half-written.
+    """
+    validate_admin(admin)
+    if is_initialised(data_dir):
+        raise DataDirError(f"{data_dir} is already initialised (found {CONFIG_FILE}); refusing to overwrite")
+    existed = data_dir.exists()
+    if existed and not data_dir.is_dir():
+        raise DataDirError(f"{data_dir} exists and is not a directory")
+    if existed and any(data_dir.iterdir()):
+        raise DataDirError(f"{data_dir} is not empty and is not a pufferd data directory")
+    created: list[Path] = []
+    try:
+        if not existed:
+            data_dir.mkdir(mode=0o700, parents=True)
+            created.append(data_dir)
+        elif not os.access(data_dir, os.W_OK | os.X_OK):
+            raise DataDirError(f"{data_dir} is not writable")
+        os.chmod(data_dir, 0o700)
+        config = dict(config)
+        config["db_encryption"] = encryption
+        keys_mod.generate(data_dir / "keys", db_key_on_disk=encryption and not env_db_key)
+        created.append(data_dir / "keys")
+        for sub in ("blobs", "mail"):
+            (data_dir / sub).mkdir(mode=0o700)
+            created.append(data_dir / sub)
+        (data_dir / "blobs" / "tmp").mkdir(mode=0o700)
+        (data_dir / "mail" / "outbox").mkdir(mode=0o700)
+        created.append(data_dir / "pufferd.db")
+        key_hex = keys_mod.db_key_hex(data_dir / "keys", env_db_key) if encryption else None
+        rounds = int(config.get("bcrypt_rounds") or passwords.calibrate())
+        config["bcrypt_rounds"] = rounds
+        os.close(os.open(data_dir / "pufferd.db", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        conn = open_connection(data_dir / "pufferd.db", key_hex)
+        try:
+            migrate.migrate(conn)
+            pw_hash = passwords.hash_sync(admin.password, rounds)
+            with conn:
+                users_q.insert(conn, email=admin.email, username=admin.username, name=admin.username,
+                               password_hash=pw_hash, now=time.time(), is_admin=True, email_verified=True)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            conn.close()
+        keys_mod.write_secret(data_dir / CONFIG_FILE, render_config(config))
+    except BaseException:
+        for path in reversed(created):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(str(path) + suffix).unlink(missing_ok=True)
+        raise
+
+
+def open_database(settings: Settings, *, migrate_now: bool = True) -> Database:
+    """Open the database of an initialised directory, applying pending migrations."""
+    if not is_initialised(settings.data_dir):
+        raise DataDirError(f"{settings.data_dir} is not an initialised pufferd data directory (run pufferd init)")
+    key_hex = None
+    if settings.db_encryption:
+        env_key = settings.db_key.get_secret_value() if settings.db_key else None
+        try:
+            key_hex = keys_mod.db_key_hex(settings.keys_dir, env_key)
+        except keys_mod.KeyError_ as exc:
+            raise DataDirError(f"{exc} (or set PUFFERD_DB_KEY)") from None
+    db = Database(settings.db_path, key_hex, readers=settings.db_readers)
+    if migrate_now:
+        try:
+            db.migrate()
+        except migrate.MigrationError:
+            db.close()
+            raise
+    return db

@@ -1,0 +1,228 @@
+"""Database: one writer thread with group commit and a pool of reader threads (DESIGN.md, Storage).
+
+Domain code calls ``await db.read(fn)`` / ``await db.write(fn)`` where ``fn(conn)`` is a synchronous
+unit of work. Concurrent write jobs are batched into one transaction; each job runs inside its own
+savepoint, so a failing job rolls back only its own changes and the others still commit.
+"""
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import apsw
+
+from pufferd.errors import Conflict
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 5000
+MAX_BATCH = 512
+
+
+class DatabaseKeyError(Exception):
+    """The database cannot be opened with the key given (wrong key, or missing key)."""
+
+
+def open_connection(path: Path, key_hex: str | None, *, readonly: bool = False) -> apsw.Connection:
+    """Open PATH, apply the cipher key first, then the pragmas every connection needs."""
+    flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
+    conn = apsw.Connection(str(path), flags=flags)
+    try:
+        if key_hex:
+            conn.execute(f"PRAGMA hexkey='{key_hex}'")
+        conn.setbusytimeout(BUSY_TIMEOUT_MS)
+        # the first real read tells whether the key fits
+        conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()
+        if not readonly:
+            conn.execute("PRAGMA journal_mode=WAL").fetchall()
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA recursive_triggers=ON")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.config(apsw.SQLITE_DBCONFIG_DQS_DML, 0)
+        conn.config(apsw.SQLITE_DBCONFIG_DQS_DDL, 0)
+    except apsw.NotADBError:
+        conn.close()
+        raise DatabaseKeyError(
+            f"{path}: cannot open the database (wrong or missing key, or not a pufferd database)"
+        ) from None
+    conn.row_trace = _row_as_dict
+    return conn
+
+
+def _row_as_dict(cursor: apsw.Cursor, row: tuple) -> dict[str, Any]:
+    return dict(zip((d[0] for d in cursor.get_description()), row))
+
+
+def translate_constraint(exc: apsw.ConstraintError) -> Conflict:
+    """Integrity errors become Conflict (STYLE.md: "db turns constraint errors into Conflict")."""
+    return Conflict(f"conflict: {str(exc).split(':', 1)[-1].strip()}")
+
+
+@dataclass
+class _Job:
+    fn: Callable[[apsw.Connection], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future
+    result: Any = None
+    error: BaseException | None = None
+    done: bool = field(default=False)
+
+
+def _settle(job: _Job) -> None:
+    if job.future.cancelled():
+        return
+    if job.error is not None:
+        job.future.set_exception(job.error)
+    else:
+        job.future.set_result(job.result)
+
+
+class Database:
+    """The async face of the database; owns the writer thread and the reader threads."""
+
+    def __init__(self, path: Path, key_hex: str | None, *, readers: int = 4) -> None:
+        self.path = path
+        self._key = key_hex
+        self._writer_conn = open_connection(path, key_hex)
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_loop, name="pufferd-db-writer", daemon=True)
+        self._readers_n = readers
+        self._read_jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._reader_threads: list[threading.Thread] = []
+        self._reader_conns: list[apsw.Connection] = []
+        self._started = False
+        self._closed = False
+        self.batches = 0  # group-commit statistics, read by benchmarks and tests
+        self.jobs_committed = 0
+
+    # lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self._writer.start()
+        for i in range(self._readers_n):
+            conn = open_connection(self.path, self._key)
+            self._reader_conns.append(conn)
+            t = threading.Thread(target=self._read_loop, args=(conn,), name=f"pufferd-db-reader-{i}", daemon=True)
+            t.start()
+            self._reader_threads.append(t)
+
+    def close(self) -> None:
+        """Finish queued jobs, checkpoint the WAL and close every connection."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._started:
+            self._jobs.put(None)
+            self._writer.join()
+            for _ in self._reader_threads:
+                self._read_jobs.put(None)
+            for t in self._reader_threads:
+                t.join()
+        for conn in self._reader_conns:
+            conn.close()
+        try:
+            self._writer_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except apsw.Error:
+            pass
+        self._writer_conn.close()
+
+    # async API -------------------------------------------------------------------------------
+    async def write(self, fn: Callable[[apsw.Connection], T]) -> T:
+        """Run FN(conn) inside the next group-committed transaction; return once it is durable."""
+        if self._closed:
+            raise RuntimeError("database is closed")
+        loop = asyncio.get_running_loop()
+        job = _Job(fn, loop, loop.create_future())
+        self._jobs.put(job)
+        return await job.future
+
+    async def read(self, fn: Callable[[apsw.Connection], T]) -> T:
+        """Run FN(conn) on a reader connection inside one read transaction (a consistent snapshot)."""
+        if self._closed:
+            raise RuntimeError("database is closed")
+        loop = asyncio.get_running_loop()
+        job = _Job(fn, loop, loop.create_future())
+        self._read_jobs.put(job)
+        return await job.future
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations on the writer connection (before start())."""
+        from pufferd.db import migrate
+
+        return migrate.migrate(self._writer_conn)
+
+    def write_sync(self, fn: Callable[[apsw.Connection], T]) -> T:
+        """Run FN in its own transaction on the caller's thread (CLI use, before start())."""
+        with self._writer_conn:
+            return fn(self._writer_conn)
+
+    # threads ---------------------------------------------------------------------------------
+    def _read_loop(self, conn: apsw.Connection) -> None:
+        while True:
+            job = self._read_jobs.get()
+            if job is None:
+                return
+            try:
+                with conn:
+                    job.result = job.fn(conn)
+            except BaseException as exc:  # handed to the awaiting coroutine
+                job.error = exc
+            job.loop.call_soon_threadsafe(_settle, job)
+
+    def _write_loop(self) -> None:
+        conn = self._writer_conn
+        stop = False
+        while not stop:
+            job = self._jobs.get()
+            if job is None:
+                return
+            batch = [job]
+            while len(batch) < MAX_BATCH:
+                try:
+                    nxt = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._run_batch(conn, batch)
+
+    def _run_batch(self, conn: apsw.Connection, batch: list[_Job]) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except apsw.Error as exc:
+            for job in batch:
+                job.error = exc
+                job.loop.call_soon_threadsafe(_settle, job)
+            return
+        for job in batch:
+            try:
+                with conn:  # a savepoint: a failure undoes this job only
+                    job.result = job.fn(conn)
+            except apsw.ConstraintError as exc:
+                job.error = translate_constraint(exc)
+            except BaseException as exc:
+                job.error = exc
+        try:
+            conn.execute("COMMIT")
+        except apsw.Error as exc:
+            try:
+                conn.execute("ROLLBACK")
+            except apsw.Error:
+                pass
+            for job in batch:
+                if job.error is None:
+                    job.error = exc
+        self.batches += 1
+        self.jobs_committed += sum(1 for j in batch if j.error is None)
+        for job in batch:
+            job.loop.call_soon_threadsafe(_settle, job)

@@ -1,0 +1,155 @@
+"""/openapi.json built from the route registry and the pydantic models; /docs from shipped assets."""
+from __future__ import annotations
+
+import typing
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from pufferd import __version__
+from pufferd.web.route import Route
+
+_ERROR = {"$ref": "#/components/schemas/HTTPError"}
+_ERROR_SCHEMA = {
+    "title": "HTTPError", "type": "object", "required": ["detail"],
+    "properties": {"detail": {"title": "Detail", "description": "A message, or a list of validation errors"}},
+}
+
+
+def _models_of(tp: Any) -> list[type[BaseModel]]:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [tp]
+    return [m for arg in typing.get_args(tp) for m in _models_of(arg)]
+
+
+def _schema_for(tp: Any, refs: dict[tuple[type, str], dict[str, Any]]) -> dict[str, Any]:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return refs[(tp, "serialization")]
+    origin = typing.get_origin(tp)
+    if origin is list:
+        return {"type": "array", "items": _schema_for(typing.get_args(tp)[0], refs)}
+    raise TypeError(f"unsupported response type {tp!r}")
+
+
+def build(routes: list[Route], *, title: str, server_url: str | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ROUTES."""
+    wanted: set[tuple[type[BaseModel], str]] = set()
+    for r in routes:
+        if r.body:
+            wanted.add((r.body, "validation"))
+        if r.query:
+            wanted.add((r.query, "validation"))
+        for m in _models_of(r.response):
+            wanted.add((m, "serialization"))
+    ordered = sorted(wanted, key=lambda x: (x[0].__name__, x[1]))
+    refs, defs = models_json_schema(ordered, ref_template="#/components/schemas/{model}")
+    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    schemas["HTTPError"] = _ERROR_SCHEMA
+    paths: dict[str, dict[str, Any]] = {}
+    for r in routes:
+        op: dict[str, Any] = {"operationId": r.handler.__name__, "summary": r.summary, "tags": r.tags}
+        if r.description:
+            op["description"] = r.description
+        params: list[dict[str, Any]] = []
+        for name, typ in r.path_params.items():
+            params.append({"name": name, "in": "path", "required": True,
+                           "schema": {"type": "integer" if typ is int else "string"}})
+        if r.query is not None:
+            qschema = schemas[r.query.__name__]
+            required = set(qschema.get("required", []))
+            for name, prop in qschema.get("properties", {}).items():
+                params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+        if params:
+            op["parameters"] = params
+        if r.body is not None:
+            op["requestBody"] = {"required": True,
+                                 "content": {"application/json": {"schema": refs[(r.body, "validation")]}}}
+        responses: dict[str, Any] = {}
+        if r.status == 204:
+            responses["204"] = {"description": "No content"}
+        elif r.response is not None:
+            responses[str(r.status)] = {"description": "Success", "content": {
+                "application/json": {"schema": _schema_for(r.response, refs)}}}
+        else:
+            responses[str(r.status)] = {"description": "Success"}
+        if r.auth:
+            op["security"] = [{"bearerAuth": []}]
+            responses["401"] = {"description": "Not authenticated",
+                                "content": {"application/json": {"schema": _ERROR}}}
+        if r.body is not None or r.query is not None or r.path_params:
+            responses["422"] = {"description": "Validation error",
+                                "content": {"application/json": {"schema": _ERROR}}}
+        op["responses"] = responses
+        extra = dict(r.openapi)
+        extra_responses = extra.pop("responses", {})
+        op["responses"].update(extra_responses)
+        op.update(extra)
+        paths.setdefault(r.path, {})[r.method.lower()] = op
+    doc: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": __version__,
+                 "description": "The pufferd REST API: accounts, chats, messages, media, search, "
+                                "notifications and realtime events. Errors are `{\"detail\": ...}`."},
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+    }
+    if server_url:
+        doc["servers"] = [{"url": server_url}]
+    return doc
+
+
+def swagger_dir() -> Path:
+    """The directory holding swagger-ui-bundle.js and swagger-ui.css, shipped with the program."""
+    import swagger_ui_bundle
+
+    root = Path(swagger_ui_bundle.swagger_ui_path)
+    return root
+
+
+DOCS_HTML = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/init.js"></script>
+</body></html>
+"""
+
+INIT_JS = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui",
+  deepLinking: true, persistAuthorization: true});
+"""
+
+
+def setup(app: web.Application, routes: list[Route], title: str) -> None:
+    """Add /openapi.json, /docs and /docs/assets/* to APP."""
+    document = build(routes, title=title)
+    html = DOCS_HTML.format(title=title)
+    assets = swagger_dir()
+    files = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "application/javascript"}
+
+    async def openapi_json(request: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    async def docs(request: web.Request) -> web.Response:
+        return web.Response(text=html, content_type="text/html", headers={
+            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'"})
+
+    async def init_js(request: web.Request) -> web.Response:
+        return web.Response(text=INIT_JS, content_type="application/javascript")
+
+    async def asset(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in files:
+            raise web.HTTPNotFound()
+        return web.FileResponse(assets / name, headers={"Content-Type": files[name],
+                                                          "Cache-Control": "public, max-age=86400"})
+
+    app.router.add_get("/openapi.json", openapi_json)
+    app.router.add_get("/docs", docs)
+    app.router.add_get("/docs/assets/init.js", init_js)
+    app.router.add_get("/docs/assets/{name}", asset)

@@ -1,0 +1,17 @@
+"""The whole URL map: every handler module's Router, in one list.
+
+Each module declares its routes next to its handlers with `@routes.get(...)` etc.; this list is
+what the application and the OpenAPI document are built from.
+"""
+from __future__ import annotations
+
+from pufferd.web.handlers import health
+from pufferd.web.route import Route
+
+ROUTERS = [
+    health.routes,
+]
+
+
+def all_routes() -> list[Route]:
+    return [r for router in ROUTERS for r in router.routes]

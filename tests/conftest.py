@@ -1,0 +1,109 @@
+"""Shared fixtures: a real data directory on tmp_path, the real app, users with real tokens."""
+from __future__ import annotations
+
+import itertools
+import shutil
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pufferd import tokens
+from pufferd.app import make_app
+from pufferd.config import Settings, load_settings
+from pufferd.datadir import Admin, initialise
+from pufferd.db import users_q
+from pufferd.web.keys import CTX
+
+ADMIN_PASSWORD = "admin-password-1"
+
+
+@pytest.fixture(scope="session")
+def template_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One initialised, encrypted data directory with a fast bcrypt cost, copied for each test."""
+    directory = tmp_path_factory.mktemp("template") / "data"
+    initialise(directory, {"bcrypt_rounds": 4, "server_name": "pufferd-test"},
+               Admin("admin", "admin@example.com", ADMIN_PASSWORD))
+    return directory
+
+
+@pytest.fixture
+def data_dir(template_data_dir: Path, tmp_path: Path) -> Path:
+    directory = tmp_path / "data"
+    shutil.copytree(template_data_dir, directory)
+    return directory
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    """Override in a test module to change settings for the app under test."""
+    return {}
+
+
+@pytest.fixture
+def settings(data_dir: Path, settings_overrides: dict[str, object]) -> Settings:
+    return load_settings(data_dir, **settings_overrides)
+
+
+@pytest.fixture
+def app(settings: Settings):
+    return make_app(settings)
+
+
+@pytest.fixture
+async def client(aiohttp_client, app):
+    return await aiohttp_client(app)
+
+
+@dataclass
+class TestUser:
+    id: int
+    username: str
+    email: str
+    password: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(app) -> Callable[..., Awaitable[TestUser]]:
+    """Create a user straight in the database and sign an access token for them."""
+    ctx = app[CTX]
+
+    async def make(username: str | None = None, **extra: object) -> TestUser:
+        n = next(_counter)
+        username = username or f"user{n}"
+        email = str(extra.pop("email", f"{username}@example.com"))
+        password = "password-123"
+        pw_hash = await ctx.hasher.hash(password)
+        user = await ctx.db.write(lambda c: users_q.insert(
+            c, email=email, username=username, name=str(extra.pop("name", username.title())),
+            password_hash=pw_hash, now=time.time()))
+        token, _ = tokens.issue(ctx.keys.jwt, user_id=user.id, token_type="access", now=time.time(),
+                                ttl=ctx.settings.access_token_ttl_seconds)
+        return TestUser(user.id, username, email, password, token)
+
+    return make
+
+
+@pytest.fixture
+async def alice(client, make_user) -> TestUser:
+    return await make_user("alice")
+
+
+@pytest.fixture
+async def bob(client, make_user) -> TestUser:
+    return await make_user("bob")
+
+
+@pytest.fixture
+async def carol(client, make_user) -> TestUser:
+    return await make_user("carol")
