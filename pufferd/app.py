@@ -10,8 +10,10 @@ from pufferd.config import Settings
 from pufferd.context import Context
 from pufferd.datadir import open_database
 from pufferd.keys import Keys
+from pufferd.limiter import Limiter
 from pufferd.passwords import PasswordHasher
 from pufferd.realtime.bus import Bus
+from pufferd.realtime.presence import Presence
 from pufferd.web import middleware, openapi
 from pufferd.web.keys import CTX
 from pufferd.web.routes import all_routes
@@ -21,8 +23,10 @@ def make_context(settings: Settings, *, clock: Clock | None = None) -> Context:
     """Open the data directory's database and keys and build every port."""
     keys = Keys.load(settings.keys_dir)
     db = open_database(settings)
-    return Context(settings=settings, db=db, clock=clock or Clock(), keys=keys, bus=Bus(),
-                   hasher=PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency))
+    clock = clock or Clock()
+    return Context(settings=settings, db=db, clock=clock, keys=keys, bus=Bus(),
+                   hasher=PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency),
+                   limiter=Limiter(clock), presence=Presence())
 
 
 def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:

@@ -8,8 +8,10 @@ from pufferd.clock import Clock
 from pufferd.config import Settings
 from pufferd.db.database import Database
 from pufferd.keys import Keys
+from pufferd.limiter import Limiter
 from pufferd.passwords import PasswordHasher
 from pufferd.realtime.bus import Bus
+from pufferd.realtime.presence import Presence
 
 
 @dataclass
@@ -32,4 +34,6 @@ class Context:
     keys: Keys
     bus: Bus
     hasher: PasswordHasher
+    limiter: Limiter
+    presence: Presence
     hooks: Hooks = field(default_factory=Hooks)

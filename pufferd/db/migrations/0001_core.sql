@@ -1,7 +1,8 @@
 -- pufferd core schema: the tables every area shares.
 -- Times are unix seconds (REAL, UTC). Booleans are INTEGER 0/1. Tables are STRICT.
--- Later migrations are numbered per area: 0002 accounts, 0003 chats, 0004 messages,
--- 0005 media, 0006 realtime/admin; a later change to any area takes the next free number.
+-- Later migrations take numbers by area so parallel work never collides:
+-- 0002 notifications, 0010-0019 accounts, 0020-0029 chats, 0030-0039 messages,
+-- 0040-0049 media, 0050-0059 realtime and administration.
 
 CREATE TABLE users (
     id                        INTEGER PRIMARY KEY,

@@ -1,0 +1,38 @@
+"""Query functions for notifications."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import apsw
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    id: int
+    user_id: int
+    event_type: str
+    payload: str
+    created_at: float
+
+
+def insert(conn: apsw.Connection, user_id: int, event_type: str, payload: dict[str, Any], now: float,
+           *, chat_id: int | None = None, message_id: int | None = None) -> Notification:
+    row = conn.execute(
+        "INSERT INTO notifications(user_id, event_type, payload, chat_id, message_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id, user_id, event_type, payload, created_at",
+        (user_id, event_type, json.dumps(payload, separators=(",", ":")), chat_id, message_id, now),
+    ).fetchone()
+    return Notification(**row)
+
+
+def latest(conn: apsw.Connection, user_id: int, limit: int) -> list[Notification]:
+    rows = conn.execute(
+        "SELECT id, user_id, event_type, payload, created_at FROM notifications"
+        " WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit))
+    return [Notification(**r) for r in rows]
+
+
+def delete_for_message(conn: apsw.Connection, message_id: int) -> None:
+    conn.execute("DELETE FROM notifications WHERE message_id = ?", (message_id,))
