@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # messages
     max_message_length: int = Field(4096, ge=1, le=65536)
 
+    # chats
+    max_pinned_chats: int = Field(10, ge=1, le=100)  # per user; pin-chat beyond is 422
+
     # media
     max_upload_size_bytes: int = Field(
         50 * 1024 * 1024, ge=1, validation_alias=_env("MAX_UPLOAD_SIZE_BYTES")

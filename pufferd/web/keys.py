@@ -4,7 +4,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from pufferd.context import Context
+from pufferd.db.users_q import User
+from pufferd.tokens import Claims
 
 CTX = web.AppKey("ctx", Context)
-USER = "pufferd.user"      # request[USER]: the authenticated users_q.User
-CLAIMS = "pufferd.claims"  # request[CLAIMS]: the access token's tokens.Claims
+USER = web.RequestKey("user", User)        # request[USER]: the authenticated users_q.User
+CLAIMS = web.RequestKey("claims", Claims)  # request[CLAIMS]: the access token's tokens.Claims

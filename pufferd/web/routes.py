@@ -5,11 +5,12 @@ what the application and the OpenAPI document are built from.
 """
 from __future__ import annotations
 
-from pufferd.web.handlers import health
+from pufferd.web.handlers import chats, health
 from pufferd.web.route import Route
 
 ROUTERS = [
     health.routes,
+    chats.routes,
 ]
 
 

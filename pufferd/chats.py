@@ -1,0 +1,837 @@
+"""Chats: private chats, groups, channels and saved messages (API reference 3.3, 3.7, 7).
+
+Every rule of the chats area lives here; handlers parse, call one function and serialise.
+Each function runs its whole unit of work in one database hop, then (after the commit) computes
+the affected users' ChatRead in one read hop and publishes `chat_updated` / `chat_removed` /
+`notification` events on the bus.
+
+Roles: a group or channel has exactly one owner, any number of admins, and members. Owner and
+admins manage members, bans, invite links, the profile and pinned messages; only the owner
+changes roles, transfers ownership and deletes the chat for everyone. Private chats (and the
+saved-messages chat) have no roles that matter: both sides are "member" (the saved chat's only
+member is its "owner").
+"""
+from __future__ import annotations
+
+import re
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import apsw
+
+from pufferd import privacy
+from pufferd.clock import iso
+from pufferd.context import Context
+from pufferd.db import chats_q, notifications_q, users_q
+from pufferd.db.chats_q import Chat, Member
+from pufferd.db.users_q import User
+from pufferd.errors import Conflict, Forbidden, NotFound, RuleViolation
+from pufferd.realtime.bus import Event
+from pufferd.realtime.presence import Presence
+
+SAVED_TITLE = "Saved Messages"
+DELETED_ACCOUNT = "Deleted Account"
+# A handle: 5-32 characters, ASCII letters, digits and "_", starting with a letter; unique
+# without regard to case ("MyGroup" and "mygroup" collide).
+HANDLE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{4,31}$"
+_HANDLE = re.compile(HANDLE_PATTERN)
+TITLE_MAX = 128
+DESCRIPTION_MAX = 1024
+MAX_INITIAL_MEMBERS = 200
+MANAGERS = ("owner", "admin")
+_PUBLIC_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: 24 chars = 120 bits
+
+
+# What the API returns ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ChatView:
+    """ChatRead for one viewer (API reference 3.3); times are already ISO strings."""
+
+    id: int
+    public_id: str
+    type: str
+    title: str | None
+    avatar_url: str | None
+    display_title: str
+    handle: str | None
+    description: str | None
+    is_public: bool
+    is_saved: bool
+    archived: bool
+    pinned: bool
+    unread_count: int
+    unread_mentions_count: int
+    pinned_message_id: int | None
+    members_count: int
+    online_count: int
+    subscribers_count: int | None
+    counterpart_user_id: int | None
+    counterpart_name: str | None
+    counterpart_username: str | None
+    counterpart_avatar_url: str | None
+    counterpart_is_online: bool | None
+    counterpart_last_seen_at: str | None
+    last_message_text: str | None
+    last_message_type: str | None
+    last_message_created_at: str | None
+    my_role: str | None
+    created_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The ChatRead JSON object (the `chat_updated` event's data)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    """ChatMemberRead."""
+
+    id: int
+    user_id: int
+    role: str
+    joined_at: str
+
+    @classmethod
+    def of(cls, m: Member) -> MemberView:
+        return cls(m.id, m.user_id, m.role, iso(m.joined_at))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatDetail:
+    """ChatDetailRead: the viewer's ChatRead plus the member list."""
+
+    chat: ChatView
+    members: list[MemberView]
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoverView:
+    """ChatDiscoverRead: a public group or channel as seen from outside."""
+
+    id: int
+    public_id: str
+    type: str
+    title: str | None
+    handle: str | None
+    description: str | None
+    avatar_url: str | None
+    members_count: int
+    subscribers_count: int | None
+    is_member: bool
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class InviteLink:
+    chat_id: int
+    token: str
+    invite_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationSettings:
+    chat_id: int
+    user_id: int
+    muted: bool
+
+
+# ChatRead computation ---------------------------------------------------------------------------
+
+def views_txn(conn: apsw.Connection, presence: Presence, pairs: list[tuple[int, int]]) -> list[ChatView]:
+    """ChatRead for each (chat_id, viewer_id) pair, in order, with a fixed number of statements.
+
+    Statements: one for the chat rows (chats_q.reads), one for the member ids, and at most three
+    for privacy (last-seen modes of online members, contacts, blocks) — never one per chat.
+    `last_message_*` is the newest message the viewer may see: ids at or below their
+    cleared_before_id and messages they deleted for themselves are skipped, so a cleared chat
+    shows no last message and a hidden last message shows the one before it.
+    """
+    rows = chats_q.reads(conn, pairs)
+    if not rows:
+        return []
+    members: dict[int, list[int]] = defaultdict(list)
+    for r in chats_q.members_of(conn, [r["id"] for r in rows]):
+        members[r["chat_id"]].append(r["user_id"])
+    online = presence.online_among({u for ids in members.values() for u in ids})
+    viewers = {r["viewer_id"] for r in rows}
+    counterparts = {r["cp_id"] for r in rows if r["cp_id"] is not None}
+    modes = chats_q.privacy_modes(conn, sorted(online - viewers)) if online - viewers else {}
+    targets = (online | counterparts) - viewers
+    rel = privacy.relations(conn, viewers, targets) if targets else privacy.Relations(frozenset(), frozenset())
+    return [_view(r, members[r["id"]], online, modes, rel) for r in rows]
+
+
+def _view(r: dict[str, Any], member_ids: list[int], online: set[int], modes: dict[int, str],
+          rel: privacy.Relations) -> ChatView:
+    viewer = r["viewer_id"]
+    online_count = sum(1 for u in member_ids if u in online
+                       and (u == viewer or privacy.sees_last_seen(rel, viewer, u, modes.get(u, "nobody"))))
+    cp = r["cp_id"]
+    is_private = r["type"] == "private"
+    cp_avatar = cp_online = cp_seen = None
+    if cp is not None:
+        if privacy.sees_avatar(rel, viewer, cp, r["cp_privacy_avatar"]):
+            cp_avatar = r["cp_avatar_url"]
+        if privacy.sees_last_seen(rel, viewer, cp, r["cp_privacy_last_seen"]):
+            cp_online = cp in online
+            cp_seen = iso(r["cp_last_seen_at"])
+    if r["is_saved"]:
+        display = SAVED_TITLE
+    elif is_private:
+        display = r["cp_name"] if cp is not None else DELETED_ACCOUNT
+    else:
+        display = r["title"] or ""
+    members_count = len(member_ids)
+    return ChatView(
+        id=r["id"], public_id=r["public_id"], type=r["type"], title=r["title"], avatar_url=r["avatar_url"],
+        display_title=display, handle=r["handle"], description=r["description"],
+        is_public=bool(r["is_public"]), is_saved=bool(r["is_saved"]), archived=bool(r["archived"]),
+        pinned=r["pinned_at"] is not None, unread_count=r["unread_count"],
+        unread_mentions_count=r["unread_mentions_count"], pinned_message_id=r["live_pinned_message_id"],
+        members_count=members_count, online_count=online_count,
+        subscribers_count=members_count if r["type"] == "channel" else None,
+        counterpart_user_id=cp, counterpart_name=r["cp_name"], counterpart_username=r["cp_username"],
+        counterpart_avatar_url=cp_avatar, counterpart_is_online=cp_online, counterpart_last_seen_at=cp_seen,
+        last_message_text=r["last_message_text"], last_message_type=r["last_message_type"],
+        last_message_created_at=iso(r["last_message_created_at"]), my_role=r["role"],
+        created_at=iso(r["created_at"]),  # type: ignore[arg-type]
+    )
+
+
+def chat_reads_txn(conn: apsw.Connection, presence: Presence, chat_id: int,
+                   viewer_ids: Iterable[int]) -> dict[int, ChatView]:
+    """ChatRead of one chat for many viewers, in one read hop (for fan-out after a change).
+
+    Returns {} when the chat does not exist (any more).
+    """
+    views = views_txn(conn, presence, [(chat_id, v) for v in sorted(set(viewer_ids))])
+    return {v: view for v, view in zip(sorted(set(viewer_ids)), views)}
+
+
+# Publishing -------------------------------------------------------------------------------------
+
+@dataclass
+class _Change:
+    """What a committed unit of work changed, for the events and the caller's response."""
+
+    chat_id: int
+    updated: set[int] = field(default_factory=set)   # users whose ChatRead changed
+    removed: set[int] = field(default_factory=set)   # users who no longer have the chat
+    notes: list[notifications_q.Notification] = field(default_factory=list)
+    result: Any = None
+
+
+def _notification_json(n: notifications_q.Notification) -> dict[str, Any]:
+    return {"id": n.id, "user_id": n.user_id, "event_type": n.event_type, "payload": n.payload,
+            "created_at": iso(n.created_at)}
+
+
+async def _publish(ctx: Context, change: _Change, caller: int | None = None) -> ChatView | None:
+    """Publish the events of a committed CHANGE; return CALLER's ChatRead (same read hop)."""
+    wanted = set(change.updated)
+    if caller is not None:
+        wanted.add(caller)
+    views: dict[int, ChatView] = {}
+    if wanted:
+        views = await ctx.db.read(lambda conn: chat_reads_txn(conn, ctx.presence, change.chat_id, wanted))
+    for uid in sorted(change.updated):
+        if uid in views:
+            ctx.bus.publish(Event.to("chat_updated", views[uid].to_json(), [uid]))
+    if change.removed:
+        ctx.bus.publish(Event.to("chat_removed", {"chat_id": change.chat_id}, change.removed))
+    for n in change.notes:
+        ctx.bus.publish(Event.to("notification", _notification_json(n), [n.user_id]))
+    if caller is None:
+        return None
+    if caller not in views:  # the chat went away between the commit and the read
+        raise NotFound("chat not found")
+    return views[caller]
+
+
+# Shared checks ----------------------------------------------------------------------------------
+
+def _chat_txn(conn: apsw.Connection, chat_id: int) -> Chat:
+    chat = chats_q.get(conn, chat_id)
+    if chat is None:
+        raise NotFound("chat not found")
+    return chat
+
+
+def _visible_txn(conn: apsw.Connection, chat_id: int, user_id: int) -> tuple[Chat, Member | None]:
+    """The chat if USER_ID may see it (a member, or the chat is public); else 404."""
+    chat = _chat_txn(conn, chat_id)
+    member = chats_q.membership_txn(conn, chat_id, user_id)
+    if member is None and not chat.is_public:
+        raise NotFound("chat not found")
+    return chat, member
+
+
+def _member_txn(conn: apsw.Connection, chat_id: int, user_id: int) -> tuple[Chat, Member]:
+    """The chat and USER_ID's membership; 404 if they cannot see it, 403 if public but not joined."""
+    chat, member = _visible_txn(conn, chat_id, user_id)
+    if member is None:
+        raise Forbidden("you are not a member of this chat")
+    return chat, member
+
+
+def _require_manager(chat: Chat, member: Member, action: str) -> None:
+    if chat.is_private:
+        raise RuleViolation(f"only groups and channels allow you to {action}")
+    if member.role not in MANAGERS:
+        raise Forbidden(f"only the owner or an admin can {action}")
+
+
+def _watchers(conn: apsw.Connection, chat: Chat) -> set[int]:
+    """Who is told when membership counts change: every member; in a channel only owner/admins
+    (subscribers do not follow each other's comings and goings)."""
+    if chat.type == "channel":
+        return {m.user_id for m in chats_q.members(conn, chat.id) if m.role in MANAGERS}
+    return set(chats_q.member_ids(conn, chat.id))
+
+
+def _user_txn(conn: apsw.Connection, user_id: int) -> User:
+    user = users_q.get(conn, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
+
+
+def _check_invite(conn: apsw.Connection, inviter: User, target: User) -> None:
+    if not privacy.can_invite(conn, inviter.id, target):
+        raise Forbidden(f"user {target.id} (@{target.username}) does not accept group invites from you"
+                        " (privacy_group_invites)")
+
+
+def _new_public_id() -> str:
+    return "".join(secrets.choice(_PUBLIC_ID_ALPHABET) for _ in range(24))
+
+
+def _clean_title(title: str | None) -> str | None:
+    if title is None:
+        return None
+    title = title.strip()
+    if not title:
+        raise RuleViolation("title: must not be blank")
+    if len(title) > TITLE_MAX:
+        raise RuleViolation(f"title: at most {TITLE_MAX} characters")
+    return title
+
+
+def _added_note(conn: apsw.Connection, user_id: int, chat_id: int, by: int, now: float) -> notifications_q.Notification:
+    return notifications_q.insert(conn, user_id, "added_to_chat", {"chat_id": chat_id, "by_user_id": by}, now,
+                                  chat_id=chat_id)
+
+
+# Creation ---------------------------------------------------------------------------------------
+
+async def create_chat(ctx: Context, user: User, *, type: str, title: str | None = None,
+                      handle: str | None = None, description: str | None = None, is_public: bool = False,
+                      member_ids: Iterable[int] = ()) -> ChatView:
+    """Create a chat (API reference 3.3 rules); a private chat that exists already is returned."""
+    targets = list(dict.fromkeys(member_ids))
+    if type == "private":
+        return await _create_private(ctx, user, targets, title=title, handle=handle,
+                                     description=description, is_public=is_public)
+    if type not in ("group", "channel"):
+        raise RuleViolation("type: must be private, group or channel")
+    title = _clean_title(title)
+    if title is None:
+        raise RuleViolation("title: required for group and channel chats")
+    if description is not None and len(description) > DESCRIPTION_MAX:
+        raise RuleViolation(f"description: at most {DESCRIPTION_MAX} characters")
+    if is_public and not handle:
+        raise RuleViolation("handle: required for a public chat")
+    if handle and not is_public:
+        raise RuleViolation("handle: only public chats have a handle (set is_public to true)")
+    if handle and not _HANDLE.match(handle):
+        raise RuleViolation("handle: 5-32 characters, ASCII letters, digits and _, starting with a letter")
+    targets = [t for t in targets if t != user.id]
+    if len(targets) > MAX_INITIAL_MEMBERS:
+        raise RuleViolation(f"member_ids: at most {MAX_INITIAL_MEMBERS} initial members")
+    now = ctx.clock.time()
+
+    def txn(conn: apsw.Connection) -> _Change:
+        if handle and chats_q.handle_taken(conn, handle):
+            raise Conflict(f"handle: @{handle} is already taken")
+        invitees = [_user_txn(conn, t) for t in targets]
+        for target in invitees:
+            _check_invite(conn, user, target)
+        chat = chats_q.insert(conn, public_id=_new_public_id(), type=type, title=title, handle=handle or None,
+                              description=description, is_public=is_public, created_by=user.id, now=now)
+        chats_q.add_member(conn, chat.id, user.id, "owner", now)
+        change = _Change(chat.id, updated={user.id})
+        for target in invitees:
+            chats_q.add_member(conn, chat.id, target.id, "member", now)
+            change.updated.add(target.id)
+            change.notes.append(_added_note(conn, target.id, chat.id, user.id, now))
+        return change
+
+    change = await ctx.db.write(txn)
+    return await _publish(ctx, change, user.id)  # type: ignore[return-value]
+
+
+async def _create_private(ctx: Context, user: User, targets: list[int], *, title: str | None,
+                          handle: str | None, description: str | None, is_public: bool) -> ChatView:
+    if is_public:
+        raise RuleViolation("is_public: a private chat cannot be public")
+    for name, value in (("title", title), ("handle", handle), ("description", description)):
+        if value is not None:
+            raise RuleViolation(f"{name}: private chats have no {name}")
+    if len(targets) != 1:
+        raise RuleViolation("member_ids: a private chat needs exactly one other user")
+    target_id = targets[0]
+    if target_id == user.id:
+        raise RuleViolation("member_ids: a private chat needs another user"
+                            " (your own chat is GET /api/v1/chats/saved)")
+    now = ctx.clock.time()
+
+    def txn(conn: apsw.Connection) -> _Change:
+        target = _user_txn(conn, target_id)
+        existing = chats_q.get_by_pair_key(conn, chats_q.private_key(user.id, target_id))
+        if existing is not None:
+            # creating it again returns it (and shows it again if the caller had deleted it)
+            return _Change(existing.id, updated=set(chats_q.unhide(conn, existing.id, [user.id])))
+        if privacy.has_blocked(conn, user.id, target_id):
+            raise Forbidden("you have blocked this user; unblock them to start a private chat")
+        if not privacy.can_message(conn, user.id, target):
+            raise Forbidden("this user does not accept private messages from you"
+                            " (privacy_private_messages)")
+        chat = chats_q.insert(conn, public_id=_new_public_id(), type="private",
+                              pair_key=chats_q.private_key(user.id, target_id), created_by=user.id, now=now)
+        chats_q.add_member(conn, chat.id, user.id, "member", now)
+        chats_q.add_member(conn, chat.id, target_id, "member", now)
+        return _Change(chat.id, updated={user.id, target_id})
+
+    change = await ctx.db.write(txn)
+    return await _publish(ctx, change, user.id)  # type: ignore[return-value]
+
+
+async def saved_chat(ctx: Context, user: User) -> ChatView:
+    """The caller's saved-messages chat, created on first use."""
+    key = chats_q.SAVED_KEY.format(user.id)
+
+    def read_txn(conn: apsw.Connection) -> ChatView | None:
+        chat = chats_q.get_by_pair_key(conn, key)
+        if chat is None:
+            return None
+        member = chats_q.membership_txn(conn, chat.id, user.id)
+        if member is None or member.hidden:
+            return None
+        return chat_reads_txn(conn, ctx.presence, chat.id, [user.id])[user.id]
+
+    view = await ctx.db.read(read_txn)
+    if view is not None:
+        return view
+    now = ctx.clock.time()
+
+    def txn(conn: apsw.Connection) -> _Change:
+        chat = chats_q.get_by_pair_key(conn, key)
+        if chat is None:
+            chat = chats_q.insert(conn, public_id=_new_public_id(), type="private", is_saved=True,
+                                  pair_key=key, created_by=user.id, now=now)
+            chats_q.add_member(conn, chat.id, user.id, "owner", now)
+            return _Change(chat.id, updated={user.id})
+        return _Change(chat.id, updated=set(chats_q.unhide(conn, chat.id, [user.id])))
+
+    change = await ctx.db.write(txn)
+    return await _publish(ctx, change, user.id)  # type: ignore[return-value]
+
+
+# Reading ----------------------------------------------------------------------------------------
+
+async def list_chats(ctx: Context, user: User, *, limit: int, before_id: int | None = None,
+                     query: str | None = None, archived: bool = False) -> list[ChatView]:
+    """One page of the caller's chats: pinned first, then by last activity.
+
+    Cursor: `before_id` is the id of the last chat of the previous page. The next page holds the
+    chats that sort after that chat's current position. A chat moves up when it gets a message;
+    such a move arrives as a `chat_updated` event, so a client that pages and listens misses
+    nothing. The cursor chat must be one of the caller's chats (else 422 naming before_id).
+    """
+    query = (query or "").strip() or None
+
+    def txn(conn: apsw.Connection) -> list[ChatView]:
+        before = None
+        if before_id is not None:
+            before = chats_q.sort_key(conn, user.id, before_id)
+            if before is None:
+                raise RuleViolation("before_id: not one of your chats")
+        ids = chats_q.list_page(conn, user.id, archived=archived, limit=limit, before=before, query=query)
+        return views_txn(conn, ctx.presence, [(i, user.id) for i in ids])
+
+    return await ctx.db.read(txn)
+
+
+async def get_chat(ctx: Context, user: User, chat_id: int) -> ChatDetail:
+    """ChatDetailRead: a chat the caller belongs to, or any public chat."""
+    def txn(conn: apsw.Connection) -> ChatDetail:
+        _visible_txn(conn, chat_id, user.id)
+        view = chat_reads_txn(conn, ctx.presence, chat_id, [user.id])[user.id]
+        return ChatDetail(view, [MemberView.of(m) for m in chats_q.members(conn, chat_id)])
+
+    return await ctx.db.read(txn)
+
+
+async def list_members(ctx: Context, user: User, chat_id: int) -> list[MemberView]:
+    """The members of a chat the caller can see, oldest first."""
+    def txn(conn: apsw.Connection) -> list[MemberView]:
+        _visible_txn(conn, chat_id, user.id)
+        return [MemberView.of(m) for m in chats_q.members(conn, chat_id)]
+
+    return await ctx.db.read(txn)
+
+
+async def discover(ctx: Context, user: User, *, query: str | None, limit: int) -> list[DiscoverView]:
+    """Public groups and channels whose title or handle contains QUERY, largest first."""
+    query = (query or "").strip() or None
+    rows = await ctx.db.read(lambda conn: chats_q.discover(conn, user.id, query, limit))
+    return [DiscoverView(
+        id=r["id"], public_id=r["public_id"], type=r["type"], title=r["title"], handle=r["handle"],
+        description=r["description"], avatar_url=r["avatar_url"], members_count=r["members_count"],
+        subscribers_count=r["members_count"] if r["type"] == "channel" else None,
+        is_member=bool(r["is_member"]), created_at=iso(r["created_at"]),  # type: ignore[arg-type]
+    ) for r in rows]
+
+
+# Membership -------------------------------------------------------------------------------------
+
+async def add_member(ctx: Context, user: User, chat_id: int, target_id: int) -> MemberView:
+    """Owner/admin adds a user to a group or channel (privacy_group_invites and bans apply)."""
+    now = ctx.clock.time()
+
+    def txn(conn: apsw.Connection) -> _Change:
+        chat, me = _member_txn(conn, chat_id, user.id)
+        _require_manager(chat, me, "add members")
+        target = _user_txn(conn, target_id)
+        if chats_q.membership_txn(conn, chat_id, target_id) is not None:
+            raise Conflict("user is already a member of this chat")
+        if chats_q.is_banned(conn, chat_id, target_id):
+            raise RuleViolation("user is banned from this chat; unban them first")
+        _check_invite(conn, user, target)
+        member = chats_q.add_member(conn, chat_id, target_id, "member", now)
+        return _Change(chat_id, updated=_watchers(conn, chat) | {target_id},
+                       notes=[_added_note(conn, target_id, chat_id, user.id, now)], result=member)
+
+    change = await ctx.db.write(txn)
+    await _publish(ctx, change)
+    return MemberView.of(change.result)
+
+
+async def set_role(ctx: Context, user: User, chat_id: int, target_id: int, role: str) -> MemberView:
+    """Only the owner changes roles. Making someone "owner" transfers ownership: the old owner
+    becomes an admin, so there is always exactly one owner."""
+    if role not in ("owner", "admin", "member"):
+        raise RuleViolation("role: must be owner, admin or member")
+
+    def txn(conn: apsw.Connection) -> _Change:
+        chat, me = _member_txn(conn, chat_id, user.id)
+        if chat.is_private:
+            raise RuleViolation("only groups and channels have roles")
+        if me.role != "owner":
+            raise Forbidden("only the owner can change roles")
+        target = chats_q.membership_txn(conn, chat_id, target_id)
+        if target is None:
+            raise NotFound("user is not a member of this chat")
+        if target_id == user.id:
+            if role == "owner":
+                return _Change(chat_id, result=target)
+            raise RuleViolation("the owner cannot change their own role; make another member the owner instead")
+        change = _Change(chat_id)
+        if target.role != role:
+            chats_q.set_role(conn, chat_id, target_id, role)
+            change.updated.add(target_id)
+            if role == "owner":
+                chats_q.set_role(conn, chat_id, user.id, "admin")
+                change.updated.add(user.id)
+        change.result = chats_q.membership_txn(conn, chat_id, target_id)
+        return change
+
+    change = await ctx.db.write(txn)
+    await _publish(ctx, change)
+    return MemberView.of(change.result)
+
+
+async def remove_member(ctx: Context, user: User, chat_id: int, target_id: int) -> None:
+    """Owner removes anyone but themselves; an admin removes plain members. Removing yourself is leaving."""
+    if target_id == user.id:
+        return await leave(ctx, user, chat_id)
+
+    def txn(conn: apsw.Connection) -> _Change:
+        chat, me = _member_txn(conn, chat_id, user.id)
+        _require_manager(chat, me, "remove members")
+        target = chats_q.membership_txn(conn, chat_id, target_id)
+        if target is None:
+            raise NotFound("user is not a member of this chat")
+        if target.role == "owner":
+            raise Forbidden("the owner cannot be removed")
+        if target.role == "admin" and me.role != "owner":
+            raise Forbidden("only the owner can remove an admin")
+        chats_q.remove_member(conn, chat_id, target_id)
+        return _Change(chat_id, updated=_watchers(conn, chat), removed={target_id})
+
+    await _publish(ctx, await ctx.db.write(txn))
+
+
+async def leave(ctx: Context, user: User, chat_id: int) -> None:
+    """Leave a group or channel. An owner hands ownership to the oldest admin, else the oldest
+    member; an owner who is the last member deletes the chat."""
+    def txn(conn: apsw.Connection) -> _Change:
+        chat, me = _member_txn(conn, chat_id, user.id)
+        if chat.is_private:
+            raise RuleViolation("a private chat cannot be left; delete it instead")
+        change = _Change(chat_id, removed={user.id})
+        if me.role == "owner":
+            successor = chats_q.oldest_successor(conn, chat_id, user.id)
+            if successor is None:
+                chats_q.delete(conn, chat_id)
+                return change
+            chats_q.set_role(conn, chat_id, successor, "owner")
+            change.updated.add(successor)
+        chats_q.remove_member(conn, chat_id, user.id)
+        change.updated |= _watchers(conn, chat)
+        return change
+
+    await _publish(ctx, await ctx.db.write(txn))
+
+
+async def join(ctx: Context, user: User, chat_id: int) -> ChatView:
+    """Join a public group or channel (banned users are refused)."""
+    now = ctx.clock.time()
+
+    def txn(conn: apsw.Connection) -> _Change:
+        chat, me = _visible_txn(conn, chat_id, user.id)
+        if me is not None:
+            return _Change(chat_id, updated=set(chats_q.unhide(conn, chat_id, [user.id])))
+        return _join_txn(conn, chat, user, now)
+
+    return await _publish(ctx, await ctx.db.write(txn), user.id)  # type: ignore[return-value]
+
+
+def _join_txn(conn: apsw.Connection, chat: Chat, user: User, now: float) -> _Change:
+    if chats_q.is_banned(conn, chat.id, user.id):
+        raise Forbidden("you are banned from this chat")
+    chats_q.add_member(conn, chat.id, user.id, "member", now)
+    return _Change(chat.id, updated=_watchers(conn, chat) | {user.id})
+
+
+async def create_invite_link(ctx: Context, user: User, chat_id: int) -> InviteLink:
+    """A new invite link for a group or channel; it replaces (revokes) the previous one."""
+    token = secrets.token_urlsafe(24)
+    now = ctx.clock.time()
+
+    def txn(conn: apsw.Connection) -> None:
+        chat, me = _member_txn(conn, chat_id, user.id)
+        _require_manager(chat, me, "create invite links")
+        chats_q.update(conn, chat_id, now, invite_token=token)
+
+    await ctx.db.write(txn)
+    return InviteLink(chat_id, token, f"{ctx.settings.base_url}/join?token={token}")
+
+
+async def join_by_invite(ctx: Context, user: User, token: str) -> ChatView:
+    """Join the chat of an invite link (private groups too; banned users are refused)."""
+    now = ctx.clock.time()
+
+    def txn(conn: apsw.Connection) -> _Change:
+        chat = chats_q.get_by_invite_token(conn, token)
+        if chat is None:
+            raise NotFound("invite link not found or revoked")
+        if chats_q.membership_txn(conn, chat.id, user.id) is not None:
+            return _Change(chat.id, updated=set(chats_q.unhide(conn, chat.id, [user.id])))
+        return _join_txn(conn, chat, user, now)
+
+    return await _publish(ctx, await ctx.db.write(txn), user.id)  # type: ignore[return-value]
+
+
+# Bans -------------------------------------------------------------------------------------------
+
+async def ban(ctx: Context, user: User, chat_id: int, target_id: int) -> None:
+    """Ban a user from a group or channel: membership ends and joining again is refused."""
+    now = ctx.clock.time()
+
+    def txn(conn: apsw.Connection) -> _Change:
+        chat, me = _member_txn(conn, chat_id, user.id)
+        _require_manager(chat, me, "ban users")
+        if target_id == user.id:
+            raise RuleViolation("you cannot ban yourself")
+        _user_txn(conn, target_id)
+        target = chats_q.membership_txn(conn, chat_id, target_id)
+        change = _Change(chat_id)
+        if target is not None:
+            if target.role == "owner":
+                raise Forbidden("the owner cannot be banned")
+            if target.role == "admin" and me.role != "owner":
+                raise Forbidden("only the owner can ban an admin")
+            chats_q.remove_member(conn, chat_id, target_id)
+            change.removed.add(target_id)
+            change.updated = _watchers(conn, chat)
+        chats_q.ban(conn, chat_id, target_id, user.id, now)
+        return change
+
+    await _publish(ctx, await ctx.db.write(txn))
+
+
+async def unban(ctx: Context, user: User, chat_id: int, target_id: int) -> None:
+    """Lift a ban (the user may then join or be added again)."""
+    def txn(conn: apsw.Connection) -> None:
+        chat, me = _member_txn(conn, chat_id, user.id)
+        _require_manager(chat, me, "unban users")
+        if not chats_q.unban(conn, chat_id, target_id):
+            raise NotFound("user is not banned from this chat")
+
+    await ctx.db.write(txn)
+
+
+# Edits ------------------------------------------------------------------------------------------
+
+_UNSET: Any = object()
+
+
+async def update_profile(ctx: Context, user: User, chat_id: int, *, title: Any = _UNSET,
+                         description: Any = _UNSET, avatar_url: Any = _UNSET) -> ChatView:
+    """Edit a group's or channel's title, description or avatar (owner/admin).
+
+    The one place chat profile changes are checked: the title and the title endpoint come here
+    too. An argument left out is unchanged; None clears description or avatar_url.
+    """
+    changes: dict[str, Any] = {}
+    if title is not _UNSET:
+        if title is None:
+            raise RuleViolation("title: a group or channel must have a title")
+        changes["title"] = _clean_title(title)
+    if description is not _UNSET:
+        if description is not None and len(description) > DESCRIPTION_MAX:
+            raise RuleViolation(f"description: at most {DESCRIPTION_MAX} characters")
+        changes["description"] = description
+    if avatar_url is not _UNSET:
+        changes["avatar_url"] = avatar_url
+    now = ctx.clock.time()
+
+    def txn(conn: apsw.Connection) -> _Change:
+        chat, me = _member_txn(conn, chat_id, user.id)
+        _require_manager(chat, me, "edit the chat profile")
+        if changes.get("avatar_url") is not None:
+            _check_avatar_txn(ctx, conn, changes["avatar_url"])
+        if not changes:
+            return _Change(chat_id)
+        chats_q.update(conn, chat_id, now, **changes)
+        return _Change(chat_id, updated=set(chats_q.member_ids(conn, chat_id)))
+
+    return await _publish(ctx, await ctx.db.write(txn), user.id)  # type: ignore[return-value]
+
+
+def _check_avatar_txn(ctx: Context, conn: apsw.Connection, url: str) -> None:
+    """A chat avatar must be a file of this server (the media area refines this check)."""
+    if not url.startswith(ctx.settings.base_url + "/"):
+        raise RuleViolation(f"avatar_url: must be a file uploaded to this server ({ctx.settings.base_url}/...)")
+
+
+async def pin_message(ctx: Context, user: User, chat_id: int, message_id: int | None) -> ChatView:
+    """Pin a message of the chat (None unpins). In groups and channels only owner/admin may."""
+    now = ctx.clock.time()
+
+    def txn(conn: apsw.Connection) -> _Change:
+        chat, me = _member_txn(conn, chat_id, user.id)
+        if not chat.is_private and me.role not in MANAGERS:
+            raise Forbidden("only the owner or an admin can pin messages")
+        if message_id is not None and not chats_q.message_in_chat(conn, message_id, chat_id):
+            raise RuleViolation("message_id: the message does not belong to this chat")
+        chats_q.update(conn, chat_id, now, pinned_message_id=message_id)
+        return _Change(chat_id, updated=set(chats_q.member_ids(conn, chat_id)))
+
+    return await _publish(ctx, await ctx.db.write(txn), user.id)  # type: ignore[return-value]
+
+
+# Per-user state ---------------------------------------------------------------------------------
+
+async def _set_state(ctx: Context, user: User, chat_id: int, **state: Any) -> ChatView:
+    def txn(conn: apsw.Connection) -> _Change:
+        _member_txn(conn, chat_id, user.id)
+        chats_q.set_member_state(conn, chat_id, user.id, **state)
+        return _Change(chat_id, updated={user.id})
+
+    return await _publish(ctx, await ctx.db.write(txn), user.id)  # type: ignore[return-value]
+
+
+async def archive(ctx: Context, user: User, chat_id: int) -> ChatView:
+    """Move the chat to the caller's archive (GET /chats?archived=true)."""
+    return await _set_state(ctx, user, chat_id, archived=True)
+
+
+async def unarchive(ctx: Context, user: User, chat_id: int) -> ChatView:
+    return await _set_state(ctx, user, chat_id, archived=False)
+
+
+async def pin_chat(ctx: Context, user: User, chat_id: int) -> ChatView:
+    """Pin the chat at the top of the caller's list; at most settings.max_pinned_chats are pinned."""
+    limit = ctx.settings.max_pinned_chats
+    now = ctx.clock.time()
+
+    def txn(conn: apsw.Connection) -> _Change:
+        _, me = _member_txn(conn, chat_id, user.id)
+        if me.pinned_at is not None:  # already pinned: it keeps its place
+            return _Change(chat_id)
+        if chats_q.pinned_count(conn, user.id) >= limit:
+            raise RuleViolation(f"at most {limit} chats can be pinned; unpin one first")
+        chats_q.set_member_state(conn, chat_id, user.id, pinned_at=now)
+        return _Change(chat_id, updated={user.id})
+
+    return await _publish(ctx, await ctx.db.write(txn), user.id)  # type: ignore[return-value]
+
+
+async def unpin_chat(ctx: Context, user: User, chat_id: int) -> ChatView:
+    return await _set_state(ctx, user, chat_id, pinned_at=None)
+
+
+async def get_mute(ctx: Context, user: User, chat_id: int) -> NotificationSettings:
+    def txn(conn: apsw.Connection) -> NotificationSettings:
+        _, me = _member_txn(conn, chat_id, user.id)
+        return NotificationSettings(chat_id, user.id, me.muted)
+
+    return await ctx.db.read(txn)
+
+
+async def set_mute(ctx: Context, user: User, chat_id: int, muted: bool) -> NotificationSettings:
+    """Mute or unmute the chat for the caller (mentions are still delivered: messages area)."""
+    def txn(conn: apsw.Connection) -> NotificationSettings:
+        _member_txn(conn, chat_id, user.id)
+        chats_q.set_member_state(conn, chat_id, user.id, muted=muted)
+        return NotificationSettings(chat_id, user.id, muted)
+
+    return await ctx.db.write(txn)
+
+
+async def clear_history(ctx: Context, user: User, chat_id: int) -> None:
+    """Hide every message up to the chat's newest one, for the caller only."""
+    def txn(conn: apsw.Connection) -> _Change:
+        _, me = _member_txn(conn, chat_id, user.id)
+        newest = chats_q.newest_message_id(conn, chat_id)
+        chats_q.set_member_state(conn, chat_id, user.id, cleared_before_id=max(newest, me.cleared_before_id))
+        return _Change(chat_id, updated={user.id})
+
+    await _publish(ctx, await ctx.db.write(txn))
+
+
+async def delete_chat(ctx: Context, user: User, chat_id: int, *, for_all: bool) -> None:
+    """Delete a chat. for_all: either side of a private chat, only the owner of a group or
+    channel; it then goes for every member with all its messages. Otherwise the chat is deleted
+    for the caller only: its history is cleared and it leaves their list (a new message brings
+    it back); in a group or channel they stay a member."""
+    def txn(conn: apsw.Connection) -> _Change:
+        chat, me = _member_txn(conn, chat_id, user.id)
+        if for_all:
+            if not chat.is_private and me.role != "owner":
+                raise Forbidden("only the owner can delete a group or channel for everyone")
+            everyone = set(chats_q.member_ids(conn, chat_id))
+            chats_q.delete(conn, chat_id)
+            return _Change(chat_id, removed=everyone)
+        newest = chats_q.newest_message_id(conn, chat_id)
+        chats_q.set_member_state(conn, chat_id, user.id, hidden=True, pinned_at=None,
+                                 cleared_before_id=max(newest, me.cleared_before_id))
+        return _Change(chat_id, removed={user.id})
+
+    await _publish(ctx, await ctx.db.write(txn))
