@@ -6,11 +6,13 @@ what the application and the OpenAPI document are built from.
 from __future__ import annotations
 
 from pufferd.web.handlers import chats, health
+from pufferd.web.handlers import messages
 from pufferd.web.route import Route
 
 ROUTERS = [
     health.routes,
     chats.routes,
+    messages.routes,
 ]
 
 

@@ -1,0 +1,501 @@
+"""Messages (API reference 3.4, 8 and the message limits of 12): the rules, one db hop per call.
+
+Visibility. A message is visible to a user who is a member of its chat, when its id is above the
+member's clear-history mark (`cleared_before_id`) and the user has not deleted it for themself.
+Anything not visible is answered as "not found" (404), like a chat the caller is not in, so that
+neither reveals that it exists.
+
+delivery_status (MessageRead), computed for the viewer:
+- the viewer's own message: `read` once any other member's read cursor reached it, else
+  `delivered` once any other member's delivered cursor reached it, else `sent`; in the personal
+  saved-messages chat always `read`;
+- someone else's message: `read` once the viewer's own read cursor reached it, else `delivered`
+  (the viewer has it in hand).
+
+client_message_id is shown only to the sender. Events: see `_publish_message`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import apsw
+import regex
+
+from pufferd import notifications, privacy
+from pufferd.clock import iso
+from pufferd.context import Context
+from pufferd.db import chats_q, messages_q, notifications_q, users_q
+from pufferd.db.chats_q import Member
+from pufferd.db.messages_q import Cursors, Message, ReactionCount, Receipts
+from pufferd.db.notifications_q import Notification
+from pufferd.db.users_q import User
+from pufferd.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited, RuleViolation
+from pufferd.realtime.bus import Event
+
+TYPES = ("text", "image", "video", "audio", "voice", "file", "circle_video")
+STATUS_DELIVERED = "message_delivered"
+STATUS_READ = "message_read"
+MAX_MENTIONS = 50             # distinct @usernames looked up per message
+MAX_REACTIONS_PER_USER = 10   # distinct emoji one user may put on one message
+MAX_EMOJI_CHARS = 32          # code points of one reaction (longest real ZWJ sequences: ~10)
+THREAD_HIDDEN_CAP = 10_000    # extra thread nodes walked past replies hidden for the viewer
+
+# @username: the account username charset (a letter, then letters, digits, _; 3-32 in all),
+# not preceded by a word character or a dot, so "mail@example.com" is no mention.
+_MENTION = re.compile(r"(?<![A-Za-z0-9_.@])@([A-Za-z][A-Za-z0-9_]{2,31})(?![A-Za-z0-9_])")
+
+# One emoji: a keycap, a flag (two regional indicators), a tag sequence (subdivision flags), or
+# pictographs with optional presentation selector / skin tone, joined by ZWJ (UTS #51).
+_EMOJI = regex.compile(r"""
+(?: [0-9#*] \uFE0F? \u20E3
+  | \p{Regional_Indicator}{2}
+  | \U0001F3F4 [\U000E0020-\U000E007E]+ \U000E007F
+  | \p{Extended_Pictographic} [\uFE0F\U0001F3FB-\U0001F3FF]? \uFE0F?
+    (?: \u200D \p{Extended_Pictographic} [\uFE0F\U0001F3FB-\U0001F3FF]? \uFE0F? )*
+)""", regex.VERBOSE)
+_GRAPHEME = regex.compile(r"\X")
+
+
+# validation helpers (pure) ---------------------------------------------------------------------
+
+def field_error(field_name: str, msg: str) -> RuleViolation:
+    """A 422 shaped like a validation error, naming the body field."""
+    return RuleViolation([{"loc": ["body", field_name], "msg": msg, "type": "value_error"}])
+
+
+def is_blank(text: str) -> bool:
+    """True when TEXT shows nothing: only whitespace, control or invisible format characters
+    (zero-width space, joiners, BOM...)."""
+    return all(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zs", "Zl", "Zp") for ch in text)
+
+
+def check_content(ctx: Context, type_: str, text: str | None) -> None:
+    """Text rules: `text` messages need visible text; any text is at most max_message_length
+    characters (code points)."""
+    if type_ == "text" and (text is None or is_blank(text)):
+        raise field_error("text", "text must not be empty or only whitespace for a text message")
+    limit = ctx.settings.max_message_length
+    if text is not None and len(text) > limit:
+        raise field_error("text", f"text must be at most {limit} characters")
+
+
+def mentioned_usernames(text: str | None) -> list[str]:
+    """The distinct @usernames in TEXT (lower-cased), in order of appearance, at most MAX_MENTIONS."""
+    if not text or "@" not in text:
+        return []
+    seen: dict[str, None] = {}
+    for m in _MENTION.finditer(text):
+        seen.setdefault(m.group(1).lower(), None)
+        if len(seen) >= MAX_MENTIONS:
+            break
+    return list(seen)
+
+
+def is_single_emoji(value: str) -> bool:
+    """True when VALUE is exactly one emoji grapheme cluster (bounded in length)."""
+    return (0 < len(value) <= MAX_EMOJI_CHARS and _EMOJI.fullmatch(value) is not None
+            and _GRAPHEME.fullmatch(value) is not None)
+
+
+# views -----------------------------------------------------------------------------------------
+
+def delivery_status(message: Message, viewer_id: int, r: Receipts) -> str:
+    if message.sender_id == viewer_id:
+        if r.is_saved or r.others_read >= message.id:
+            return "read"
+        return "delivered" if r.others_delivered >= message.id else "sent"
+    return "read" if r.my_read >= message.id else "delivered"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    """A message as one viewer sees it."""
+
+    message: Message
+    viewer_id: int
+    delivery_status: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """MessageRead: the HTTP shape and the data of message_created / message_updated events."""
+        m = self.message
+        return {
+            "id": m.id, "chat_id": m.chat_id, "sender_id": m.sender_id,
+            "reply_to_message_id": m.reply_to_message_id,
+            "forwarded_from_message_id": m.forwarded_from_message_id,
+            "forwarded_from_sender_id": m.forward_sender_id,
+            "type": m.type, "text": m.text, "delivery_status": self.delivery_status,
+            "attachment_waveform": m.waveform,
+            "client_message_id": m.client_message_id if m.sender_id == self.viewer_id else None,
+            "created_at": iso(m.created_at), "updated_at": iso(m.updated_at),
+        }
+
+
+def views(conn: apsw.Connection, viewer_id: int, messages: list[Message]) -> list[MessageView]:
+    """Attach delivery_status for the viewer to MESSAGES (one query for all their chats)."""
+    if not messages:
+        return []
+    rec = messages_q.receipts(conn, viewer_id, {m.chat_id for m in messages})
+    none = Receipts(False, 0, 0, 0)
+    return [MessageView(m, viewer_id, delivery_status(m, viewer_id, rec.get(m.chat_id, none)))
+            for m in messages]
+
+
+# rules on a connection ---------------------------------------------------------------------------
+
+def member_or_404(conn: apsw.Connection, chat_id: int, user_id: int) -> Member:
+    member = chats_q.membership_txn(conn, chat_id, user_id)
+    if member is None:
+        raise NotFound("chat not found")
+    return member
+
+
+def check_can_post(conn: apsw.Connection, chat_id: int, user_id: int) -> Member:
+    """The sender's membership, or the error the posting rules give (API reference 3.3, 7, 13)."""
+    member = member_or_404(conn, chat_id, user_id)
+    if member.chat_type == "channel" and member.role not in ("owner", "admin"):
+        raise Forbidden("only the owner and admins can post in a channel")
+    if member.chat_type == "private" and not member.is_saved:
+        check_private_counterpart(conn, chat_id, user_id)
+    return member
+
+
+def check_private_counterpart(conn: apsw.Connection, chat_id: int, user_id: int) -> None:
+    """In a private chat: neither side has blocked the other and the counterpart's
+    privacy_private_messages / allow_private_messages admit the sender."""
+    for other_id in messages_q.other_member_ids(conn, chat_id, user_id):
+        if privacy.has_blocked(conn, user_id, other_id):
+            raise Forbidden("you have blocked this user; unblock them to send messages")
+        other = users_q.get(conn, other_id)
+        if other is not None and not privacy.can_message(conn, user_id, other):
+            raise Forbidden("this user does not accept messages from you")
+
+
+def visible_or_404(conn: apsw.Connection, message_id: int, user_id: int) -> tuple[Message, Member]:
+    """The message and the viewer's membership of its chat, when the viewer may see it."""
+    message = messages_q.get(conn, message_id)
+    member = chats_q.membership_txn(conn, message.chat_id, user_id) if message else None
+    if (message is None or member is None or message.id <= member.cleared_before_id
+            or messages_q.is_hidden(conn, user_id, message.id)):
+        raise NotFound("message not found")
+    return message, member
+
+
+# publishing --------------------------------------------------------------------------------------
+
+def _publish_message(ctx: Context, event_type: str, view: MessageView, audience: Iterable[int]) -> None:
+    """Publish a message event to the chat's members: the sender gets the sender's view
+    (delivery_status, client_message_id); everyone else one shared view whose delivery_status is
+    `delivered` (each client keeps its own read state from the chat's read cursor)."""
+    audience = set(audience)
+    sender = view.message.sender_id
+    if sender in audience:
+        ctx.bus.publish(Event.to(event_type, view.as_dict(), (sender,)))
+        audience.discard(sender)
+    if audience:
+        others = MessageView(view.message, -1, "delivered")
+        ctx.bus.publish(Event.to(event_type, others.as_dict(), audience))
+
+
+@dataclass
+class _Posted:
+    """What a transaction that created messages hands back for publishing after commit."""
+
+    views: list[MessageView] = field(default_factory=list)
+    audiences: list[list[int]] = field(default_factory=list)
+    notes: list[Notification] = field(default_factory=list)
+    created: bool = True
+
+    def publish(self, ctx: Context) -> None:
+        for view, audience in zip(self.views, self.audiences):
+            _publish_message(ctx, "message_created", view, audience)
+        notifications.publish(ctx, self.notes)
+
+
+def _post_txn(conn: apsw.Connection, out: _Posted, member: Member, *, sender_id: int, type_: str,
+              text: str | None, now: float, usernames: list[str], **extra: Any) -> Message | None:
+    """Insert one message and everything that goes with it: the chat's last message, mentions,
+    notifications. None when the client_message_id already exists (see `send`)."""
+    message = messages_q.insert(conn, chat_id=member.chat_id, sender_id=sender_id, type_=type_, text=text,
+                                now=now, **extra)
+    if message is None:
+        return None
+    messages_q.set_chat_last(conn, member.chat_id, message.id, now)
+    chats_q.unhide(conn, member.chat_id)  # a chat deleted "for me" comes back with a new message
+    mentioned = set(messages_q.member_ids_by_username(conn, member.chat_id, usernames)) - {sender_id}
+    if mentioned:
+        messages_q.set_mentions(conn, message.id, member.chat_id, mentioned)
+    recipients = messages_q.recipients(conn, member.chat_id)
+    out.notes += notifications.for_message_txn(conn, message, recipients, mentioned, now)
+    status = "read" if member.is_saved else "sent"
+    out.views.append(MessageView(message, sender_id, status))
+    out.audiences.append([r.user_id for r in recipients])
+    return message
+
+
+# send ------------------------------------------------------------------------------------------
+
+def _hit_limits(ctx: Context, user_id: int, chat_id: int, text: str | None) -> tuple[RateLimited | None, str | None]:
+    """Count this send against MESSAGE_RATE_LIMIT_PER_MINUTE (per user) and
+    DUPLICATE_MESSAGE_COOLDOWN_SECONDS (same text, same chat, same user). Return the limit hit, if
+    any, rather than raising: an idempotent retry must still get its original message back. The
+    second value is the duplicate-cooldown key this call recorded (to release it if the send fails).
+    """
+    s = ctx.settings
+    try:
+        ctx.limiter.hit("messages", str(user_id), s.message_rate_limit_per_minute)
+    except RateLimited as exc:
+        return exc, None
+    if not text or s.duplicate_message_cooldown_seconds <= 0:
+        return None, None
+    digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    key = f"{user_id}:{chat_id}:{digest}"
+    try:
+        ctx.limiter.hit("messages-duplicate", key, 1, window=s.duplicate_message_cooldown_seconds)
+    except RateLimited as exc:
+        return exc, None
+    return None, key
+
+
+async def send(ctx: Context, author: User, *, chat_id: int, type_: str, text: str | None,
+               client_message_id: str | None = None, reply_to_message_id: int | None = None,
+               ) -> tuple[MessageView, bool]:
+    """Send a message; return it and whether it was created now (False: the same
+    client_message_id from the same sender was already stored, and that message is returned).
+
+    Idempotency is decided inside the write transaction: the lookup and the insert (whose
+    ON CONFLICT clause rests on UNIQUE(sender_id, client_message_id)) run on the single writer, so
+    concurrent retries store one message and all get it back.
+    """
+    check_content(ctx, type_, text)
+    usernames = mentioned_usernames(text)
+    limited, dup_key = _hit_limits(ctx, author.id, chat_id, text)
+    if limited is not None and client_message_id is None:
+        raise limited
+    out = _Posted()
+
+    def replay(conn: apsw.Connection, existing: Message) -> MessageView:
+        if existing.chat_id != chat_id:
+            raise Conflict("client_message_id was already used for a message in another chat")
+        out.created = False
+        return views(conn, author.id, [existing])[0]
+
+    def send_txn(conn: apsw.Connection) -> MessageView:
+        if client_message_id is not None:
+            existing = messages_q.by_client_id(conn, author.id, client_message_id)
+            if existing is not None:
+                return replay(conn, existing)
+        if limited is not None:
+            raise limited
+        member = check_can_post(conn, chat_id, author.id)
+        if reply_to_message_id is not None and messages_q.chat_of(conn, reply_to_message_id) != chat_id:
+            raise field_error("reply_to_message_id", "reply_to_message_id must be a message of the same chat")
+        message = _post_txn(conn, out, member, sender_id=author.id, type_=type_, text=text,
+                            now=ctx.clock.time(), usernames=usernames,
+                            reply_to_message_id=reply_to_message_id, client_message_id=client_message_id)
+        if message is None:  # lost a race on the UNIQUE index: the other insert won
+            return replay(conn, messages_q.by_client_id(conn, author.id, client_message_id))  # type: ignore[arg-type]
+        return out.views[0]
+
+    try:
+        view = await ctx.db.write(send_txn)
+    except DomainError:
+        if dup_key is not None:
+            ctx.limiter.reset("messages-duplicate", dup_key)
+        raise
+    if out.created:
+        out.publish(ctx)
+    elif dup_key is not None:
+        ctx.limiter.reset("messages-duplicate", dup_key)
+    return view, out.created
+
+
+# reading ---------------------------------------------------------------------------------------
+
+async def history(ctx: Context, viewer: User, chat_id: int, *, limit: int,
+                  before_id: int | None = None) -> list[MessageView]:
+    """A page of the chat's messages, newest first, strictly older than BEFORE_ID when given."""
+    def history_txn(conn: apsw.Connection) -> list[MessageView]:
+        member = member_or_404(conn, chat_id, viewer.id)
+        page = messages_q.history(conn, chat_id=chat_id, viewer_id=viewer.id,
+                                  after_id=member.cleared_before_id, before_id=before_id, limit=limit)
+        return views(conn, viewer.id, page)
+    return await ctx.db.read(history_txn)
+
+
+async def thread(ctx: Context, viewer: User, message_id: int, *, limit: int) -> list[MessageView]:
+    """The message and its replies, breadth-first by reply links, at most LIMIT messages."""
+    def thread_txn(conn: apsw.Connection) -> list[MessageView]:
+        root, member = visible_or_404(conn, message_id, viewer.id)
+        # replies always have larger ids than what they answer, so the clear-history mark cannot
+        # hide a descendant of a visible root; only delete-for-me can, and those are walked past
+        hidden = messages_q.hidden_count(conn, viewer.id, root.chat_id, THREAD_HIDDEN_CAP)
+        found = messages_q.thread(conn, root_id=root.id, viewer_id=viewer.id, limit=limit, walk=limit + hidden)
+        return views(conn, viewer.id, found)
+    return await ctx.db.read(thread_txn)
+
+
+# edit and delete -------------------------------------------------------------------------------
+
+async def edit(ctx: Context, editor: User, message_id: int, text: str) -> MessageView:
+    """Replace the text of the caller's own message; updated_at moves, search re-indexes (trigger),
+    mentions are recomputed and newly mentioned members are notified."""
+    usernames = mentioned_usernames(text)
+    notes: list[Notification] = []
+
+    def edit_txn(conn: apsw.Connection) -> tuple[MessageView, list[int], bool]:
+        message, member = visible_or_404(conn, message_id, editor.id)
+        if message.sender_id != editor.id:
+            raise Forbidden("only the sender can edit a message")
+        if message.forwarded_from_message_id is not None:
+            raise field_error("text", "a forwarded message cannot be edited")
+        check_content(ctx, message.type, text)
+        if text == message.text:
+            return views(conn, editor.id, [message])[0], [], False
+        now = ctx.clock.time()
+        messages_q.update_text(conn, message.id, text, now)
+        before = messages_q.mention_ids(conn, message.id)
+        mentioned = set(messages_q.member_ids_by_username(conn, message.chat_id, usernames)) - {editor.id}
+        if mentioned != before:
+            messages_q.set_mentions(conn, message.id, message.chat_id, mentioned)
+        updated = messages_q.get(conn, message.id)
+        assert updated is not None
+        notes.extend(notifications.for_mentions_txn(conn, updated, mentioned - before, now))
+        return views(conn, editor.id, [updated])[0], chats_q.member_ids(conn, message.chat_id), True
+
+    view, audience, changed = await ctx.db.write(edit_txn)
+    if changed:
+        _publish_message(ctx, "message_updated", view, audience)
+        notifications.publish(ctx, notes)
+    return view
+
+
+async def delete(ctx: Context, user: User, message_id: int, *, for_all: bool) -> None:
+    """for_all=false hides the message for the caller only; for_all=true removes it for everyone
+    (the sender, or the owner/admins of a group or channel): its row, mentions, reactions,
+    attachments, search entry and notifications go, and the chat's last message is recomputed."""
+    def delete_txn(conn: apsw.Connection) -> tuple[int, list[int]]:
+        message, member = visible_or_404(conn, message_id, user.id)
+        if not for_all:
+            messages_q.hide(conn, user.id, message.id, message.chat_id)
+            return message.chat_id, [user.id]
+        moderator = member.chat_type in ("group", "channel") and member.role in ("owner", "admin")
+        if message.sender_id != user.id and not moderator:
+            raise Forbidden("only the sender, or an owner or admin of a group or channel, can delete "
+                            "a message for everyone")
+        audience = chats_q.member_ids(conn, message.chat_id)
+        notifications_q.delete_for_message(conn, message.id)
+        messages_q.delete(conn, message.id)
+        messages_q.refresh_chat_last(conn, message.chat_id, message.id)
+        messages_q.clear_pin(conn, message.chat_id, message.id)
+        return message.chat_id, audience
+
+    chat_id, audience = await ctx.db.write(delete_txn)
+    ctx.bus.publish(Event.to("message_deleted", {"chat_id": chat_id, "message_id": message_id}, audience))
+
+
+# read status -----------------------------------------------------------------------------------
+
+async def update_status(ctx: Context, user: User, *, chat_id: int, message_id: int, status: str) -> Cursors:
+    """Move the caller's delivered (and, for message_read, read) cursor forward to MESSAGE_ID.
+
+    Cursors never move backwards: an older id leaves them as they are, and both are returned.
+    Reading implies delivery. MESSAGE_ID must be a position in this chat: a message of the chat,
+    or the id of one that has since been deleted (any id up to the chat's newest message that
+    belongs to no other chat). A change is published as `message_status` to the chat's members.
+    """
+    def status_txn(conn: apsw.Connection) -> tuple[Cursors, list[int]]:
+        member = member_or_404(conn, chat_id, user.id)
+        owner = messages_q.chat_of(conn, message_id)
+        if owner != chat_id and (owner is not None or message_id > chats_q.newest_message_id(conn, chat_id)):
+            raise NotFound("message not found")
+        read = message_id if status == STATUS_READ else 0
+        cursors = messages_q.advance_cursors(conn, chat_id, user.id, delivered=message_id, read=read)
+        unchanged = (cursors.last_delivered_message_id == member.last_delivered_message_id
+                     and cursors.last_read_message_id == member.last_read_message_id)
+        return cursors, [] if unchanged else chats_q.member_ids(conn, chat_id)
+
+    cursors, audience = await ctx.db.write(status_txn)
+    if audience:
+        ctx.bus.publish(Event.to("message_status", {
+            "chat_id": chat_id, "user_id": user.id,
+            "last_delivered_message_id": cursors.last_delivered_message_id,
+            "last_read_message_id": cursors.last_read_message_id}, audience))
+    return cursors
+
+
+async def mark_delivered(ctx: Context, user: User, chat_id: int, message_id: int) -> Cursors:
+    """A delivery receipt (e.g. a WebSocket ack): POST /messages/status with message_delivered."""
+    return await update_status(ctx, user, chat_id=chat_id, message_id=message_id, status=STATUS_DELIVERED)
+
+
+# forward ---------------------------------------------------------------------------------------
+
+async def forward(ctx: Context, user: User, message_id: int, target_chat_ids: list[int], *,
+                  include_author: bool) -> list[MessageView]:
+    """Copy a visible message (type, text, attachments) into each target chat where the caller may
+    post, all or nothing. forwarded_from_message_id names the source. The shown author
+    (forwarded_from_sender_id) is the source's author — for a forward that kept its author, that
+    original author — or null with include_author=false, so the copy stands as the caller's own.
+    One forward request counts once against MESSAGE_RATE_LIMIT_PER_MINUTE."""
+    ctx.limiter.hit("messages", str(user.id), ctx.settings.message_rate_limit_per_minute)
+    out = _Posted()
+
+    def forward_txn(conn: apsw.Connection) -> list[MessageView]:
+        source, _ = visible_or_404(conn, message_id, user.id)
+        author = source.forward_sender_id if source.forward_sender_id is not None else source.sender_id
+        now = ctx.clock.time()
+        for chat_id in target_chat_ids:
+            member = check_can_post(conn, chat_id, user.id)
+            copy = _post_txn(conn, out, member, sender_id=user.id, type_=source.type, text=source.text,
+                             now=now, usernames=[], forwarded_from_message_id=source.id,
+                             forward_sender_id=author if include_author else None)
+            assert copy is not None
+            messages_q.copy_attachments(conn, source.id, copy.id, chat_id, user.id, now)
+        if source.waveform is not None:  # the copies carry the same attachment
+            out.views = [dataclasses.replace(v, message=dataclasses.replace(v.message, waveform=source.waveform))
+                         for v in out.views]
+        return out.views
+
+    result = await ctx.db.write(forward_txn)
+    out.publish(ctx)
+    return result
+
+
+# reactions -------------------------------------------------------------------------------------
+
+async def reactions(ctx: Context, viewer: User, message_id: int) -> list[ReactionCount]:
+    """Per emoji on a visible message: count, and whether the viewer reacted with it."""
+    def reactions_txn(conn: apsw.Connection) -> list[ReactionCount]:
+        visible_or_404(conn, message_id, viewer.id)
+        return messages_q.reaction_counts(conn, message_id, viewer.id)
+    return await ctx.db.read(reactions_txn)
+
+
+async def toggle_reaction(ctx: Context, user: User, message_id: int, emoji: str) -> list[ReactionCount]:
+    """Add the caller's EMOJI reaction (one emoji, see is_single_emoji) to a visible message, or
+    remove it if present. In a private chat a block between the two sides forbids reacting, as it
+    forbids sending."""
+    state: dict[str, Any] = {}
+
+    def toggle_txn(conn: apsw.Connection) -> list[ReactionCount]:
+        message, member = visible_or_404(conn, message_id, user.id)
+        if member.chat_type == "private" and not member.is_saved:
+            check_private_counterpart(conn, message.chat_id, user.id)
+        added = messages_q.toggle_reaction(conn, message.id, user.id, emoji, ctx.clock.time())
+        if added and messages_q.user_reaction_count(conn, message.id, user.id) > MAX_REACTIONS_PER_USER:
+            raise field_error("emoji", f"at most {MAX_REACTIONS_PER_USER} different reactions per message")
+        state.update(chat_id=message.chat_id, added=added, audience=chats_q.member_ids(conn, message.chat_id))
+        return messages_q.reaction_counts(conn, message.id, user.id)
+
+    counts = await ctx.db.write(toggle_txn)
+    ctx.bus.publish(Event.to("reactions_updated", {
+        "chat_id": state["chat_id"], "message_id": message_id,
+        "reactions": [{"emoji": c.emoji, "count": c.count} for c in counts],
+        "user_id": user.id, "emoji": emoji, "reacted": state["added"]}, state["audience"]))
+    return counts

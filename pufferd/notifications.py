@@ -1,0 +1,88 @@
+"""Notifications (API reference 3.6 and 10): who is told about what, stored and published.
+
+A notification is one row per user to be told, with an event type and a JSON payload:
+
+| event_type          | when                                                        | payload                              |
+| ------------------- | ----------------------------------------------------------- | ------------------------------------ |
+| `message_created`   | a message arrives in a chat the user is in and has not muted | `chat_id`, `message_id`, `sender_id` |
+| `mention`           | the message mentions the user by @username (even when muted) | `chat_id`, `message_id`, `sender_id` |
+| `chat_member_added` | someone added the user to a group or channel                 | `chat_id`, `added_by`                |
+
+The sender of a message is never notified of it. A user mentioned in a message gets one `mention`
+row instead of `message_created`. Deleting a message for everyone deletes its notifications.
+Each row is also published on the bus as a `notification` event to its user, after commit.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import apsw
+
+from pufferd.clock import iso
+from pufferd.context import Context
+from pufferd.db import notifications_q
+from pufferd.db.messages_q import Message, Recipient
+from pufferd.db.notifications_q import Notification
+from pufferd.db.users_q import User
+from pufferd.realtime.bus import Event
+
+MESSAGE_CREATED = "message_created"
+MENTION = "mention"
+CHAT_MEMBER_ADDED = "chat_member_added"
+
+
+def as_dict(n: Notification) -> dict[str, Any]:
+    """NotificationRead: the shape of the HTTP list and of the `notification` event."""
+    return {"id": n.id, "user_id": n.user_id, "event_type": n.event_type, "payload": n.payload,
+            "created_at": iso(n.created_at)}
+
+
+def for_message_txn(conn: apsw.Connection, message: Message, recipients: Iterable[Recipient],
+                    mentioned: set[int], now: float) -> list[Notification]:
+    """Store the notifications a new message causes (see the module table); return them."""
+    payload = {"chat_id": message.chat_id, "message_id": message.id, "sender_id": message.sender_id}
+    out = []
+    for r in recipients:
+        if r.user_id == message.sender_id:
+            continue
+        if r.user_id in mentioned:
+            event_type = MENTION
+        elif r.muted:
+            continue
+        else:
+            event_type = MESSAGE_CREATED
+        out.append(notifications_q.insert(conn, r.user_id, event_type, payload, now,
+                                          chat_id=message.chat_id, message_id=message.id))
+    return out
+
+
+def for_mentions_txn(conn: apsw.Connection, message: Message, user_ids: Iterable[int],
+                     now: float) -> list[Notification]:
+    """Store `mention` notifications for users newly mentioned by an edit."""
+    payload = {"chat_id": message.chat_id, "message_id": message.id, "sender_id": message.sender_id}
+    return [notifications_q.insert(conn, uid, MENTION, payload, now, chat_id=message.chat_id,
+                                   message_id=message.id)
+            for uid in sorted(user_ids) if uid != message.sender_id]
+
+
+def member_added_txn(conn: apsw.Connection, user_id: int, chat_id: int, added_by: int,
+                     now: float) -> Notification | None:
+    """Store the notification for USER_ID having been added to CHAT_ID by ADDED_BY (the chats
+    area calls this inside its add-member / create transaction, then `publish`es the result)."""
+    if user_id == added_by:
+        return None
+    return notifications_q.insert(conn, user_id, CHAT_MEMBER_ADDED, {"chat_id": chat_id, "added_by": added_by},
+                                  now, chat_id=chat_id)
+
+
+def publish(ctx: Context, notifications: Iterable[Notification | None]) -> None:
+    """Publish each stored notification to its user; call only after the write has committed."""
+    for n in notifications:
+        if n is not None:
+            ctx.bus.publish(Event.to("notification", as_dict(n), (n.user_id,)))
+
+
+async def latest(ctx: Context, user: User, limit: int) -> list[Notification]:
+    """The caller's newest notifications first."""
+    return await ctx.db.read(lambda conn: notifications_q.latest(conn, user.id, limit))
