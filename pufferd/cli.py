@@ -15,16 +15,19 @@ from typing import Any
 import click
 
 from pufferd import __version__
+from pufferd import backup as backup_mod
+from pufferd import doctor as doctor_mod
 from pufferd.config import Settings, SettingsError, load_settings, resolve_data_dir
-from pufferd.datadir import Admin, DataDirError, initialise, is_initialised
-from pufferd.db.database import DatabaseKeyError
+from pufferd.datadir import Admin, DataDirError, check_usable, initialise, is_initialised
+from pufferd.db.database import DatabaseOpenError
 from pufferd.db.migrate import MigrationError
 from pufferd.keys import KeyError_
 
 log = logging.getLogger("pufferd")
 
 # failures that deserve one clear line and exit 1, never a traceback
-USER_ERRORS = (SettingsError, DataDirError, DatabaseKeyError, MigrationError, KeyError_)
+USER_ERRORS = (SettingsError, DataDirError, DatabaseOpenError, MigrationError, KeyError_,
+               backup_mod.BackupError)
 
 
 def fail(message: str) -> None:
@@ -51,7 +54,26 @@ def settings_for(data_dir: Path | None, **flags: Any) -> Settings:
         raise AssertionError  # unreachable
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Group(click.Group):
+    """Click's group, with usage errors as one `pufferd: error:` line instead of a usage block."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            return super().main(args, prog_name or "pufferd", complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx else ""
+            click.echo(f"pufferd: error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"pufferd: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("pufferd: aborted", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """pufferd: a self-hosted chat server in one executable."""
 
@@ -82,8 +104,11 @@ def init(data_dir: Path | None, server_name: str | None, public_url: str | None,
          non_interactive: bool) -> None:
     """Create a data directory and its first user, the server administrator."""
     directory = resolve_data_dir(data_dir)
-    if is_initialised(directory):
-        fail(f"{directory} is already initialised; refusing to overwrite it")
+    try:
+        if is_initialised(directory):
+            fail(f"{directory} is already initialised; refusing to overwrite it")
+    except OSError as exc:
+        fail(f"{directory}: {exc.strerror}")
     if not non_interactive:
         server_name = server_name or click.prompt("Server name", default="pufferd")
         public_url = public_url if public_url is not None else click.prompt(
@@ -120,15 +145,44 @@ def init(data_dir: Path | None, server_name: str | None, public_url: str | None,
     click.echo(f"start the server with: pufferd serve --data-dir {directory}")
 
 
-def auto_initialise(directory: Path) -> None:
+def auto_initialise(directory: Path, settings: Settings) -> None:
     """First `pufferd serve` without a data directory: safe defaults and a printed admin password."""
     password = secrets.token_urlsafe(15)
     admin = Admin("admin", "admin@localhost", password)
-    env_key = os.environ.get("PUFFERD_DB_KEY") or None
-    initialise(directory, {}, admin, env_db_key=env_key)
+    env_key = settings.db_key.get_secret_value() if settings.db_key else None
+    # a bcrypt cost set in the environment is used for the admin's hash too; otherwise calibrate
+    config: dict[str, object] = {}
+    if "bcrypt_rounds" in settings.model_fields_set:
+        config["bcrypt_rounds"] = settings.bcrypt_rounds
+    initialise(directory, config, admin, encryption=settings.db_encryption, env_db_key=env_key)
     click.echo(f"initialised a new data directory at {directory}", err=True)
     click.echo(f"administrator login: e-mail admin@localhost, password {password}", err=True)
     click.echo("this password is shown only once; change it after the first login", err=True)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind and listen on HOST:PORT, or raise OSError with a message for the user."""
+    try:
+        family, type_, proto, _, addr = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock = socket.socket(family, type_, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise OSError(f"{host}:{port} is already in use") from None
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.setblocking(False)
+    return sock
+
+
+def _interrupted(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 @main.command()
@@ -137,15 +191,25 @@ def auto_initialise(directory: Path) -> None:
 @click.option("--port", type=int, default=None, help="port to bind (0 picks a free port)")
 def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     """Run the server until SIGTERM or SIGINT."""
+    # until the event loop takes over, SIGTERM unwinds like Ctrl-C, so a half-done
+    # initialisation is cleaned up instead of left behind
+    signal.signal(signal.SIGTERM, _interrupted)
     directory = resolve_data_dir(data_dir)
     try:
-        if not is_initialised(directory):
-            auto_initialise(directory)
+        # everything is validated before the data directory or the network is touched
+        if directory.exists() or directory.is_symlink():
+            check_usable(directory)
         settings = load_settings(directory, host=host, port=port)
+        sock = listen(settings.host, settings.port)
+        if not is_initialised(directory):
+            auto_initialise(directory, settings)
+            settings = load_settings(directory, host=host, port=port)
     except USER_ERRORS as exc:
         fail(str(exc))
     except OSError as exc:
-        fail(f"{directory}: {exc.strerror}")
+        fail(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted during start-up")
     setup_logging(settings.log_level)
     try:
         import uvloop  # optional speed-up (NOTES-deps.md)
@@ -154,13 +218,15 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     else:
         runner = uvloop.run  # type: ignore[assignment]
     try:
-        code = runner(_serve(settings))
+        code = runner(_serve(settings, sock))
     except USER_ERRORS as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted during start-up")
     sys.exit(code)
 
 
-async def _serve(settings: Settings) -> int:
+async def _serve(settings: Settings, sock: socket.socket) -> int:
     from aiohttp import web
 
     from pufferd.app import make_app
@@ -170,20 +236,10 @@ async def _serve(settings: Settings) -> int:
                            access_log_format='%a "%r" %s %b %Tfs', shutdown_timeout=10.0,
                            handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
-    try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        if exc.errno == errno.EADDRINUSE:
-            click.echo(f"pufferd: error: {settings.host}:{settings.port} is already in use", err=True)
-        else:
-            click.echo(f"pufferd: error: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
-                       err=True)
-        return 1
-    sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-    bound = sockets[0].getsockname() if sockets else (settings.host, settings.port)
-    shown = f"[{bound[0]}]" if sockets and sockets[0].family == socket.AF_INET6 else bound[0]
+    site = web.SockSite(runner, sock)
+    await site.start()
+    bound = sock.getsockname()
+    shown = f"[{bound[0]}]" if sock.family == socket.AF_INET6 else bound[0]
     log.info("listening on http://%s:%s", shown, bound[1])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -194,6 +250,48 @@ async def _serve(settings: Settings) -> int:
     await runner.cleanup()
     log.info("stopped")
     return 0
+
+
+@main.command()
+@data_dir_option
+def doctor(data_dir: Path | None) -> None:
+    """Check the data directory: permissions, keys, database integrity, migrations, free disk."""
+    results = doctor_mod.run(resolve_data_dir(data_dir))
+    for result in results:
+        click.echo(result.line())
+    failed = sum(1 for r in results if r.status == "FAIL")
+    skipped = sum(1 for r in results if r.status == "skip")
+    if failed or skipped:
+        click.echo(f"doctor: {failed} failed, {skipped} not checked, of {len(results)} checks")
+        sys.exit(1)
+    click.echo(f"doctor: all {len(results)} checks ok")
+
+
+@main.command()
+@click.argument("dest", type=click.Path(path_type=Path))
+@data_dir_option
+def backup(dest: Path, data_dir: Path | None) -> None:
+    """Copy the data directory to DEST (new or empty) while the server keeps running."""
+    directory = resolve_data_dir(data_dir)
+    try:
+        check_usable(directory)
+        settings = load_settings(directory)
+        report = backup_mod.backup(settings, dest)
+    except USER_ERRORS as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
+    click.echo(f"backup of {directory} written to {report.destination}")
+    click.echo(f"database: {report.db_bytes} bytes, schema version {report.schema_version}, "
+               "quick_check ok")
+    blobs = f"blobs: {report.blobs} files, {report.blob_bytes} bytes"
+    if report.blobs_vanished:
+        blobs += f" ({report.blobs_vanished} deleted by the server during the copy, not included)"
+    click.echo(blobs)
+    click.echo(f"keys: {report.key_files} files; settings: pufferd.toml")
+    if settings.db_encryption and not report.db_key_in_backup:
+        click.echo("note: the database key is not in the backup (it comes from PUFFERD_DB_KEY); "
+                   "serving the backup needs the same PUFFERD_DB_KEY")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import shutil
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +14,7 @@ from pufferd import keys as keys_mod
 from pufferd import passwords
 from pufferd.config import CONFIG_FILE, Settings
 from pufferd.db import migrate, users_q
-from pufferd.db.database import Database, open_connection
+from pufferd.db.database import Database, DatabaseKeyError, open_connection
 
 USERNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{2,31}$")
 
@@ -30,6 +32,39 @@ class Admin:
 
 def is_initialised(data_dir: Path) -> bool:
     return (data_dir / CONFIG_FILE).exists() or (data_dir / "pufferd.db").exists()
+
+
+def user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def check_owner(data_dir: Path, st: os.stat_result) -> None:
+    """Refuse a directory of another user: files created there would lock its owner out."""
+    if st.st_uid != os.geteuid():
+        raise DataDirError(
+            f"{data_dir} belongs to {user_name(st.st_uid)}, not to {user_name(os.geteuid())}; "
+            "run pufferd as the owner of the data directory")
+
+
+def check_usable(data_dir: Path) -> None:
+    """Refuse a data directory this process cannot or must not use, before anything touches it."""
+    try:
+        st = data_dir.stat()
+    except FileNotFoundError:
+        raise DataDirError(f"{data_dir} does not exist") from None
+    except OSError as exc:
+        raise DataDirError(f"{data_dir}: {exc.strerror}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise DataDirError(f"{data_dir} exists and is not a directory")
+    check_owner(data_dir, st)
+    if not os.access(data_dir, os.R_OK | os.W_OK | os.X_OK):
+        raise DataDirError(f"{data_dir} is not writable")
+    db = data_dir / "pufferd.db"
+    if db.exists() and not os.access(db, os.R_OK | os.W_OK):
+        raise DataDirError(f"{db} is not writable")
 
 
 def _toml_value(value: object) -> str:
@@ -71,6 +106,8 @@ def initialise(data_dir: Path, config: dict[str, object], admin: Admin, *,
     existed = data_dir.exists()
     if existed and not data_dir.is_dir():
         raise DataDirError(f"{data_dir} exists and is not a directory")
+    if existed:
+        check_owner(data_dir, data_dir.stat())
     if existed and any(data_dir.iterdir()):
         raise DataDirError(f"{data_dir} is not empty and is not a pufferd data directory")
     created: list[Path] = []
@@ -118,16 +155,15 @@ def initialise(data_dir: Path, config: dict[str, object], admin: Admin, *,
 
 def open_database(settings: Settings, *, migrate_now: bool = True) -> Database:
     """Open the database of an initialised directory, applying pending migrations."""
+    check_usable(settings.data_dir)
     if not is_initialised(settings.data_dir):
         raise DataDirError(f"{settings.data_dir} is not an initialised pufferd data directory (run pufferd init)")
-    key_hex = None
-    if settings.db_encryption:
-        env_key = settings.db_key.get_secret_value() if settings.db_key else None
-        try:
-            key_hex = keys_mod.db_key_hex(settings.keys_dir, env_key)
-        except keys_mod.KeyError_ as exc:
-            raise DataDirError(f"{exc} (or set PUFFERD_DB_KEY)") from None
-    db = Database(settings.db_path, key_hex, readers=settings.db_readers)
+    key_hex, source = database_key(settings)
+    try:
+        db = Database(settings.db_path, key_hex, readers=settings.db_readers)
+    except DatabaseKeyError:
+        raise DatabaseKeyError(f"{settings.db_path}: cannot open the database with {source} "
+                               "(wrong key, or not a pufferd database)") from None
     if migrate_now:
         try:
             db.migrate()
@@ -135,3 +171,15 @@ def open_database(settings: Settings, *, migrate_now: bool = True) -> Database:
             db.close()
             raise
     return db
+
+
+def database_key(settings: Settings) -> tuple[str | None, str]:
+    """The database key (hex, or None when encryption is off) and where it came from, for messages."""
+    if not settings.db_encryption:
+        return None, "no key (db_encryption is off)"
+    env_key = settings.db_key.get_secret_value() if settings.db_key else None
+    try:
+        key_hex = keys_mod.db_key_hex(settings.keys_dir, env_key)
+    except keys_mod.KeyError_ as exc:
+        raise DataDirError(f"{exc} (or set PUFFERD_DB_KEY)") from None
+    return key_hex, ("the key from PUFFERD_DB_KEY" if env_key else f"the key in {settings.keys_dir / keys_mod.DB}")

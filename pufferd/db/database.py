@@ -24,14 +24,21 @@ BUSY_TIMEOUT_MS = 5000
 MAX_BATCH = 512
 
 
-class DatabaseKeyError(Exception):
+class DatabaseOpenError(Exception):
+    """The database file cannot be opened or read; the message is one line for the user."""
+
+
+class DatabaseKeyError(DatabaseOpenError):
     """The database cannot be opened with the key given (wrong key, or missing key)."""
 
 
 def open_connection(path: Path, key_hex: str | None, *, readonly: bool = False) -> apsw.Connection:
     """Open PATH, apply the cipher key first, then the pragmas every connection needs."""
     flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
-    conn = apsw.Connection(str(path), flags=flags)
+    try:
+        conn = apsw.Connection(str(path), flags=flags)
+    except apsw.Error as exc:
+        raise DatabaseOpenError(f"{path}: cannot open the database ({exc})") from None
     try:
         if key_hex:
             conn.execute(f"PRAGMA hexkey='{key_hex}'")
@@ -51,6 +58,12 @@ def open_connection(path: Path, key_hex: str | None, *, readonly: bool = False) 
         raise DatabaseKeyError(
             f"{path}: cannot open the database (wrong or missing key, or not a pufferd database)"
         ) from None
+    except apsw.ReadOnlyError:
+        conn.close()
+        raise DatabaseOpenError(f"{path}: the database or its directory is not writable") from None
+    except apsw.Error as exc:
+        conn.close()
+        raise DatabaseOpenError(f"{path}: cannot open the database ({exc})") from None
     conn.row_trace = _row_as_dict
     return conn
 
