@@ -11,6 +11,7 @@ from pufferd.context import Context
 from pufferd.datadir import open_database
 from pufferd.keys import Keys
 from pufferd.limiter import Limiter
+from pufferd.mail import make_mailer
 from pufferd.passwords import PasswordHasher
 from pufferd.realtime.bus import Bus
 from pufferd.realtime.presence import Presence
@@ -26,7 +27,7 @@ def make_context(settings: Settings, *, clock: Clock | None = None) -> Context:
     clock = clock or Clock()
     return Context(settings=settings, db=db, clock=clock, keys=keys, bus=Bus(),
                    hasher=PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency),
-                   limiter=Limiter(clock), presence=Presence())
+                   limiter=Limiter(clock), presence=Presence(), mailer=make_mailer(settings))
 
 
 def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:

@@ -3,18 +3,30 @@ from __future__ import annotations
 
 from pufferd import tokens
 from pufferd.context import Context
-from pufferd.db import users_q
+from pufferd.db import accounts_q, users_q
 from pufferd.errors import Unauthorized
 
 
 async def authenticate(ctx: Context, token: str | None) -> tuple[users_q.User, tokens.Claims]:
-    """The user behind an access TOKEN; 401 if missing, invalid, expired, revoked or disabled."""
+    """The user behind an access TOKEN; 401 if missing, invalid, expired, revoked or disabled.
+
+    Revoked means: issued before the user's last revoke-all (users.tokens_valid_after), revoked
+    one by one, or issued with a refresh session (claim `sid`) that has been revoked since.
+    Everything is read in one database hop.
+    """
     if not token:
         raise Unauthorized("Not authenticated")
     claims = tokens.decode(ctx.keys.jwt, token, expected_type="access", now=ctx.clock.time())
-    user = await ctx.db.read(lambda conn: users_q.get(conn, claims.user_id))
+
+    def load(conn) -> tuple[users_q.User | None, bool]:
+        user = users_q.get(conn, claims.user_id)
+        if user is None:
+            return None, False
+        return user, accounts_q.access_token_refused(conn, claims.jti, claims.session_jti)
+
+    user, refused = await ctx.db.read(load)
     if user is None or user.is_disabled:
         raise Unauthorized("Invalid token")
-    if claims.issued_at < user.tokens_valid_after:
+    if refused or claims.issued_at < user.tokens_valid_after:
         raise Unauthorized("Token revoked")
     return user, claims

@@ -58,7 +58,10 @@ class Settings(BaseSettings):
     smtp_user: str = ""
     smtp_password: SecretStr | None = None
     smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_timeout_seconds: float = Field(10.0, gt=0, le=120)
     mail_from: str = ""
+    email_verification_ttl_seconds: int = Field(24 * 3600, ge=60)
+    password_reset_ttl_seconds: int = Field(3600, ge=60)
 
     # rate limits (0 disables a limit) — names from the API reference, section 12
     login_rate_limit_per_minute: int = Field(10, ge=0, validation_alias=_env("LOGIN_RATE_LIMIT_PER_MINUTE"))
@@ -82,6 +85,18 @@ class Settings(BaseSettings):
     )
     upload_url_ttl_seconds: int = Field(900, ge=30)
     unattached_upload_ttl_seconds: int = Field(24 * 3600, ge=60)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
     @field_validator("public_url")
     @classmethod

@@ -9,6 +9,7 @@ from pufferd.config import Settings
 from pufferd.db.database import Database
 from pufferd.keys import Keys
 from pufferd.limiter import Limiter
+from pufferd.mail import Mailer
 from pufferd.passwords import PasswordHasher
 from pufferd.realtime.bus import Bus
 from pufferd.realtime.presence import Presence
@@ -37,3 +38,4 @@ class Context:
     limiter: Limiter
     presence: Presence
     hooks: Hooks = field(default_factory=Hooks)
+    mailer: Mailer | None = None  # make_context sets it; without one, sending mail is a 503

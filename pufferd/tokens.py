@@ -33,19 +33,27 @@ def issue(key: bytes, *, user_id: int, token_type: str, now: float, ttl: int,
 
 
 def decode(key: bytes, token: str, *, expected_type: str, now: float) -> Claims:
-    """Verify signature, expiry and type; any failure is 401 with a clear detail."""
+    """Verify signature, expiry and type; any failure is 401 with a clear detail.
+
+    Times are checked here against NOW (the injected clock), not by PyJWT against the wall clock.
+    """
     try:
         payload = jwt.decode(token, key, algorithms=[ALGORITHM],
-                             options={"require": ["sub", "jti", "typ", "exp", "iat"], "verify_exp": False})
+                             options={"require": ["sub", "jti", "typ", "exp", "iat"],
+                                      "verify_exp": False, "verify_iat": False, "verify_nbf": False})
     except jwt.PyJWTError:
         raise Unauthorized("Invalid token") from None
     if payload.get("typ") != expected_type:
-        raise Unauthorized(f"Invalid token type: expected a {expected_type} token")
-    if float(payload["exp"]) <= now:
-        raise Unauthorized("Token expired")
+        article = "an" if expected_type[0] in "aeiou" else "a"
+        raise Unauthorized(f"Invalid token type: expected {article} {expected_type} token")
     try:
         user_id = int(payload["sub"])
-    except (TypeError, ValueError):
+        issued_at, expires_at = float(payload["iat"]), float(payload["exp"])
+    except (TypeError, ValueError, OverflowError):
         raise Unauthorized("Invalid token") from None
-    return Claims(user_id, str(payload["jti"]), payload["typ"], float(payload["iat"]),
-                  float(payload["exp"]), payload.get("sid"))
+    jti, sid = payload["jti"], payload.get("sid")
+    if not isinstance(jti, str) or not (sid is None or isinstance(sid, str)):
+        raise Unauthorized("Invalid token")
+    if expires_at <= now:
+        raise Unauthorized("Token expired")
+    return Claims(user_id, jti, payload["typ"], issued_at, expires_at, sid)

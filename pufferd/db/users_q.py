@@ -75,3 +75,111 @@ def insert(conn: apsw.Connection, *, email: str, username: str, name: str, passw
 
 def count(conn: apsw.Connection) -> int:
     return conn.execute("SELECT count(*) AS n FROM users").fetchone()["n"]
+
+
+# accounts area -------------------------------------------------------------------------------
+_PROFILE_COLUMNS = {"name", "username", "bio", "avatar_url", "allow_private_messages",
+                    "privacy_private_messages", "privacy_last_seen", "privacy_avatar",
+                    "privacy_group_invites"}
+
+
+def to_user(row: dict[str, Any]) -> User:
+    """A users row (SELECT u.* ...) as a User, for queries of other tables that join users."""
+    return _user(row)  # type: ignore[return-value]
+
+
+def email_taken(conn: apsw.Connection, email: str) -> bool:
+    return conn.execute("SELECT 1 FROM users WHERE email = ?", (email,)).fetchone() is not None
+
+
+def username_taken(conn: apsw.Connection, username: str, *, except_id: int | None = None) -> bool:
+    return conn.execute("SELECT 1 FROM users WHERE username = ? AND id IS NOT ?",
+                        (username, except_id)).fetchone() is not None
+
+
+def update_profile(conn: apsw.Connection, user_id: int, changes: dict[str, Any], now: float) -> User:
+    """Set the given profile columns (names from _PROFILE_COLUMNS) and updated_at."""
+    unknown = set(changes) - _PROFILE_COLUMNS
+    if unknown:
+        raise ValueError(f"not profile columns: {sorted(unknown)}")
+    cols = sorted(changes)
+    values = [int(changes[c]) if isinstance(changes[c], bool) else changes[c] for c in cols]
+    assignments = "".join(f"{c} = ?, " for c in cols)
+    row = conn.execute(f"UPDATE users SET {assignments}updated_at = ? WHERE id = ? RETURNING *",
+                       (*values, now, user_id)).fetchone()
+    return _user(row)  # type: ignore[return-value]
+
+
+def set_password(conn: apsw.Connection, user_id: int, password_hash: str, now: float) -> None:
+    """New password; every token issued before NOW stops working (sessions revoked elsewhere)."""
+    conn.execute("UPDATE users SET password_hash = ?, tokens_valid_after = max(tokens_valid_after, ?),"
+                 " updated_at = ? WHERE id = ?", (password_hash, now, now, user_id))
+
+
+def revoke_tokens_before(conn: apsw.Connection, user_id: int, now: float) -> None:
+    conn.execute("UPDATE users SET tokens_valid_after = max(tokens_valid_after, ?) WHERE id = ?",
+                 (now, user_id))
+
+
+def set_email_verified(conn: apsw.Connection, user_id: int, now: float) -> None:
+    conn.execute("UPDATE users SET email_verified = 1, updated_at = ? WHERE id = ? AND email_verified = 0",
+                 (now, user_id))
+
+
+def set_twofa(conn: apsw.Connection, user_id: int, *, enabled: bool, secret: str | None,
+              last_step: int | None, now: float) -> None:
+    conn.execute("UPDATE users SET twofa_enabled = ?, twofa_secret = ?, twofa_last_step = ?, updated_at = ?"
+                 " WHERE id = ?", (int(enabled), secret, last_step, now, user_id))
+
+
+def set_twofa_enabled(conn: apsw.Connection, user_id: int, now: float) -> None:
+    conn.execute("UPDATE users SET twofa_enabled = 1, updated_at = ? WHERE id = ?", (now, user_id))
+
+
+def set_twofa_last_step(conn: apsw.Connection, user_id: int, step: int) -> None:
+    conn.execute("UPDATE users SET twofa_last_step = ? WHERE id = ?", (step, user_id))
+
+
+def set_admin(conn: apsw.Connection, user_id: int, is_admin: bool, now: float) -> None:
+    conn.execute("UPDATE users SET is_admin = ?, updated_at = ? WHERE id = ?", (int(is_admin), now, user_id))
+
+
+def set_disabled(conn: apsw.Connection, user_id: int, disabled: bool, now: float) -> None:
+    conn.execute("UPDATE users SET is_disabled = ?, updated_at = ? WHERE id = ?",
+                 (int(disabled), now, user_id))
+
+
+def delete(conn: apsw.Connection, user_id: int) -> None:
+    conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+
+
+def find(conn: apsw.Connection, ref: str) -> User | None:
+    """A user by id (digits), e-mail (contains @) or username."""
+    if ref.isdigit():
+        return get(conn, int(ref))
+    if "@" in ref:
+        return get_by_email(conn, ref)
+    return get_by_username(conn, ref)
+
+
+def list_all(conn: apsw.Connection, *, limit: int, after_id: int = 0) -> list[User]:
+    rows = conn.execute("SELECT * FROM users WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+    return [_user(r) for r in rows]  # type: ignore[misc]
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search(conn: apsw.Connection, viewer_id: int, prefix: str, limit: int) -> list[User]:
+    """Enabled users other than VIEWER whose username or name starts with PREFIX (ASCII case-
+    insensitive), excluding users who blocked VIEWER; exact username first, then by username."""
+    pattern = _like_prefix(prefix)
+    rows = conn.execute(
+        "SELECT * FROM users u"
+        " WHERE (u.username LIKE ?1 ESCAPE '\\' OR u.name LIKE ?1 ESCAPE '\\')"
+        "   AND u.id <> ?2 AND u.is_disabled = 0"
+        "   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = ?2)"
+        " ORDER BY u.username = ?3 DESC, u.username LIKE ?1 ESCAPE '\\' DESC, u.username"
+        " LIMIT ?4", (pattern, viewer_id, prefix, limit))
+    return [_user(r) for r in rows]  # type: ignore[misc]

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from pufferd.web.handlers import chats, health
 from pufferd.web.handlers import messages
+from pufferd.web.handlers import auth, users
 from pufferd.web.route import Route
 
 ROUTERS = [
     health.routes,
+    auth.routes,
+    users.routes,
     chats.routes,
     messages.routes,
 ]

@@ -1,0 +1,387 @@
+"""Accounts (API reference section 5): registration, login, token refresh with rotation, sessions,
+e-mail verification and password reset.
+
+Tokens (DESIGN.md "Security"): a login creates a session whose id is the jti of its first refresh
+token; every access token carries that id as `sid`. Each refresh rotates the refresh token; a
+refresh token presented again after rotation means it was copied, so the whole session is revoked
+(theft detection). Revoking all sessions moves users.tokens_valid_after, which refuses every older
+access token, and asks the realtime layer to close the user's sockets.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import apsw
+
+from pufferd import audit, mail, tokens, twofa
+from pufferd.audit import ClientInfo
+from pufferd.context import Context
+from pufferd.db import accounts_q, users_q
+from pufferd.db.users_q import User
+from pufferd.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
+from pufferd.passwords import BCRYPT_MAX_BYTES
+
+PASSWORD_MIN_CHARS = 8
+PASSWORD_MIN_DISTINCT = 4
+BAD_CREDENTIALS = "Incorrect email or password"
+OTP_REQUIRED = "2FA code required: repeat the login with otp_code"
+OTP_INVALID = "Invalid 2FA code"
+VERIFY_SENT = "If the address belongs to an unverified account, a verification e-mail has been sent"
+RESET_SENT = "If the address belongs to an account, a password reset e-mail has been sent"
+
+
+def password_problem(password: str) -> str | None:
+    """Why PASSWORD is not acceptable, or None. Also used by the admin commands."""
+    if len(password) < PASSWORD_MIN_CHARS:
+        return f"Password must be at least {PASSWORD_MIN_CHARS} characters long"
+    if len(password.encode()) > BCRYPT_MAX_BYTES:
+        return f"Password must be at most {BCRYPT_MAX_BYTES} bytes in UTF-8"
+    if any(unicodedata.category(ch) == "Cc" for ch in password):
+        return "Password must not contain control characters"
+    if len(set(password)) < PASSWORD_MIN_DISTINCT:
+        return f"Password is too simple: use at least {PASSWORD_MIN_DISTINCT} different characters"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """One entry of GET /auth/sessions."""
+
+    jti: str
+    created_at: float
+    ip_address: str | None
+    user_agent: str | None
+    current: bool
+    token_type: str  # "refresh" | "access"
+
+
+def _new_secret() -> tuple[str, str]:
+    """A random single-use token for a mail link and the hash that is stored instead."""
+    token = secrets.token_urlsafe(32)
+    return token, _hash_secret(token)
+
+
+def _hash_secret(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _issue_pair(ctx: Context, user_id: int, session_id: str, refresh_jti: str, now: float) -> TokenPair:
+    key, s = ctx.keys.jwt, ctx.settings
+    access, _ = tokens.issue(key, user_id=user_id, token_type="access", now=now,
+                             ttl=s.access_token_ttl_seconds, session_jti=session_id)
+    refresh, _ = tokens.issue(key, user_id=user_id, token_type="refresh", now=now,
+                              ttl=s.refresh_token_ttl_seconds, session_jti=session_id, jti=refresh_jti)
+    return TokenPair(access, refresh)
+
+
+async def _send(ctx: Context, to: str, subject: str, body: str) -> None:
+    if ctx.mailer is None:
+        raise Unavailable(mail.UNAVAILABLE)
+    await ctx.mailer.send(mail.compose(ctx.settings, to, subject, body))
+
+
+async def _probe_mail(ctx: Context) -> None:
+    """For requests about unknown addresses: fail exactly as a real send would (no enumeration)."""
+    if ctx.mailer is None:
+        raise Unavailable(mail.UNAVAILABLE)
+    await ctx.mailer.probe()
+
+
+def _link(ctx: Context, path: str, token: str) -> str:
+    return f"{ctx.settings.base_url}{path}?token={quote(token)}"
+
+
+def _hours(seconds: int) -> str:
+    return f"{seconds // 3600} hours" if seconds >= 7200 else f"{max(1, seconds // 60)} minutes"
+
+
+async def _send_verification(ctx: Context, user: User, token: str) -> None:
+    s = ctx.settings
+    await _send(ctx, user.email, f"Confirm your e-mail address for {s.server_name}",
+                f"Hello {user.name},\n\nplease confirm your e-mail address for {s.server_name} by opening"
+                f" this link:\n\n{_link(ctx, '/verify-email', token)}\n\nThe link works once and expires in"
+                f" {_hours(s.email_verification_ttl_seconds)}. If you did not create an account, ignore"
+                " this message.\n")
+
+
+async def _send_reset(ctx: Context, user: User, token: str) -> None:
+    s = ctx.settings
+    await _send(ctx, user.email, f"Reset your {s.server_name} password",
+                f"Hello {user.name},\n\nsomeone asked to reset the password of your {s.server_name}"
+                f" account. To choose a new password, open this link:\n\n"
+                f"{_link(ctx, '/reset-password', token)}\n\nThe link works once and expires in"
+                f" {_hours(s.password_reset_ttl_seconds)}. Resetting signs out every device. If you"
+                " did not ask for this, ignore this message: your password stays as it is.\n")
+
+
+# registration and e-mail verification --------------------------------------------------------
+async def register(ctx: Context, *, email: str, username: str, name: str, password: str,
+                   client: ClientInfo) -> User:
+    """Create an account and mail a verification link; 409 when the e-mail or username is taken."""
+    s = ctx.settings
+    ctx.limiter.hit("register", client.rate_key, s.register_rate_limit_per_minute)
+    pw_hash = await ctx.hasher.hash(password)
+    token, token_hash = _new_secret()
+    now = ctx.clock.time()
+
+    def register_txn(conn: apsw.Connection) -> User:
+        if users_q.email_taken(conn, email):
+            raise Conflict("Email already registered")
+        if users_q.username_taken(conn, username):
+            raise Conflict("Username already taken")
+        user = users_q.insert(conn, email=email, username=username, name=name, password_hash=pw_hash, now=now)
+        accounts_q.replace_account_token(conn, token_hash=token_hash, user_id=user.id, purpose="verify_email",
+                                         now=now, expires_at=now + s.email_verification_ttl_seconds)
+        audit.record(conn, "register", client=client, user_id=user.id, now=now,
+                     detail={"username": username})
+        return user
+
+    user = await ctx.db.write(register_txn)
+    try:
+        await _send_verification(ctx, user, token)
+    except Unavailable:
+        # a failed request changes nothing: without the mail the account could never be verified
+        def undo_txn(conn: apsw.Connection) -> None:
+            users_q.delete(conn, user.id)
+            audit.record(conn, "register_rolled_back", client=client, user_id=user.id, now=ctx.clock.time(),
+                         detail={"reason": "mail unavailable"})
+        await ctx.db.write(undo_txn)
+        raise
+    return user
+
+
+async def verify_email(ctx: Context, token: str, client: ClientInfo) -> None:
+    """Mark the address verified; the token works once and only before it expires."""
+    token_hash, now = _hash_secret(token), ctx.clock.time()
+
+    def verify_txn(conn: apsw.Connection) -> bool:
+        found = accounts_q.take_account_token(conn, token_hash, "verify_email")
+        if found is None or found.expires_at <= now:
+            return False
+        users_q.set_email_verified(conn, found.user_id, now)
+        audit.record(conn, "email_verified", client=client, user_id=found.user_id, now=now)
+        return True
+
+    if not await ctx.db.write(verify_txn):
+        raise BadRequest("Invalid or expired verification token")
+
+
+async def resend_verification(ctx: Context, email: str, client: ClientInfo) -> None:
+    """Mail a fresh verification link (earlier links stop working); silent for unknown addresses."""
+    s = ctx.settings
+    ctx.limiter.hit("reset", client.rate_key, s.reset_rate_limit_per_minute)
+    user = await ctx.db.read(lambda conn: users_q.get_by_email(conn, email))
+    if user is None or user.email_verified or user.is_disabled:
+        await _probe_mail(ctx)
+        return
+    token, token_hash = _new_secret()
+    now = ctx.clock.time()
+    await ctx.db.write(lambda conn: accounts_q.replace_account_token(
+        conn, token_hash=token_hash, user_id=user.id, purpose="verify_email", now=now,
+        expires_at=now + s.email_verification_ttl_seconds))
+    await _send_verification(ctx, user, token)
+
+
+# password reset ------------------------------------------------------------------------------
+async def request_password_reset(ctx: Context, email: str, client: ClientInfo) -> None:
+    """Mail a reset link valid for one use; the same answer for unknown addresses."""
+    s = ctx.settings
+    ctx.limiter.hit("reset", client.rate_key, s.reset_rate_limit_per_minute)
+    user = await ctx.db.read(lambda conn: users_q.get_by_email(conn, email))
+    if user is None or user.is_disabled:
+        await _probe_mail(ctx)
+        return
+    token, token_hash = _new_secret()
+    now = ctx.clock.time()
+
+    def request_txn(conn: apsw.Connection) -> None:
+        accounts_q.replace_account_token(conn, token_hash=token_hash, user_id=user.id, purpose="reset_password",
+                                         now=now, expires_at=now + s.password_reset_ttl_seconds)
+        audit.record(conn, "password_reset_requested", client=client, user_id=user.id, now=now)
+
+    await ctx.db.write(request_txn)
+    try:
+        await _send_reset(ctx, user, token)
+    except Unavailable:
+        await ctx.db.write(lambda conn: accounts_q.delete_account_tokens(conn, user.id, "reset_password"))
+        raise
+
+
+async def reset_password(ctx: Context, token: str, new_password: str, client: ClientInfo) -> None:
+    """Set a new password with a mailed token; signs out every session of the account."""
+    ctx.limiter.hit("reset", client.rate_key, ctx.settings.reset_rate_limit_per_minute)
+    pw_hash = await ctx.hasher.hash(new_password)
+    token_hash, now = _hash_secret(token), ctx.clock.time()
+
+    def reset_txn(conn: apsw.Connection) -> int | None:
+        found = accounts_q.take_account_token(conn, token_hash, "reset_password")
+        if found is None or found.expires_at <= now:
+            return None
+        user = users_q.get(conn, found.user_id)
+        if user is None or user.is_disabled:
+            return None
+        users_q.set_password(conn, user.id, pw_hash, now)
+        users_q.set_email_verified(conn, user.id, now)  # the link reached the mailbox
+        revoked = accounts_q.revoke_all_sessions(conn, user.id, now, "password_reset")
+        audit.record(conn, "password_reset", client=client, user_id=user.id, now=now,
+                     detail={"sessions_revoked": revoked})
+        return user.id
+
+    user_id = await ctx.db.write(reset_txn)
+    if user_id is None:
+        raise BadRequest("Invalid or expired reset token")
+    ctx.hooks.revoke_sessions(user_id)
+
+
+# login and tokens ----------------------------------------------------------------------------
+async def login(ctx: Context, *, email: str, password: str, otp_code: str | None,
+                client: ClientInfo) -> TokenPair:
+    """Check the password (and the TOTP code when 2FA is on) and open a new session.
+
+    Unknown e-mails and wrong passwords take the same path (a bcrypt check, one audit write) and
+    give the same 401 detail, so neither the answer nor its timing tells whether an account exists.
+    """
+    s = ctx.settings
+    ctx.limiter.hit("login", client.rate_key, s.login_rate_limit_per_minute)
+    user = await ctx.db.read(lambda conn: users_q.get_by_email(conn, email))
+    password_ok = await ctx.hasher.verify(password, user.password_hash if user else None)
+    now = ctx.clock.time()
+    session_id = str(uuid.uuid4())
+    key = ctx.keys.derive(twofa.KEY_PURPOSE)
+
+    def login_txn(conn: apsw.Connection) -> str | None:
+        fresh = users_q.get(conn, user.id) if user is not None and password_ok else None
+        reason = None
+        if fresh is None:
+            reason = "unknown_email" if user is None else "bad_password"
+        elif fresh.is_disabled:
+            reason = "disabled"
+        elif s.require_verified_email and not fresh.email_verified:
+            reason = "unverified"
+        elif fresh.twofa_enabled and not otp_code:
+            reason = "otp_required"
+        elif fresh.twofa_enabled and not twofa.accept_code_txn(conn, key, fresh, otp_code or "", now):
+            reason = "otp_invalid"
+        if reason is not None:
+            audit.record(conn, "login_failed", client=client, now=now,
+                         user_id=user.id if user is not None else None,
+                         detail={"reason": reason, **({"email": email} if user is None else {})})
+            return reason
+        accounts_q.prune_expired(conn, fresh.id, now)  # type: ignore[union-attr]
+        accounts_q.insert_session(conn, session_id=session_id, user_id=fresh.id,  # type: ignore[union-attr]
+                                  ip_address=client.ip, user_agent=client.user_agent, now=now,
+                                  expires_at=now + s.refresh_token_ttl_seconds)
+        audit.record(conn, "login_succeeded", client=client, user_id=fresh.id, now=now,  # type: ignore[union-attr]
+                     detail={"session": session_id})
+        return None
+
+    reason = await ctx.db.write(login_txn)
+    if reason in ("unknown_email", "bad_password"):
+        raise Unauthorized(BAD_CREDENTIALS)
+    if reason == "disabled":
+        raise Forbidden("Account is disabled")
+    if reason == "unverified":
+        raise Forbidden("Email not verified: open the link in the verification e-mail first")
+    if reason == "otp_required":
+        raise Unauthorized(OTP_REQUIRED)
+    if reason == "otp_invalid":
+        raise Unauthorized(OTP_INVALID)
+    return _issue_pair(ctx, user.id, session_id, session_id, now)  # type: ignore[union-attr]
+
+
+async def refresh(ctx: Context, refresh_token: str, client: ClientInfo) -> TokenPair:
+    """Exchange a refresh token for a new pair; the presented token can never be used again."""
+    s = ctx.settings
+    ctx.limiter.hit("refresh", client.rate_key, s.refresh_rate_limit_per_minute)
+    now = ctx.clock.time()
+    claims = tokens.decode(ctx.keys.jwt, refresh_token, expected_type="refresh", now=now)
+    if claims.session_jti is None:
+        raise Unauthorized("Invalid token")
+    new_jti = str(uuid.uuid4())
+
+    def refresh_txn(conn: apsw.Connection) -> str | None:
+        found = accounts_q.get_refresh_token(conn, claims.jti)
+        if found is None or found.session.id != claims.session_jti or found.session.user_id != claims.user_id:
+            return "Invalid token"
+        session = found.session
+        if session.revoked_at is not None:
+            return "Session revoked"
+        if found.rotated_at is not None:
+            accounts_q.revoke_session(conn, session.id, now, "reuse_detected")
+            audit.record(conn, "refresh_reuse_detected", client=client, user_id=session.user_id, now=now,
+                         detail={"session": session.id})
+            return "Refresh token reuse detected: the session has been revoked"
+        user = users_q.get(conn, session.user_id)
+        if user is None or user.is_disabled:
+            return "Invalid token"
+        if claims.issued_at < user.tokens_valid_after:
+            return "Token revoked"
+        accounts_q.rotate(conn, old_jti=claims.jti, new_jti=new_jti, session_id=session.id, now=now,
+                          expires_at=now + s.refresh_token_ttl_seconds, ip_address=client.ip,
+                          user_agent=client.user_agent)
+        return None
+
+    problem = await ctx.db.write(refresh_txn)
+    if problem:
+        raise Unauthorized(problem)
+    return _issue_pair(ctx, claims.user_id, claims.session_jti, new_jti, now)
+
+
+# sessions ------------------------------------------------------------------------------------
+async def list_sessions(ctx: Context, user: User, claims: tokens.Claims, client: ClientInfo) -> list[SessionView]:
+    """The caller's active refresh sessions, after a synthetic entry for the access token in use
+    (API reference section 5: listed so that a client always sees its current device)."""
+    now = ctx.clock.time()
+    rows = await ctx.db.read(lambda conn: accounts_q.active_sessions(conn, user.id, now))
+    current = SessionView(claims.jti, claims.issued_at, client.ip, client.user_agent, True, "access")
+    return [current] + [SessionView(r.id, r.created_at, r.ip_address, r.user_agent,
+                                    r.id == claims.session_jti, "refresh") for r in rows]
+
+
+async def revoke_session(ctx: Context, user: User, claims: tokens.Claims, jti: str, client: ClientInfo) -> None:
+    """End one session: a refresh session by its jti (its access tokens stop working too), or the
+    access token in use by its own jti (with the session it belongs to)."""
+    now = ctx.clock.time()
+
+    def revoke_txn(conn: apsw.Connection) -> bool:
+        if jti == claims.jti:
+            accounts_q.revoke_access_token(conn, jti, user.id, claims.expires_at)
+            if claims.session_jti:
+                accounts_q.revoke_session(conn, claims.session_jti, now, "logout")
+        else:
+            session = accounts_q.get_session(conn, jti)
+            if session is None or session.user_id != user.id or session.revoked_at is not None \
+                    or session.expires_at <= now:
+                return False
+            accounts_q.revoke_session(conn, jti, now, "logout")
+        audit.record(conn, "session_revoked", client=client, user_id=user.id, now=now, detail={"jti": jti})
+        return True
+
+    if not await ctx.db.write(revoke_txn):
+        raise NotFound("Session not found")
+
+
+async def revoke_all_sessions(ctx: Context, user: User, client: ClientInfo) -> None:
+    """Revoke every refresh session, refuse every access token issued before now, close sockets."""
+    now = ctx.clock.time()
+
+    def revoke_all_txn(conn: apsw.Connection) -> None:
+        users_q.revoke_tokens_before(conn, user.id, now)
+        revoked = accounts_q.revoke_all_sessions(conn, user.id, now, "logout_all")
+        audit.record(conn, "sessions_revoked_all", client=client, user_id=user.id, now=now,
+                     detail={"sessions_revoked": revoked})
+
+    await ctx.db.write(revoke_all_txn)
+    ctx.hooks.revoke_sessions(user.id)

@@ -1,0 +1,156 @@
+"""Users (API reference section 6): profiles, search, contacts and blocks, with the privacy rules
+of section 3.7 applied (pufferd/privacy.py) to everything one user reads about another."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import apsw
+
+from pufferd import privacy
+from pufferd.context import Context
+from pufferd.db import contacts_q, users_q
+from pufferd.db.users_q import User
+from pufferd.errors import BadRequest, Conflict, NotFound
+
+SEARCH_MIN_CHARS = 2
+USER_NOT_FOUND = "User not found"
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A user as one viewer may see them: avatar_url is None when privacy hides it."""
+
+    user: User
+    avatar_url: str | None
+
+
+def _profiles(conn: apsw.Connection, viewer_id: int, targets: Sequence[User]) -> list[Profile]:
+    """Privacy applied to a list with one read of the relations, not one query per user."""
+    rel = privacy.relations(conn, [viewer_id], [t.id for t in targets])
+    return [Profile(t, t.avatar_url if privacy.sees_avatar(rel, viewer_id, t.id, t.privacy_avatar) else None)
+            for t in targets]
+
+
+def _target(conn: apsw.Connection, user_id: int) -> User:
+    target = users_q.get(conn, user_id)
+    if target is None or target.is_disabled:
+        raise NotFound(USER_NOT_FOUND)
+    return target
+
+
+def search_text(query: str) -> str | None:
+    """The prefix to search for, or None when shorter than 2 characters after an optional '@'."""
+    text = query.strip()
+    if text.startswith("@"):
+        text = text[1:].strip()
+    return text if len(text) >= SEARCH_MIN_CHARS else None
+
+
+async def search(ctx: Context, viewer: User, query: str, limit: int) -> list[Profile]:
+    """Users whose username or name starts with QUERY; users who blocked the viewer never appear."""
+    prefix = search_text(query)
+    if prefix is None:
+        return []
+
+    def search_txn(conn: apsw.Connection) -> list[Profile]:
+        return _profiles(conn, viewer.id, users_q.search(conn, viewer.id, prefix, limit))
+
+    return await ctx.db.read(search_txn)
+
+
+async def get_profile(ctx: Context, viewer: User, user_id: int) -> Profile:
+    """Another user's profile as the viewer may see it; 404 for unknown or disabled accounts."""
+    def get_txn(conn: apsw.Connection) -> Profile:
+        target = _target(conn, user_id)
+        return Profile(target, privacy.visible_avatar(conn, viewer.id, target))
+
+    return await ctx.db.read(get_txn)
+
+
+async def update_profile(ctx: Context, user: User, changes: dict[str, Any]) -> User:
+    """Apply the fields the client sent (already shape-checked); 409 when the username is taken.
+
+    Every rule about a profile change that needs the database lives in update_txn below.
+    """
+    if not changes:
+        return user
+    now = ctx.clock.time()
+
+    def update_txn(conn: apsw.Connection) -> User:
+        if "username" in changes and users_q.username_taken(conn, changes["username"], except_id=user.id):
+            raise Conflict("Username already taken")
+        return users_q.update_profile(conn, user.id, changes, now)
+
+    return await ctx.db.write(update_txn)
+
+
+# contacts ------------------------------------------------------------------------------------
+async def add_contact(ctx: Context, owner: User, contact_id: int) -> None:
+    """Put a user in the owner's contacts (idempotent). Contacts see what "contacts" mode shows."""
+    if contact_id == owner.id:
+        raise BadRequest("You cannot add yourself to your contacts")
+    now = ctx.clock.time()
+
+    def add_txn(conn: apsw.Connection) -> None:
+        _target(conn, contact_id)
+        contacts_q.add_contact(conn, owner.id, contact_id, now)
+
+    await ctx.db.write(add_txn)
+
+
+async def add_contact_by_email(ctx: Context, owner: User, email: str) -> None:
+    now = ctx.clock.time()
+
+    def add_txn(conn: apsw.Connection) -> None:
+        target = users_q.get_by_email(conn, email)
+        if target is None or target.is_disabled:
+            raise NotFound(USER_NOT_FOUND)
+        if target.id == owner.id:
+            raise BadRequest("You cannot add yourself to your contacts")
+        contacts_q.add_contact(conn, owner.id, target.id, now)
+
+    await ctx.db.write(add_txn)
+
+
+async def remove_contact(ctx: Context, owner: User, contact_id: int) -> None:
+    def remove_txn(conn: apsw.Connection) -> None:
+        if users_q.get(conn, contact_id) is None:
+            raise NotFound(USER_NOT_FOUND)
+        contacts_q.remove_contact(conn, owner.id, contact_id)
+
+    await ctx.db.write(remove_txn)
+
+
+async def contacts(ctx: Context, owner: User) -> list[Profile]:
+    return await ctx.db.read(lambda conn: _profiles(conn, owner.id, contacts_q.contacts_of(conn, owner.id)))
+
+
+# blocks --------------------------------------------------------------------------------------
+async def block(ctx: Context, blocker: User, target_id: int) -> None:
+    """Block a user (idempotent): they can no longer message or invite the blocker, find them in
+    search, or see their avatar and last-seen time (privacy.py)."""
+    if target_id == blocker.id:
+        raise BadRequest("You cannot block yourself")
+    now = ctx.clock.time()
+
+    def block_txn(conn: apsw.Connection) -> None:
+        if users_q.get(conn, target_id) is None:
+            raise NotFound(USER_NOT_FOUND)
+        contacts_q.block(conn, blocker.id, target_id, now)
+
+    await ctx.db.write(block_txn)
+
+
+async def unblock(ctx: Context, blocker: User, target_id: int) -> None:
+    def unblock_txn(conn: apsw.Connection) -> None:
+        if users_q.get(conn, target_id) is None:
+            raise NotFound(USER_NOT_FOUND)
+        contacts_q.unblock(conn, blocker.id, target_id)
+
+    await ctx.db.write(unblock_txn)
+
+
+async def blocked(ctx: Context, blocker: User) -> list[Profile]:
+    return await ctx.db.read(lambda conn: _profiles(conn, blocker.id, contacts_q.blocked_by(conn, blocker.id)))
