@@ -74,7 +74,8 @@ def _row_as_dict(cursor: apsw.Cursor, row: tuple) -> dict[str, Any]:
 
 def translate_constraint(exc: apsw.ConstraintError) -> Conflict:
     """Integrity errors become Conflict (STYLE.md: "db turns constraint errors into Conflict")."""
-    return Conflict(f"conflict: {str(exc).split(':', 1)[-1].strip()}")
+    # the message names the kind and the column, e.g. "UNIQUE constraint failed: users.email"
+    return Conflict(f"Conflict: {exc}")
 
 
 @dataclass

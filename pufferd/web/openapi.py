@@ -35,6 +35,12 @@ def _schema_for(tp: Any, refs: dict[tuple[type, str], dict[str, Any]]) -> dict[s
     raise TypeError(f"unsupported response type {tp!r}")
 
 
+def operation_id(r: Route) -> str:
+    """The handler's name, qualified by its area: names repeat across areas (users `me`, auth `me`)."""
+    tag, name = (r.tags[0] if r.tags else ""), r.handler.__name__
+    return name if not tag or name.startswith(f"{tag}_") else f"{tag}_{name}"
+
+
 def build(routes: list[Route], *, title: str, server_url: str | None = None) -> dict[str, Any]:
     """The OpenAPI 3.1 document of ROUTES."""
     wanted: set[tuple[type[BaseModel], str]] = set()
@@ -51,7 +57,7 @@ def build(routes: list[Route], *, title: str, server_url: str | None = None) -> 
     schemas["HTTPError"] = _ERROR_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
     for r in routes:
-        op: dict[str, Any] = {"operationId": r.handler.__name__, "summary": r.summary, "tags": r.tags}
+        op: dict[str, Any] = {"operationId": operation_id(r), "summary": r.summary, "tags": r.tags}
         if r.description:
             op["description"] = r.description
         params: list[dict[str, Any]] = []
@@ -120,8 +126,10 @@ DOCS_HTML = """<!DOCTYPE html>
 </body></html>
 """
 
+# validatorUrl: null stops Swagger UI from loading a badge from validator.swagger.io: /docs
+# fetches nothing from another host (CONTRACT.md, "HTTP API")
 INIT_JS = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui",
-  deepLinking: true, persistAuthorization: true});
+  deepLinking: true, persistAuthorization: true, validatorUrl: null});
 """
 
 
