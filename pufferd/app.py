@@ -5,6 +5,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from pufferd import media
+from pufferd.blobs import LocalBlobStore
 from pufferd.clock import Clock
 from pufferd.config import Settings
 from pufferd.context import Context
@@ -27,7 +29,8 @@ def make_context(settings: Settings, *, clock: Clock | None = None) -> Context:
     clock = clock or Clock()
     return Context(settings=settings, db=db, clock=clock, keys=keys, bus=Bus(),
                    hasher=PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency),
-                   limiter=Limiter(clock), presence=Presence(), mailer=make_mailer(settings))
+                   limiter=Limiter(clock), presence=Presence(), mailer=make_mailer(settings),
+                   blobs=LocalBlobStore(settings.blobs_dir, keys.derive("blob encryption")))
 
 
 def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -50,4 +53,5 @@ def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicati
         ctx.db.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(lambda _app: media.lifecycle(ctx))  # after the db starts, stops before it
     return app

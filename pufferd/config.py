@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     )
     upload_url_ttl_seconds: int = Field(900, ge=30)
     unattached_upload_ttl_seconds: int = Field(24 * 3600, ge=60)
+    download_url_ttl_seconds: int = Field(300, ge=10, le=24 * 3600)
+    upload_url_rate_limit_per_minute: int = Field(60, ge=0)
+    media_janitor_interval_seconds: float = Field(60.0, gt=0)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from pufferd.blobs import BlobStore
 from pufferd.clock import Clock
 from pufferd.config import Settings
 from pufferd.db.database import Database
@@ -37,5 +38,6 @@ class Context:
     hasher: PasswordHasher
     limiter: Limiter
     presence: Presence
+    blobs: BlobStore
     hooks: Hooks = field(default_factory=Hooks)
     mailer: Mailer | None = None  # make_context sets it; without one, sending mail is a 503

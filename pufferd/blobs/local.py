@@ -130,9 +130,9 @@ class LocalBlobStore:
         return True
 
     async def digests(self) -> list[str]:
-        return await self._run(self._digests_sync)
+        return await self._run(self.digests_sync)
 
-    def _digests_sync(self) -> list[str]:
+    def digests_sync(self) -> list[str]:
         found: list[str] = []
         for top in os.scandir(self.root):
             if top.name == TMP or len(top.name) != 2 or not top.is_dir(follow_symlinks=False):
@@ -171,6 +171,7 @@ class LocalBlobWriter:
         self._pending_len = 0
         self._inflight: asyncio.Future[None] | None = None
         self._size = 0
+        self._info: BlobInfo | None = None
         self._done = False
 
     @property
@@ -188,7 +189,7 @@ class LocalBlobWriter:
         self._sealer.feed(data)
 
     async def write(self, data: bytes) -> None:
-        if self._done:
+        if self._done or self._info is not None:
             raise RuntimeError("writer already finished")
         if not data:
             return
@@ -208,30 +209,46 @@ class LocalBlobWriter:
             self._pending, self._pending_len = [], 0
             self._inflight = self._store._submit(self._feed_sync, data)
 
-    async def commit(self) -> BlobInfo:
-        if self._done:
-            raise RuntimeError("writer already finished")
+    async def seal(self) -> BlobInfo:
+        """Encrypt what is left, write the trailer and fsync; the blob is not visible yet."""
+        if self._done or self._info is not None:
+            raise RuntimeError("writer already sealed")
         try:
             await self._flush()
             if self._inflight is not None:
                 inflight, self._inflight = self._inflight, None
                 await inflight
-            digest, size = await self._store._run(self._finish_sync)
-            self._done = True
-            return BlobInfo(digest, size)
+            digest, size = await self._store._run(self._seal_sync)
         except BaseException:
             await self.abort()
             raise
+        self._info = BlobInfo(digest, size)
+        return self._info
 
-    def _finish_sync(self) -> tuple[str, int]:
+    def _seal_sync(self) -> tuple[str, int]:
         if self._sealer is None:
             self._open_sync()
         assert self._sealer is not None and self._fd is not None
         digest, size = self._sealer.finish()
         os.close(self._fd)
         self._fd = None
-        self._store._place_sync(self._temp, digest)
         return digest, size
+
+    async def place(self) -> BlobInfo:
+        """Move the sealed blob to its content address (an identical blob there is kept)."""
+        if self._info is None or self._done:
+            raise RuntimeError("writer not sealed")
+        try:
+            await self._store._run(self._store._place_sync, self._temp, self._info.sha256)
+        except BaseException:
+            await self.abort()
+            raise
+        self._done = True
+        return self._info
+
+    async def commit(self) -> BlobInfo:
+        await self.seal()
+        return await self.place()
 
     async def abort(self) -> None:
         self._done = True

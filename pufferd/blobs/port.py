@@ -48,8 +48,14 @@ class BlobWriter(Protocol):
 
     async def write(self, data: bytes) -> None: ...
 
+    async def seal(self) -> BlobInfo:
+        """Finish encrypting and make the bytes durable; nothing is visible under the digest yet."""
+
+    async def place(self) -> BlobInfo:
+        """Make a sealed blob visible at its content address (an identical blob there is kept)."""
+
     async def commit(self) -> BlobInfo:
-        """Seal the blob and place it at its content address (keeping an identical one if present)."""
+        """seal() then place()."""
 
     async def abort(self) -> None:
         """Discard everything written; safe to call more than once and after a failure."""

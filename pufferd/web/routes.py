@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pufferd.web.handlers import chats, health
 from pufferd.web.handlers import messages
+from pufferd.web.handlers import media
 from pufferd.web.handlers import auth, users
 from pufferd.web.route import Route
 
@@ -16,6 +17,7 @@ ROUTERS = [
     users.routes,
     chats.routes,
     messages.routes,
+    media.routes,
 ]
 
 

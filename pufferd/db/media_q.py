@@ -1,0 +1,233 @@
+"""Query functions for media: uploaded objects, blobs, attachments, avatar references.
+
+Synchronous; they run inside db.read/db.write units of work. Reference counting is done by the
+triggers of migration 0040 (media_blobs.refs, attached_at, releasing detached objects).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import apsw
+
+from pufferd.db import users_q
+from pufferd.db.users_q import User
+
+
+@dataclass(frozen=True, slots=True)
+class MediaObject:
+    object_key: str
+    uploader_id: int | None
+    file_name: str
+    file_type: str
+    file_size: int
+    state: str  # pending | uploading | stored
+    sha256: str | None
+    upload_expires_at: int
+    created_at: float
+    stored_at: float | None
+    attached_at: float | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> MediaObject:
+        return cls(**row)
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    id: int
+    message_id: int
+    chat_id: int
+    uploader_id: int | None
+    object_key: str
+    file_type: str
+    file_size: int
+    waveform: list[int] | None
+    created_at: float
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Attachment:
+        row = dict(row)
+        row["waveform"] = json.loads(row["waveform"]) if row["waveform"] is not None else None
+        return cls(**row)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatAttachment:
+    id: int
+    message_id: int
+    sender_id: int | None
+    message_type: str
+    message_created_at: float
+    object_key: str
+    file_type: str
+    file_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    id: int
+    chat_id: int
+    sender_id: int | None
+
+
+# objects -------------------------------------------------------------------------------------
+
+def insert_object(conn: apsw.Connection, *, object_key: str, uploader_id: int, file_name: str,
+                  file_type: str, file_size: int, upload_expires_at: int, now: float) -> MediaObject:
+    row = conn.execute(
+        "INSERT INTO media_objects(object_key, uploader_id, file_name, file_type, file_size,"
+        " upload_expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        (object_key, uploader_id, file_name, file_type, file_size, upload_expires_at, now)).fetchone()
+    return MediaObject.from_row(row)
+
+
+def get_object(conn: apsw.Connection, object_key: str) -> MediaObject | None:
+    row = conn.execute("SELECT * FROM media_objects WHERE object_key = ?", (object_key,)).fetchone()
+    return MediaObject.from_row(row) if row else None
+
+
+def set_state(conn: apsw.Connection, object_key: str, *, expect: str, state: str) -> bool:
+    """Move an object from EXPECT to STATE; False when it was not in EXPECT (a lost race)."""
+    return conn.execute("UPDATE media_objects SET state = ? WHERE object_key = ? AND state = ? RETURNING 1",
+                        (state, object_key, expect)).fetchone() is not None
+
+
+def reset_uploading(conn: apsw.Connection) -> int:
+    """At start-up no PUT can be streaming: every 'uploading' object goes back to 'pending'."""
+    return len(conn.execute("UPDATE media_objects SET state = 'pending' WHERE state = 'uploading'"
+                            " RETURNING 1").fetchall())
+
+
+def mark_stored(conn: apsw.Connection, object_key: str, *, sha256: str, size: int, now: float) -> MediaObject:
+    """Record the blob (refs are counted by trigger) and move the object to 'stored'."""
+    conn.execute("INSERT INTO media_blobs(sha256, size, refs, created_at) VALUES (?, ?, 0, ?)"
+                 " ON CONFLICT(sha256) DO NOTHING", (sha256, size, now))
+    row = conn.execute(
+        "UPDATE media_objects SET state = 'stored', sha256 = ?, stored_at = ?"
+        " WHERE object_key = ? AND state = 'uploading' RETURNING *", (sha256, now, object_key)).fetchone()
+    if row is None:
+        raise LookupError(f"{object_key} is not being uploaded")
+    return MediaObject.from_row(row)
+
+
+# attachments ---------------------------------------------------------------------------------
+
+def message_for_member(conn: apsw.Connection, message_id: int, user_id: int) -> MessageRef | None:
+    """The message, if USER_ID is a member of its chat and has not hidden it for themself."""
+    row = conn.execute(
+        "SELECT m.id, m.chat_id, m.sender_id FROM messages m"
+        " JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = ?"
+        " WHERE m.id = ? AND m.id > cm.cleared_before_id"
+        "   AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = ? AND h.message_id = m.id)",
+        (user_id, message_id, user_id)).fetchone()
+    return MessageRef(**row) if row else None
+
+
+def attachment_exists(conn: apsw.Connection, message_id: int, object_key: str) -> bool:
+    return conn.execute("SELECT 1 FROM attachments WHERE message_id = ? AND object_key = ?",
+                        (message_id, object_key)).fetchone() is not None
+
+
+def count_attachments(conn: apsw.Connection, message_id: int) -> int:
+    return conn.execute("SELECT count(*) AS n FROM attachments WHERE message_id = ?",
+                        (message_id,)).fetchone()["n"]
+
+
+def insert_attachment(conn: apsw.Connection, *, message_id: int, chat_id: int, uploader_id: int,
+                      object_key: str, file_type: str, file_size: int, waveform: list[int] | None,
+                      now: float) -> Attachment:
+    row = conn.execute(
+        "INSERT INTO attachments(message_id, chat_id, uploader_id, object_key, file_type, file_size,"
+        " waveform, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        (message_id, chat_id, uploader_id, object_key, file_type, file_size,
+         json.dumps(waveform, separators=(",", ":")) if waveform is not None else None, now)).fetchone()
+    return Attachment.from_row(row)
+
+
+def member_cleared_before(conn: apsw.Connection, chat_id: int, user_id: int) -> int | None:
+    """The member's cleared-history cursor, or None when USER_ID is not a member of CHAT_ID."""
+    row = conn.execute("SELECT cleared_before_id FROM chat_members WHERE chat_id = ? AND user_id = ?",
+                       (chat_id, user_id)).fetchone()
+    return None if row is None else row["cleared_before_id"]
+
+
+def chat_attachments(conn: apsw.Connection, *, chat_id: int, viewer_id: int, cleared_before_id: int,
+                     before_id: int | None, limit: int) -> list[ChatAttachment]:
+    """Newest first, by attachment id; skips messages the viewer cleared or hid for themself.
+
+    Plan: attachments_by_chat (chat_id, id) range scan, messages by rowid, message_hidden by key.
+    """
+    rows = conn.execute(
+        "SELECT a.id, a.message_id, m.sender_id, m.type AS message_type, m.created_at AS message_created_at,"
+        "       a.object_key, a.file_type, a.file_size"
+        "  FROM attachments a JOIN messages m ON m.id = a.message_id"
+        " WHERE a.chat_id = ? AND a.id < ? AND a.message_id > ?"
+        "   AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = ? AND h.message_id = a.message_id)"
+        " ORDER BY a.id DESC LIMIT ?",
+        (chat_id, before_id if before_id is not None else 2**63 - 1, cleared_before_id, viewer_id, limit))
+    return [ChatAttachment(**r) for r in rows]
+
+
+# download visibility -------------------------------------------------------------------------
+
+def shared_with_member(conn: apsw.Connection, object_key: str, user_id: int) -> bool:
+    """True when the object is attached to a message of a chat USER_ID belongs to."""
+    return conn.execute(
+        "SELECT 1 FROM attachments a JOIN chat_members cm ON cm.chat_id = a.chat_id AND cm.user_id = ?"
+        " WHERE a.object_key = ? LIMIT 1", (user_id, object_key)).fetchone() is not None
+
+
+def avatar_owners(conn: apsw.Connection, object_key: str) -> list[User]:
+    """The users whose avatar this object is (almost always zero or one)."""
+    ids = [r["user_id"] for r in conn.execute(
+        "SELECT user_id FROM media_avatar_refs WHERE object_key = ? AND user_id IS NOT NULL", (object_key,))]
+    return [u for u in (users_q.get(conn, i) for i in ids) if u is not None]
+
+
+def avatar_chat_visible(conn: apsw.Connection, object_key: str, user_id: int) -> bool:
+    """True when the object is the avatar of a public chat or of a chat USER_ID belongs to."""
+    return conn.execute(
+        "SELECT 1 FROM media_avatar_refs r JOIN chats c ON c.id = r.chat_id"
+        " WHERE r.object_key = ? AND (c.is_public = 1 OR EXISTS ("
+        "   SELECT 1 FROM chat_members cm WHERE cm.chat_id = c.id AND cm.user_id = ?)) LIMIT 1",
+        (object_key, user_id)).fetchone() is not None
+
+
+def active_user(conn: apsw.Connection, user_id: int) -> User | None:
+    user = users_q.get(conn, user_id)
+    return user if user is not None and not user.is_disabled else None
+
+
+# lifecycle -----------------------------------------------------------------------------------
+
+def delete_expired_pending(conn: apsw.Connection, now: float, limit: int) -> int:
+    """Objects whose upload URL expired unused; 'uploading' ones are left to their PUT."""
+    return len(conn.execute(
+        "DELETE FROM media_objects WHERE object_key IN (SELECT object_key FROM media_objects"
+        " WHERE state = 'pending' AND upload_expires_at < ? LIMIT ?) RETURNING 1", (now, limit)).fetchall())
+
+
+def delete_unattached(conn: apsw.Connection, stored_before: float, limit: int) -> int:
+    """Stored objects never attached to anything since before STORED_BEFORE (blob refs drop by trigger)."""
+    return len(conn.execute(
+        "DELETE FROM media_objects WHERE object_key IN (SELECT object_key FROM media_objects"
+        " WHERE state = 'stored' AND attached_at IS NULL AND stored_at < ? LIMIT ?) RETURNING 1",
+        (stored_before, limit)).fetchall())
+
+
+def take_unreferenced_blobs(conn: apsw.Connection, limit: int) -> list[str]:
+    """Delete up to LIMIT blob rows no object uses; return their digests (the files go next)."""
+    return [r["sha256"] for r in conn.execute(
+        "DELETE FROM media_blobs WHERE sha256 IN (SELECT sha256 FROM media_blobs WHERE refs = 0 LIMIT ?)"
+        " RETURNING sha256", (limit,))]
+
+
+def blob_exists(conn: apsw.Connection, sha256: str) -> bool:
+    return conn.execute("SELECT 1 FROM media_blobs WHERE sha256 = ?", (sha256,)).fetchone() is not None
+
+
+def blobs(conn: apsw.Connection) -> dict[str, int]:
+    """Every recorded blob: digest -> size."""
+    return {r["sha256"]: r["size"] for r in conn.execute("SELECT sha256, size FROM media_blobs")}
