@@ -6,6 +6,7 @@ be reached, or that refuses the message, is `Unavailable` (503, API reference se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -79,7 +80,8 @@ class OutboxMailer:
                 os.fsync(fh.fileno())
             os.replace(tmp, self.directory / name)  # readers never see a half-written file
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
             log.error("cannot write mail to %s: %s", self.directory, exc.strerror)
             raise Unavailable(UNAVAILABLE) from None
 
