@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 
 from aiohttp import web
 
-from pufferd import media
+from pufferd import activity, media
 from pufferd.blobs import LocalBlobStore
 from pufferd.clock import Clock
 from pufferd.config import Settings
@@ -16,9 +17,10 @@ from pufferd.limiter import Limiter
 from pufferd.mail import make_mailer
 from pufferd.passwords import PasswordHasher
 from pufferd.realtime.bus import Bus
+from pufferd.realtime.hub import Hub
 from pufferd.realtime.presence import Presence
 from pufferd.web import middleware, openapi
-from pufferd.web.keys import CTX
+from pufferd.web.keys import CTX, HUB
 from pufferd.web.routes import all_routes
 
 
@@ -41,6 +43,9 @@ def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicati
         mws.insert(0, middleware.cors(settings.cors_origins))
     app = web.Application(middlewares=mws, client_max_size=settings.max_body_bytes)
     app[CTX] = ctx
+    hub = app[HUB] = Hub(ctx, on_presence=partial(activity.presence_changed, ctx),
+                         on_last_seen=partial(activity.record_last_seen, ctx))
+    ctx.hooks.sessions_revoked.append(hub.revoke_user)
     routes = all_routes()
     for r in routes:
         app.router.add_route(r.method, r.path, r.view)  # type: ignore[arg-type]
@@ -48,10 +53,16 @@ def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicati
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         ctx.db.start()
+        hub.start()
         yield
+        await hub.stop()
         ctx.hasher.close()
         ctx.db.close()
 
+    async def close_sockets(app: web.Application) -> None:
+        await hub.shutdown()  # 1001 to every socket, before the runner drains requests
+
     app.cleanup_ctx.append(lifecycle)
     app.cleanup_ctx.append(lambda _app: media.lifecycle(ctx))  # after the db starts, stops before it
+    app.on_shutdown.append(close_sockets)
     return app

@@ -89,6 +89,19 @@ class Settings(BaseSettings):
     upload_url_rate_limit_per_minute: int = Field(60, ge=0)
     media_janitor_interval_seconds: float = Field(60.0, gt=0)
 
+    # realtime (README "Realtime" explains each)
+    ws_heartbeat_seconds: float = Field(30.0, ge=1, le=3600)  # ping period; silent peer dropped after 1.5x
+    ws_resume_events: int = Field(1000, ge=1, le=100_000)     # per-user resume log: newest N events...
+    ws_resume_seconds: float = Field(300.0, ge=1, le=86_400)  # ...no older than this
+    ws_send_queue_frames: int = Field(2000, ge=16)            # per-socket send queue; overflow closes 4008
+    ws_send_queue_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024)
+    ws_max_frame_bytes: int = Field(4096, ge=256, le=65536)   # larger client frames get an `error` event
+    ws_max_sockets_per_user: int = Field(20, ge=1, le=1000)
+    presence_grace_seconds: float = Field(5.0, ge=0, le=300)
+    presence_max_group_members: int = Field(200, ge=0)         # presence goes to shared groups up to this size
+    typing_interval_seconds: float = Field(2.0, ge=0, le=60)   # one relay per user and chat per interval
+    typing_expires_seconds: int = Field(6, ge=1, le=60)
+
     @field_validator("trusted_proxies")
     @classmethod
     def _trusted_proxies(cls, value: list[str]) -> list[str]:

@@ -9,12 +9,14 @@ from pufferd.web.handlers import chats, health
 from pufferd.web.handlers import messages
 from pufferd.web.handlers import media
 from pufferd.web.handlers import auth, users
+from pufferd.web.handlers import realtime
 from pufferd.web.route import Route
 
 ROUTERS = [
     health.routes,
     auth.routes,
     users.routes,
+    realtime.routes,
     chats.routes,
     messages.routes,
     media.routes,
