@@ -23,6 +23,7 @@ from typing import Any, Literal
 import apsw
 
 from pufferd import keys as keys_mod
+from pufferd import media
 from pufferd.config import CONFIG_FILE, Settings, load_settings
 from pufferd.datadir import check_usable, database_key, is_initialised, user_name
 from pufferd.db import migrate
@@ -252,6 +253,24 @@ def check_free_disk(insp: Inspection) -> str:
     return f"{_size(free)} free (minimum {_size(s.min_free_disk_bytes)})"
 
 
+def check_blobs(insp: Inspection) -> str:
+    """Every recorded blob decrypts: each chunk authenticates, digest and size match (media area)."""
+    conn = insp.connection()
+    try:
+        report = media.verify_blobs(insp.settings(), insp.keys().derive("blob encryption"), conn)
+    except apsw.Error as exc:  # the blob table cannot be read: the integrity check says why
+        raise PartUnavailable("database", exc) from None
+    orphans = f"; {len(report.orphans)} unrecorded files (removed at the next start)" if report.orphans else ""
+    if not report.ok:
+        problems = [f"{len(report.missing)} missing ({', '.join(d[:12] for d in report.missing[:3])})"] \
+            if report.missing else []
+        if report.corrupt:
+            problems.append(f"{len(report.corrupt)} corrupt ({'; '.join(report.corrupt[:3])})")
+        raise CheckFailed(f"{', '.join(problems)} of {len(report.missing) + len(report.corrupt) + report.checked}"
+                          f" blobs{orphans}")
+    return f"{report.checked} blobs ({_size(report.bytes)}) authenticate{orphans}"
+
+
 # The checks `pufferd doctor` runs, in order. Add a check here: ("name", function).
 CHECKS: list[tuple[str, Check]] = [
     ("data directory", check_data_directory),
@@ -262,6 +281,7 @@ CHECKS: list[tuple[str, Check]] = [
     ("integrity", check_integrity),
     ("migrations", check_migrations),
     ("disk", check_free_disk),
+    ("blobs", check_blobs),
 ]
 
 

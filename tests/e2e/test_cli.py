@@ -199,7 +199,8 @@ def test_doctor_passes_on_a_fresh_directory_and_changes_nothing(initialised_dir)
     lines = result.stdout.strip().splitlines()
     checks = [ln for ln in lines[:-1]]
     assert [ln.split(":")[0].split(None, 1)[1] for ln in checks] == [
-        "data directory", "permissions", "settings", "keys", "database", "integrity", "migrations", "disk"]
+        "data directory", "permissions", "settings", "keys", "database", "integrity", "migrations", "disk",
+        "blobs"]
     assert all(ln.startswith("ok ") for ln in checks), result.stdout
     assert lines[-1] == f"doctor: all {len(checks)} checks ok"
     assert snapshot(initialised_dir) == before
