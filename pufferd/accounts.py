@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import unicodedata
 import uuid
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -24,28 +23,12 @@ from pufferd.context import Context
 from pufferd.db import accounts_q, users_q
 from pufferd.db.users_q import User
 from pufferd.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
-from pufferd.passwords import BCRYPT_MAX_BYTES
 
-PASSWORD_MIN_CHARS = 8
-PASSWORD_MIN_DISTINCT = 4
 BAD_CREDENTIALS = "Incorrect email or password"
 OTP_REQUIRED = "2FA code required: repeat the login with otp_code"
 OTP_INVALID = "Invalid 2FA code"
 VERIFY_SENT = "If the address belongs to an unverified account, a verification e-mail has been sent"
 RESET_SENT = "If the address belongs to an account, a password reset e-mail has been sent"
-
-
-def password_problem(password: str) -> str | None:
-    """Why PASSWORD is not acceptable, or None. Also used by the admin commands."""
-    if len(password) < PASSWORD_MIN_CHARS:
-        return f"Password must be at least {PASSWORD_MIN_CHARS} characters long"
-    if len(password.encode()) > BCRYPT_MAX_BYTES:
-        return f"Password must be at most {BCRYPT_MAX_BYTES} bytes in UTF-8"
-    if any(unicodedata.category(ch) == "Cc" for ch in password):
-        return "Password must not contain control characters"
-    if len(set(password)) < PASSWORD_MIN_DISTINCT:
-        return f"Password is too simple: use at least {PASSWORD_MIN_DISTINCT} different characters"
-    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ import click
 from pufferd import __version__
 from pufferd import backup as backup_mod
 from pufferd import doctor as doctor_mod
+from pufferd.admin_cli import admin
 from pufferd.config import Settings, SettingsError, load_settings, resolve_data_dir
 from pufferd.datadir import Admin, DataDirError, check_usable, initialise, is_initialised
 from pufferd.db.database import DatabaseOpenError
@@ -292,6 +293,9 @@ def backup(dest: Path, data_dir: Path | None) -> None:
     if settings.db_encryption and not report.db_key_in_backup:
         click.echo("note: the database key is not in the backup (it comes from PUFFERD_DB_KEY); "
                    "serving the backup needs the same PUFFERD_DB_KEY")
+
+
+main.add_command(admin)
 
 
 if __name__ == "__main__":

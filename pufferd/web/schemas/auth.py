@@ -5,9 +5,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-from pufferd.accounts import SessionView, TokenPair, password_problem
+from pufferd.accounts import SessionView, TokenPair
 from pufferd.clock import iso
 from pufferd.db.users_q import User
+from pufferd.password_policy import password_problem
 from pufferd.passwords import BCRYPT_MAX_BYTES
 from pufferd.web.schemas.users import DisplayName, EmailAddress, LookupEmail, PrivacyMode, Username
 
