@@ -8,7 +8,7 @@ from typing import Any
 
 import apsw
 
-from pufferd import privacy
+from pufferd import media, privacy
 from pufferd.context import Context
 from pufferd.db import contacts_q, users_q
 from pufferd.db.users_q import User
@@ -81,6 +81,8 @@ async def update_profile(ctx: Context, user: User, changes: dict[str, Any]) -> U
     def update_txn(conn: apsw.Connection) -> User:
         if "username" in changes and users_q.username_taken(conn, changes["username"], except_id=user.id):
             raise Conflict("Username already taken")
+        if "avatar_url" in changes:
+            media.check_avatar_url_txn(conn, ctx.settings, changes["avatar_url"], user.id, current=user.avatar_url)
         return users_q.update_profile(conn, user.id, changes, now)
 
     return await ctx.db.write(update_txn)

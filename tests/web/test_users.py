@@ -5,8 +5,8 @@ import pytest
 
 from pufferd.db import users_q
 from pufferd.web.keys import CTX
+from tests.web.media_helpers import png, upload
 
-AVATAR = "https://cdn.example.org/a.png"
 USER_READ_FIELDS = {"id", "name", "username", "email", "avatar_url", "bio", "email_verified",
                     "allow_private_messages", "privacy_private_messages", "privacy_last_seen",
                     "privacy_avatar", "privacy_group_invites", "twofa_enabled", "created_at", "updated_at"}
@@ -14,6 +14,11 @@ USER_READ_FIELDS = {"id", "name", "username", "email", "avatar_url", "bio", "ema
 
 async def put_profile(client, who, **fields):
     return await client.put("/api/v1/users/profile", headers=who.headers, json=fields)
+
+
+async def avatar(client, who) -> str:
+    """An image WHO uploaded to this server: avatar_url accepts nothing else (media area)."""
+    return (await upload(client, who, png(2000)))["file_url"]
 
 
 async def search(client, who, query, **params):
@@ -42,11 +47,12 @@ async def test_users_me_needs_a_token(client):
 
 # profile update -------------------------------------------------------------------------------
 async def test_profile_update_changes_only_the_fields_sent(client, alice):
+    picture = await avatar(client, alice)
     resp = await put_profile(client, alice, name="  Alice A.  ", bio="hello", privacy_last_seen="contacts",
-                             avatar_url=AVATAR, allow_private_messages=False)
+                             avatar_url=picture, allow_private_messages=False)
     assert resp.status == 200
     body = await resp.json()
-    assert body["name"] == "Alice A." and body["bio"] == "hello" and body["avatar_url"] == AVATAR
+    assert body["name"] == "Alice A." and body["bio"] == "hello" and body["avatar_url"] == picture
     assert body["privacy_last_seen"] == "contacts" and body["allow_private_messages"] is False
     assert body["username"] == "alice" and body["privacy_avatar"] == "everyone"
     again = await (await client.get("/api/v1/users/me", headers=alice.headers)).json()
@@ -61,7 +67,7 @@ async def test_profile_update_with_an_empty_body_changes_nothing(client, alice):
 
 
 async def test_bio_and_avatar_can_be_cleared_with_null(client, alice):
-    await put_profile(client, alice, bio="x", avatar_url=AVATAR)
+    await put_profile(client, alice, bio="x", avatar_url=await avatar(client, alice))
     body = await (await put_profile(client, alice, bio=None, avatar_url=None)).json()
     assert body["bio"] is None and body["avatar_url"] is None
     assert (await (await put_profile(client, alice, bio="")).json())["bio"] is None
@@ -173,10 +179,11 @@ async def test_search_bad_limit_is_422(client, alice, limit):
 
 
 async def test_search_applies_avatar_privacy(client, alice, bob, carol):
-    await put_profile(client, bob, avatar_url=AVATAR, privacy_avatar="contacts")
+    picture = await avatar(client, bob)
+    await put_profile(client, bob, avatar_url=picture, privacy_avatar="contacts")
     assert (await search(client, alice, "bob"))[0]["avatar_url"] is None
     await client.post(f"/api/v1/users/{alice.id}/contacts", headers=bob.headers)
-    assert (await search(client, alice, "bob"))[0]["avatar_url"] == AVATAR
+    assert (await search(client, alice, "bob"))[0]["avatar_url"] == picture
     assert (await search(client, carol, "bob"))[0]["avatar_url"] is None
 
 
@@ -201,24 +208,25 @@ async def test_user_by_id_returns_user_read(client, alice, bob):
     ("nobody", False, False), ("nobody", True, False),
 ])
 async def test_user_by_id_applies_avatar_privacy(client, alice, bob, mode, contact, visible):
-    await put_profile(client, bob, avatar_url=AVATAR, privacy_avatar=mode)
+    picture = await avatar(client, bob)
+    await put_profile(client, bob, avatar_url=picture, privacy_avatar=mode)
     if contact:
         await client.post(f"/api/v1/users/{alice.id}/contacts", headers=bob.headers)
     body = await (await client.get(f"/api/v1/users/{bob.id}", headers=alice.headers)).json()
-    assert body["avatar_url"] == (AVATAR if visible else None)
+    assert body["avatar_url"] == (picture if visible else None)
     own = await (await client.get(f"/api/v1/users/{bob.id}", headers=bob.headers)).json()
-    assert own["avatar_url"] == AVATAR
+    assert own["avatar_url"] == picture
 
 
 async def test_contacts_mode_means_the_viewer_is_in_the_targets_contacts(client, alice, bob):
-    await put_profile(client, bob, avatar_url=AVATAR, privacy_avatar="contacts")
+    await put_profile(client, bob, avatar_url=await avatar(client, bob), privacy_avatar="contacts")
     await client.post(f"/api/v1/users/{bob.id}/contacts", headers=alice.headers)  # alice lists bob: not enough
     body = await (await client.get(f"/api/v1/users/{bob.id}", headers=alice.headers)).json()
     assert body["avatar_url"] is None
 
 
 async def test_a_blocked_viewer_does_not_see_the_avatar(client, alice, bob):
-    await put_profile(client, bob, avatar_url=AVATAR)
+    await put_profile(client, bob, avatar_url=await avatar(client, bob))
     await client.post(f"/api/v1/users/{alice.id}/block", headers=bob.headers)
     body = await (await client.get(f"/api/v1/users/{bob.id}", headers=alice.headers)).json()
     assert body["avatar_url"] is None
@@ -288,7 +296,7 @@ async def test_contact_of_an_unknown_user_is_404(client, alice):
 
 
 async def test_contact_list_applies_avatar_privacy(client, alice, bob):
-    await put_profile(client, bob, avatar_url=AVATAR, privacy_avatar="nobody")
+    await put_profile(client, bob, avatar_url=await avatar(client, bob), privacy_avatar="nobody")
     await client.post(f"/api/v1/users/{bob.id}/contacts", headers=alice.headers)
     assert (await contacts(client, alice))[0]["avatar_url"] is None
 
