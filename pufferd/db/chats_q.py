@@ -96,6 +96,12 @@ def _member(row: dict[str, Any] | None) -> Member | None:
     return Member(**{n: row[n] for n in _MEMBER_FIELDS})
 
 
+def _next_id(table: str) -> str:
+    """SQL for a new id of TABLE that was never used before (migration 0021 keeps the watermark)."""
+    return (f"(SELECT max(coalesce((SELECT max(id) FROM {table}), 0),"
+            f" (SELECT hw FROM id_watermarks WHERE name = '{table}')) + 1)")
+
+
 # chats ------------------------------------------------------------------------------------------
 
 def get(conn: apsw.Connection, chat_id: int) -> Chat | None:
@@ -119,9 +125,9 @@ def insert(conn: apsw.Connection, *, public_id: str, type: str, is_saved: bool =
            description: str | None = None, is_public: bool = False, created_by: int | None,
            now: float) -> Chat:
     row = conn.execute(
-        "INSERT INTO chats(public_id, type, is_saved, pair_key, title, handle, description, is_public,"
+        "INSERT INTO chats(id, public_id, type, is_saved, pair_key, title, handle, description, is_public,"
         " created_by, last_activity_at, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        f" VALUES ({_next_id('chats')}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
         (public_id, type, int(is_saved), pair_key, title, handle, description, int(is_public),
          created_by, now, now, now)).fetchone()
     return _chat(row)  # type: ignore[return-value]
@@ -181,7 +187,7 @@ def member_ids(conn: apsw.Connection, chat_id: int) -> list[int]:
 def add_member(conn: apsw.Connection, chat_id: int, user_id: int, role: str, now: float) -> Member:
     conn.execute(
         "INSERT INTO chat_members(id, chat_id, user_id, role, joined_at)"
-        " VALUES ((SELECT coalesce(max(id), 0) + 1 FROM chat_members), ?, ?, ?, ?)",
+        f" VALUES ({_next_id('chat_members')}, ?, ?, ?, ?)",
         (chat_id, user_id, role, now))
     return membership_txn(conn, chat_id, user_id)  # type: ignore[return-value]
 

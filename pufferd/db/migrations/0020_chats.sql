@@ -2,7 +2,7 @@
 
 -- ChatMemberRead has an "id" of its own (API reference 3.3). chat_members is WITHOUT ROWID, so the
 -- id is an ordinary column, allocated by chats_q.add_member as max(id) + 1 through the unique index
--- below (ids grow; the single writer thread makes the allocation race-free).
+-- below (ids grow and are never reused, see 0021; the single writer thread makes this race-free).
 ALTER TABLE chat_members ADD COLUMN id INTEGER;
 UPDATE chat_members SET id = r.n
   FROM (SELECT chat_id, user_id,
