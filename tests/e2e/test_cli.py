@@ -231,10 +231,14 @@ def _break_a_foreign_key(d: Path) -> None:
 
 
 def _damage_a_page(d: Path) -> None:
+    """Fill a new table (its pages land at the end of the file), then scramble the last page."""
+    conn = open_db(d)
+    conn.execute("CREATE TABLE filler(x BLOB)")
+    conn.executemany("INSERT INTO filler VALUES (?)", [(os.urandom(300),) for _ in range(200)])
+    conn.close()  # checkpoints the WAL into the file
     db = d / "pufferd.db"
     data = bytearray(db.read_bytes())
-    page = 4096
-    start = (len(data) // page - 2) * page + 100  # inside a page near the end, away from the header
+    start = len(data) - 4096 + 100
     data[start:start + 64] = os.urandom(64)
     db.write_bytes(bytes(data))
 
