@@ -22,7 +22,7 @@ from typing import Any
 
 import apsw
 
-from pufferd import privacy
+from pufferd import media, privacy
 from pufferd.clock import iso
 from pufferd.context import Context
 from pufferd.db import chats_q, notifications_q, users_q
@@ -714,20 +714,15 @@ async def update_profile(ctx: Context, user: User, chat_id: int, *, title: Any =
     def txn(conn: apsw.Connection) -> _Change:
         chat, me = _member_txn(conn, chat_id, user.id)
         _require_manager(chat, me, "edit the chat profile")
-        if changes.get("avatar_url") is not None:
-            _check_avatar_txn(ctx, conn, changes["avatar_url"])
+        if "avatar_url" in changes:
+            # an image of this server's media store that the editor uploaded (media area's rule)
+            media.check_avatar_url_txn(conn, ctx.settings, changes["avatar_url"], user.id, current=chat.avatar_url)
         if not changes:
             return _Change(chat_id)
         chats_q.update(conn, chat_id, now, **changes)
         return _Change(chat_id, updated=set(chats_q.member_ids(conn, chat_id)))
 
     return await _publish(ctx, await ctx.db.write(txn), user.id)  # type: ignore[return-value]
-
-
-def _check_avatar_txn(ctx: Context, conn: apsw.Connection, url: str) -> None:
-    """A chat avatar must be a file of this server (the media area refines this check)."""
-    if not url.startswith(ctx.settings.base_url + "/"):
-        raise RuleViolation(f"avatar_url: must be a file uploaded to this server ({ctx.settings.base_url}/...)")
 
 
 async def pin_message(ctx: Context, user: User, chat_id: int, message_id: int | None) -> ChatView:
