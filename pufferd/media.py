@@ -25,13 +25,13 @@ from urllib.parse import urlencode, urlsplit
 
 import apsw
 
-from pufferd import privacy
+from pufferd import messages, privacy
 from pufferd.blobs import BlobCorrupt, BlobError, BlobNotFound, BlobReader, UrlSigner
 from pufferd.blobs.local import LocalBlobStore
 from pufferd.blobs.sniff import HEAD_BYTES, detect, matches
 from pufferd.config import Settings
 from pufferd.context import Context
-from pufferd.db import media_q
+from pufferd.db import chats_q, media_q, messages_q
 from pufferd.db.media_q import Attachment, ChatAttachment, MediaObject
 from pufferd.db.users_q import User
 from pufferd.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, RuleViolation, Unauthorized, \
@@ -242,6 +242,7 @@ async def attach(ctx: Context, user: User, *, message_id: int, file_url: str, fi
     if key is None:
         raise _field_error("file_url", "file_url must be a file URL of this server's media bucket")
     now = ctx.clock.time()
+    changed: list[tuple[messages.MessageView, list[int]]] = []
 
     def attach_txn(conn: apsw.Connection) -> Attachment:
         message = media_q.message_for_member(conn, message_id, user.id)
@@ -264,11 +265,20 @@ async def attach(ctx: Context, user: User, *, message_id: int, file_url: str, fi
             raise Conflict("This file is already attached to the message")
         if media_q.count_attachments(conn, message.id) >= MAX_ATTACHMENTS_PER_MESSAGE:
             raise RuleViolation(f"A message has at most {MAX_ATTACHMENTS_PER_MESSAGE} attachments")
-        return media_q.insert_attachment(conn, message_id=message.id, chat_id=message.chat_id,
-                                         uploader_id=user.id, object_key=key, file_type=obj.file_type,
-                                         file_size=obj.file_size, waveform=waveform, now=now)
+        before = messages_q.get(conn, message.id)
+        attachment = media_q.insert_attachment(conn, message_id=message.id, chat_id=message.chat_id,
+                                               uploader_id=user.id, object_key=key, file_type=obj.file_type,
+                                               file_size=obj.file_size, waveform=waveform, now=now)
+        after = messages_q.get(conn, message.id)
+        if after is not None and before is not None and after.waveform != before.waveform:
+            # MessageRead.attachment_waveform changed: the chat hears message_updated
+            changed.append((messages.views(conn, user.id, [after])[0], chats_q.member_ids(conn, message.chat_id)))
+        return attachment
 
-    return await ctx.db.write(attach_txn)
+    attachment = await ctx.db.write(attach_txn)
+    for view, audience in changed:
+        messages.publish_updated(ctx, view, audience)
+    return attachment
 
 
 async def chat_attachments(ctx: Context, user: User, chat_id: int, *, limit: int,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -130,7 +131,7 @@ class MessageView:
             "forwarded_from_message_id": m.forwarded_from_message_id,
             "forwarded_from_sender_id": m.forward_sender_id,
             "type": m.type, "text": m.text, "delivery_status": self.delivery_status,
-            "attachment_waveform": m.waveform,
+            "attachment_waveform": json.loads(m.waveform) if m.waveform is not None else None,
             "client_message_id": m.client_message_id if m.sender_id == self.viewer_id else None,
             "created_at": iso(m.created_at), "updated_at": iso(m.updated_at),
         }
@@ -200,6 +201,12 @@ def _publish_message(ctx: Context, event_type: str, view: MessageView, audience:
     if audience:
         others = MessageView(view.message, -1, "delivered")
         ctx.bus.publish(Event.to(event_type, others.as_dict(), audience))
+
+
+def publish_updated(ctx: Context, view: MessageView, audience: Iterable[int]) -> None:
+    """Publish message_updated after another area changed what MessageRead shows (media: an
+    attachment's waveform becomes attachment_waveform)."""
+    _publish_message(ctx, "message_updated", view, audience)
 
 
 @dataclass

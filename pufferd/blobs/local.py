@@ -25,6 +25,8 @@ T = TypeVar("T")
 # plaintext bytes handed to a worker thread at a time (16 chunks): one batch in flight and one
 # being filled bound the memory of a stream to ~2 MiB
 BATCH = 16 * CHUNK
+# plaintext decrypted per worker hop when reading: one batch prefetched, one being sent
+READ_BATCH = 4 * CHUNK
 TMP = "tmp"
 
 
@@ -182,11 +184,11 @@ class LocalBlobWriter:
         self._fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         self._sealer = Sealer(self._fd, self._store._key)
 
-    def _feed_sync(self, data: bytes) -> None:
+    def _feed_sync(self, pieces: list[bytes]) -> None:
         if self._sealer is None:
             self._open_sync()
         assert self._sealer is not None
-        self._sealer.feed(data)
+        self._sealer.feed(pieces)
 
     async def write(self, data: bytes) -> None:
         if self._done or self._info is not None:
@@ -205,9 +207,8 @@ class LocalBlobWriter:
             inflight, self._inflight = self._inflight, None
             await inflight
         if self._pending:
-            data = b"".join(self._pending)
-            self._pending, self._pending_len = [], 0
-            self._inflight = self._store._submit(self._feed_sync, data)
+            pieces, self._pending, self._pending_len = self._pending, [], 0
+            self._inflight = self._store._submit(self._feed_sync, pieces)
 
     async def seal(self) -> BlobInfo:
         """Encrypt what is left, write the trailer and fsync; the blob is not visible yet."""
@@ -281,7 +282,7 @@ class LocalBlobReader:
         if start >= end:
             return
         chunk = self._opened.chunk
-        per_batch = max(1, BATCH // chunk)
+        per_batch = max(1, READ_BATCH // chunk)
         spans = []
         pos = start
         while pos < end:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -33,6 +34,7 @@ HEADER_LEN = _HEADER.size
 TRAILER_LEN = 32 + 8 + TAG
 _TRAILER_NONCE = b"\x01" + bytes(11)
 MAX_CHUNK = 16 * 1024 * 1024
+WRITEBACK_BYTES = 256 * 1024
 
 
 def _chunk_nonce(index: int) -> bytes:
@@ -51,7 +53,11 @@ def sealed_length(size: int, chunk: int = CHUNK) -> int:
 
 
 class Sealer:
-    """Encrypts a stream into an open file descriptor, chunk by chunk, hashing the plaintext."""
+    """Encrypts a stream into an open file descriptor, chunk by chunk, hashing the plaintext.
+
+    Whole chunks are encrypted straight from the caller's buffers and written with one writev,
+    so a piece is copied only where it straddles a chunk edge.
+    """
 
     def __init__(self, fd: int, store_key: bytes, chunk: int = CHUNK) -> None:
         self._fd = fd
@@ -62,44 +68,73 @@ class Sealer:
         self._size = 0
         self._sha = hashlib.sha256()
         self._rest = bytearray()
-        _write_all(fd, self._header)
+        self._written = 0
+        self._write(self._header)
 
     @property
     def size(self) -> int:
         return self._size + len(self._rest)
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, pieces: Sequence[bytes]) -> None:
         """Encrypt and write every whole chunk now available; keep the remainder for later."""
-        rest = self._rest
-        rest += data
-        whole = len(rest) - len(rest) % self._chunk
-        if not whole:
-            return
-        view = memoryview(rest)
-        out = [self._seal(view[i:i + self._chunk]) for i in range(0, whole, self._chunk)]
-        view.release()
-        del rest[:whole]
-        _write_all(self._fd, b"".join(out))
+        chunk = self._chunk
+        out: list[bytes] = []
+        for data in pieces:
+            self._sha.update(data)
+            view = memoryview(data)
+            pos = 0
+            if self._rest:
+                pos = min(len(view), chunk - len(self._rest))
+                self._rest += view[:pos]
+                if len(self._rest) < chunk:
+                    continue
+                out.append(self._seal(self._rest))
+                self._rest = bytearray()
+            end = pos + (len(view) - pos) // chunk * chunk
+            out.extend(self._seal(view[i:i + chunk]) for i in range(pos, end, chunk))
+            if end < len(view):
+                self._rest += view[end:]
+        self._write(*out)
 
-    def _seal(self, piece: memoryview) -> bytes:
-        self._sha.update(piece)
+    def _seal(self, piece: bytes | bytearray | memoryview) -> bytes:
         sealed = self._aead.encrypt(_chunk_nonce(self._index), piece, self._header)
         self._index += 1
         self._size += len(piece)
         return sealed
 
+    def _write(self, *bufs: bytes) -> None:
+        start = self._written
+        self._written += _writev_all(self._fd, bufs)
+        if self._written - start >= WRITEBACK_BYTES:
+            # start writing these pages back now, so the final fsync has little left to wait for
+            os.posix_fadvise(self._fd, start, self._written - start, os.POSIX_FADV_DONTNEED)
+
     def finish(self) -> tuple[str, int]:
         """Seal the last partial chunk and the trailer, fsync; return (sha256 hex, size)."""
         tail = b""
         if self._rest:
-            tail = self._seal(memoryview(self._rest))
+            tail = self._seal(self._rest)
             self._rest = bytearray()
         digest = self._sha.digest()
         trailer = self._aead.encrypt(_TRAILER_NONCE, digest + self._size.to_bytes(8, "big"),
                                      self._header + b"trailer")
-        _write_all(self._fd, tail + trailer)
+        self._write(tail, trailer)
         os.fsync(self._fd)
         return digest.hex(), self._size
+
+
+def _writev_all(fd: int, bufs: Sequence[bytes]) -> int:
+    views = [memoryview(b) for b in bufs if len(b)]
+    total = 0
+    while views:
+        n = os.writev(fd, views[:512])
+        total += n
+        while views and n >= len(views[0]):
+            n -= len(views[0])
+            views.pop(0)
+        if n:
+            views[0] = views[0][n:]
+    return total
 
 
 class Opened:
@@ -171,10 +206,3 @@ class Opened:
                 sha.update(piece)
         if sha.hexdigest() != self.sha256:
             raise BlobCorrupt("blob plaintext does not hash to its digest")
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]

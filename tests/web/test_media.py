@@ -276,6 +276,21 @@ async def test_full_flow_upload_attach_list_download(client, alice, bob):
     assert same.headers["ETag"] == etag
 
 
+async def test_attaching_a_waveform_publishes_message_updated(client, alice, bob):
+    from pufferd.web.keys import CTX
+
+    chat_id = await make_group(client, alice, bob)
+    message_id = await send(client, alice, chat_id, "voice")
+    seen = []
+    client.app[CTX].bus.subscribe(seen.append)
+    await attach(client, alice, message_id, await upload(client, alice, png(100)))   # no waveform: no change
+    assert [e for e in seen if e.type == "message_updated"] == []
+    await attach(client, alice, message_id, await upload(client, alice, png(100)), waveform_points=[1, 2, 3])
+    updated = [e for e in seen if e.type == "message_updated"]
+    assert {uid for e in updated for uid in e.user_ids} == {alice.id, bob.id}
+    assert all(e.data["id"] == message_id and e.data["attachment_waveform"] == [1, 2, 3] for e in updated)
+
+
 # downloads -----------------------------------------------------------------------------------
 
 async def test_range_forms(client, alice):

@@ -113,7 +113,8 @@ async def _body(request: web.Request) -> AsyncIterator[bytes]:
     while True:
         try:
             async with asyncio.timeout(media.UPLOAD_IDLE_TIMEOUT):
-                data = await request.content.readany()
+                # readchunk hands over buffers as received (readany would join them: a copy)
+                data, chunk_end = await request.content.readchunk()
         except TimeoutError:
             raise BadRequest("Upload stalled: no data received for a minute") from None
         except (ConnectionError, web.HTTPException):
@@ -121,6 +122,8 @@ async def _body(request: web.Request) -> AsyncIterator[bytes]:
         except Exception as exc:  # a malformed chunked body and the like
             raise BadRequest("The request body could not be read") from exc
         if not data:
+            if chunk_end:  # the end of one HTTP chunk of a chunked body, not of the body
+                continue
             return
         yield data
 
