@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -153,16 +152,14 @@ def views_txn(conn: apsw.Connection, presence: Presence, pairs: list[tuple[int, 
     rows = chats_q.reads(conn, pairs)
     if not rows:
         return []
-    members: dict[int, list[int]] = defaultdict(list)
-    for r in chats_q.members_of(conn, [r["id"] for r in rows]):
-        members[r["chat_id"]].append(r["user_id"])
+    members = chats_q.members_of(conn, [r["id"] for r in rows])
     online = presence.online_among({u for ids in members.values() for u in ids})
     viewers = {r["viewer_id"] for r in rows}
     counterparts = {r["cp_id"] for r in rows if r["cp_id"] is not None}
     modes = chats_q.privacy_modes(conn, sorted(online - viewers)) if online - viewers else {}
     targets = (online | counterparts) - viewers
     rel = privacy.relations(conn, viewers, targets) if targets else privacy.Relations(frozenset(), frozenset())
-    return [_view(r, members[r["id"]], online, modes, rel) for r in rows]
+    return [_view(r, members.get(r["id"], []), online, modes, rel) for r in rows]
 
 
 def _view(r: dict[str, Any], member_ids: list[int], online: set[int], modes: dict[int, str],

@@ -366,11 +366,13 @@ def reads(conn: apsw.Connection, pairs: list[tuple[int, int]]) -> list[dict[str,
     return conn.execute(_READS, (json.dumps(pairs),)).fetchall()
 
 
-def members_of(conn: apsw.Connection, chat_ids: list[int]) -> list[dict[str, Any]]:
-    """(chat_id, user_id) of every member of CHAT_IDS: members_count and online_count come from these."""
-    return conn.execute(
-        "SELECT chat_id, user_id FROM chat_members WHERE chat_id IN (SELECT value FROM json_each(?))",
-        (json.dumps(sorted(set(chat_ids))),)).fetchall()
+def members_of(conn: apsw.Connection, chat_ids: list[int]) -> dict[int, list[int]]:
+    """The member ids of each of CHAT_IDS (one row per chat): members_count and online_count come from these."""
+    rows = conn.execute(
+        "SELECT chat_id, json_group_array(user_id) AS ids FROM chat_members"
+        " WHERE chat_id IN (SELECT value FROM json_each(?)) GROUP BY chat_id",
+        (json.dumps(sorted(set(chat_ids))),))
+    return {r["chat_id"]: json.loads(r["ids"]) for r in rows}
 
 
 def privacy_modes(conn: apsw.Connection, user_ids: list[int]) -> dict[int, str]:
