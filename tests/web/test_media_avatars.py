@@ -92,3 +92,45 @@ async def test_same_image_as_avatar_and_attachment_is_visible_to_both_audiences(
     assert resp.status == 200, await resp.text()
     assert (await download(client, bob, picture)).status == 200
     assert (await download(client, carol, picture)).status == 404
+
+
+async def set_chat_avatar(client, user, chat_id: int, url, expect: int = 200):
+    resp = await client.patch(f"/api/v1/chats/{chat_id}/profile", json={"avatar_url": url}, headers=user.headers)
+    body = await resp.json()
+    assert resp.status == expect, body
+    return body
+
+
+async def test_chat_avatar_is_visible_to_members_only(client, alice, bob, carol):
+    chat_id = await make_group(client, alice, bob)
+    picture = await upload(client, alice, png(1000))
+    assert (await set_chat_avatar(client, alice, chat_id, picture["file_url"]))["avatar_url"] == picture["file_url"]
+    assert await rows(client, "SELECT object_key, chat_id FROM media_avatar_refs") == \
+        [{"object_key": picture["object_key"], "chat_id": chat_id}]
+    assert (await download(client, bob, picture)).status == 200
+    assert (await download(client, carol, picture)).status == 404
+    # bob is a member but did not upload it: he cannot set it elsewhere as his own avatar
+    body = await client.put(PROFILE, json={"avatar_url": picture["file_url"]}, headers=bob.headers)
+    assert body.status == 422
+
+
+async def test_public_chat_avatar_is_visible_to_everyone(client, alice, bob, carol):
+    resp = await client.post("/api/v1/chats", headers=alice.headers, json={
+        "type": "channel", "title": "News", "handle": "newsroom", "is_public": True, "member_ids": []})
+    assert resp.status in (200, 201), await resp.text()
+    chat_id = (await resp.json())["id"]
+    picture = await upload(client, alice, png(1000))
+    await set_chat_avatar(client, alice, chat_id, picture["file_url"])
+    assert (await download(client, carol, picture)).status == 200
+
+
+async def test_replacing_a_chat_avatar_releases_the_old_one(client, alice, bob):
+    chat_id = await make_group(client, alice, bob)
+    first = await upload(client, alice, png(1000))
+    second = await upload(client, alice, png(1000))
+    await set_chat_avatar(client, alice, chat_id, first["file_url"])
+    await set_chat_avatar(client, alice, chat_id, second["file_url"])
+    assert (await download(client, bob, first)).status == 404
+    assert (await download(client, bob, second)).status == 200
+    await set_chat_avatar(client, alice, chat_id, None)
+    assert await rows(client, "SELECT * FROM media_objects") == []

@@ -113,6 +113,19 @@ async def test_upload_never_attached_is_removed_after_the_ttl(client, alice, bob
     assert (await download(client, bob, kept)).status == 200
 
 
+async def test_an_avatar_in_use_does_not_expire(client, alice, clock, settings, data_dir):
+    t = await upload(client, alice, png(1000))
+    resp = await client.put("/api/v1/users/profile", json={"avatar_url": t["file_url"]}, headers=alice.headers)
+    assert resp.status == 200, await resp.text()
+    clock.advance(settings.unattached_upload_ttl_seconds + 10)
+    await collect(client)
+    assert await objects(client) == [t["object_key"]]
+    assert (await download(client, alice, t)).status == 200
+    await client.put("/api/v1/users/profile", json={"avatar_url": None}, headers=alice.headers)
+    await collect(client)
+    assert await objects(client) == [] and blob_files(data_dir) == []
+
+
 async def test_deleting_a_message_for_all_drops_its_file(client, alice, bob, data_dir):
     chat_id = await make_group(client, alice, bob)
     message_id = await send(client, alice, chat_id)
