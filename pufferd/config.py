@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     unattached_upload_ttl_seconds: int = Field(24 * 3600, ge=60)
     download_url_ttl_seconds: int = Field(300, ge=10, le=24 * 3600)
     upload_url_rate_limit_per_minute: int = Field(60, ge=0)
+    unattached_upload_quota_bytes: int = Field(1024 * 1024 * 1024, ge=1)  # per user, pending or never attached
     media_janitor_interval_seconds: float = Field(60.0, gt=0)
 
     # realtime (README "Realtime" explains each)

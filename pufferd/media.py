@@ -118,9 +118,19 @@ async def create_upload_url(ctx: Context, user: User, *, file_name: str, file_ty
     key = f"{KEY_PREFIX}{secrets.token_urlsafe(24)}.{EXTENSIONS[file_type]}"
     expires = int(ctx.clock.time()) + s.upload_url_ttl_seconds
     now = ctx.clock.time()
-    await ctx.db.write(lambda conn: media_q.insert_object(
-        conn, object_key=key, uploader_id=user.id, file_name=file_name, file_type=file_type,
-        file_size=file_size, upload_expires_at=expires, now=now))
+
+    def reserve_txn(conn: apsw.Connection) -> None:
+        # bytes a user may hold that nothing refers to yet (they expire, but could fill the disk first)
+        quota = max(s.unattached_upload_quota_bytes, s.max_upload_size_bytes)
+        held = media_q.unattached_bytes(conn, user.id)
+        if held + file_size > quota:
+            raise _field_error("file_size", f"Upload quota exceeded: files not yet attached may hold at most "
+                                            f"{quota} bytes ({held} in use); attach them or wait for unused "
+                                            f"upload URLs to expire")
+        media_q.insert_object(conn, object_key=key, uploader_id=user.id, file_name=file_name,
+                              file_type=file_type, file_size=file_size, upload_expires_at=expires, now=now)
+
+    await ctx.db.write(reserve_txn)
     sig = _signer(ctx).sign("PUT", key, file_type, file_size, expires, user.id)
     file_url = object_url(s, key)
     return UploadTicket(upload_url=f"{file_url}?{urlencode({'exp': expires, 'sig': sig})}", file_url=file_url,
@@ -347,8 +357,13 @@ async def find_download(ctx: Context, name: str, *, viewer: User | None, signed:
         viewer_id = uid
 
     def find_txn(conn: apsw.Connection) -> MediaObject:
-        if viewer is None and media_q.active_user(conn, viewer_id) is None:
-            raise Forbidden("Download URL signature is invalid")
+        if viewer is None:
+            user = media_q.active_user(conn, viewer_id)
+            # revoking all sessions also ends the signed URLs issued before it
+            # (to the second: a URL issued in the second of the revocation survives it)
+            issued = int(signed.exp or 0) - ctx.settings.download_url_ttl_seconds
+            if user is None or issued < int(user.tokens_valid_after):
+                raise Forbidden("Download URL is no longer valid")
         return _visible_txn(conn, media_q.get_object(conn, key), viewer_id)
 
     return await ctx.db.read(find_txn)
@@ -442,9 +457,13 @@ async def recover(ctx: Context) -> None:
     """Start-up: clear crash leftovers (temp files, interrupted PUTs, blob files without a row)."""
     temps = await ctx.blobs.start()
     reset = await ctx.db.write(media_q.reset_uploading)
+    orphans: list[str] = []
     async with ctx.blobs.exclusive():
-        known = await ctx.db.read(media_q.blobs)
-        orphans = [d for d in await ctx.blobs.digests() if d not in known]
+        on_disk = await ctx.blobs.digests()
+        for i in range(0, len(on_disk), GC_BATCH):
+            batch = on_disk[i:i + GC_BATCH]
+            known = await ctx.db.read(lambda conn: media_q.known_blobs(conn, batch))
+            orphans += [d for d in batch if d not in known]
         for digest in orphans:
             await ctx.blobs.delete(digest)
     if temps or reset or orphans:

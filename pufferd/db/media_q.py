@@ -228,6 +228,21 @@ def blob_exists(conn: apsw.Connection, sha256: str) -> bool:
     return conn.execute("SELECT 1 FROM media_blobs WHERE sha256 = ?", (sha256,)).fetchone() is not None
 
 
+def known_blobs(conn: apsw.Connection, digests: list[str]) -> set[str]:
+    """The DIGESTS that have a blob row."""
+    if not digests:
+        return set()
+    marks = ",".join("?" * len(digests))
+    return {r["sha256"] for r in conn.execute(f"SELECT sha256 FROM media_blobs WHERE sha256 IN ({marks})",
+                                              digests)}
+
+
+def unattached_bytes(conn: apsw.Connection, uploader_id: int) -> int:
+    """Bytes of USER's objects that nothing refers to yet (pending, uploading or never attached)."""
+    return conn.execute("SELECT coalesce(sum(file_size), 0) AS n FROM media_objects"
+                        " WHERE uploader_id = ? AND attached_at IS NULL", (uploader_id,)).fetchone()["n"]
+
+
 def blobs(conn: apsw.Connection) -> dict[str, int]:
     """Every recorded blob: digest -> size."""
     return {r["sha256"]: r["size"] for r in conn.execute("SELECT sha256, size FROM media_blobs")}

@@ -88,6 +88,17 @@ async def test_expired_signed_download_url_is_403(client, alice, clock):
     assert (await resp.json())["detail"] == "Download URL has expired"
 
 
+async def test_revoking_all_sessions_ends_earlier_signed_download_urls(client, alice, clock):
+    t = await upload(client, alice, png(100))
+    resp = await client.post("/api/v1/media/download-url", json={"file_url": t["file_url"]}, headers=alice.headers)
+    url = (await resp.json())["download_url"]
+    clock.advance(2)
+    assert (await client.delete("/api/v1/auth/sessions", headers=alice.headers)).status == 204
+    resp = await client.get(local(url))
+    assert resp.status == 403
+    assert (await resp.json())["detail"] == "Download URL is no longer valid"
+
+
 async def test_unused_upload_urls_are_removed_once_expired(client, alice, clock):
     t = await ticket(client, alice, size=100)
     await collect(client)
