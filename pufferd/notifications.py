@@ -6,7 +6,7 @@ A notification is one row per user to be told, with an event type and a JSON pay
 | ------------------- | ----------------------------------------------------------- | ------------------------------------ |
 | `message_created`   | a message arrives in a chat the user is in and has not muted | `chat_id`, `message_id`, `sender_id` |
 | `mention`           | the message mentions the user by @username (even when muted) | `chat_id`, `message_id`, `sender_id` |
-| `chat_member_added` | someone added the user to a group or channel                 | `chat_id`, `added_by`                |
+| `added_to_chat`     | someone added the user to a chat (stored by pufferd.chats)    | `chat_id`, `by_user_id`              |
 
 The sender of a message is never notified of it. A user mentioned in a message gets one `mention`
 row instead of `message_created`. Deleting a message for everyone deletes its notifications.
@@ -29,7 +29,6 @@ from pufferd.realtime.bus import Event
 
 MESSAGE_CREATED = "message_created"
 MENTION = "mention"
-CHAT_MEMBER_ADDED = "chat_member_added"
 
 
 def as_dict(n: Notification) -> dict[str, Any]:
@@ -64,16 +63,6 @@ def for_mentions_txn(conn: apsw.Connection, message: Message, user_ids: Iterable
     return [notifications_q.insert(conn, uid, MENTION, payload, now, chat_id=message.chat_id,
                                    message_id=message.id)
             for uid in sorted(user_ids) if uid != message.sender_id]
-
-
-def member_added_txn(conn: apsw.Connection, user_id: int, chat_id: int, added_by: int,
-                     now: float) -> Notification | None:
-    """Store the notification for USER_ID having been added to CHAT_ID by ADDED_BY (the chats
-    area calls this inside its add-member / create transaction, then `publish`es the result)."""
-    if user_id == added_by:
-        return None
-    return notifications_q.insert(conn, user_id, CHAT_MEMBER_ADDED, {"chat_id": chat_id, "added_by": added_by},
-                                  now, chat_id=chat_id)
 
 
 def publish(ctx: Context, notifications: Iterable[Notification | None]) -> None:

@@ -1,8 +1,8 @@
 """Search (API reference 8 `GET /messages/search` and 11 `GET /search`) over the FTS5 indexes.
 
 Query language: none. The user's text is split on whitespace; every piece that holds a letter or
-digit becomes a quoted FTS5 string with a prefix star ("hel wor" → `"hel"* "wor"*`), and all
-pieces must match (AND). Quotes inside a piece are doubled, so `"`, `*`, `NEAR`, `AND`, `-`,
+digit becomes a quoted FTS5 string with a prefix star ("hel wor" → `"hel"* "wor"*`; a piece of
+one character matches a whole word), and all pieces must match (AND). Quotes inside a piece are doubled, so `"`, `*`, `NEAR`, `AND`, `-`,
 `:`, `^` and parentheses are plain text and never an FTS syntax error. Matching folds case and
 diacritics (unicode61, remove_diacritics 2): "cafe" finds "Café". Emoji and punctuation are not
 indexed, so a query made only of them finds nothing (an empty list, not an error).
@@ -13,11 +13,13 @@ caller (and are not disabled); chats the caller is in.
 """
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import apsw
 
-from pufferd import messages
+from pufferd import chats, messages, users
+from pufferd.chats import ChatView
 from pufferd.context import Context
 from pufferd.db import search_q
 from pufferd.db.users_q import User
@@ -29,10 +31,13 @@ MAX_TERM_CHARS = 64
 def fts_query(text: str) -> str | None:
     """The FTS5 MATCH string for the user's TEXT, or None when nothing in it can match."""
     terms = []
-    for piece in text.split():
+    for piece in text.replace("\x00", " ").split():  # FTS5 would read NUL as the end of the query
         if any(ch.isalnum() for ch in piece):
             piece = piece[:MAX_TERM_CHARS]
-            terms.append('"' + piece.replace('"', '""') + '"*')
+            # a one-character prefix would merge the doclists of every term with that initial
+            # (the prefix indexes start at 2): match such a piece as a whole word instead
+            star = "*" if len(piece) > 1 else ""
+            terms.append('"' + piece.replace('"', '""') + '"' + star)
         if len(terms) == MAX_TERMS:
             break
     return " ".join(terms) or None
@@ -57,19 +62,32 @@ async def search_messages(ctx: Context, viewer: User, query: str, *, limit: int,
 
 @dataclass(frozen=True, slots=True)
 class GlobalResult:
-    user_ids: list[int]
-    chat_ids: list[int]
+    users: list[users.Profile]
+    chats: list[ChatView]
     messages: list[messages.MessageView]
 
 
-def global_txn(conn: apsw.Connection, viewer: User, query: str, *, users_limit: int, chats_limit: int,
-               messages_limit: int) -> GlobalResult:
-    """Ids of matching users and chats, and matching messages, in one read transaction."""
+async def global_search(ctx: Context, viewer: User, query: str, *, users_limit: int, chats_limit: int,
+                        messages_limit: int) -> GlobalResult:
+    """Users (exactly as GET /users/search finds them), the viewer's chats whose title or handle
+    matches (or, for private chats, the counterpart's name or username), and messages; each list
+    at most its own limit, a limit of 0 skipping that list. Two reads, run concurrently."""
     match = fts_query(query)
-    if match is None:
-        return GlobalResult([], [], [])
-    users = search_q.user_ids(conn, viewer_id=viewer.id, match=match, limit=users_limit) if users_limit else []
-    chats = search_q.chat_ids(conn, viewer_id=viewer.id, match=match, limit=chats_limit) if chats_limit else []
-    found = (search_q.messages(conn, viewer_id=viewer.id, match=match, limit=messages_limit)
-             if messages_limit else [])
-    return GlobalResult(users, chats, messages.views(conn, viewer.id, found))
+
+    def chats_and_messages_txn(conn: apsw.Connection) -> tuple[list[ChatView], list[messages.MessageView]]:
+        if match is None:
+            return [], []
+        found_chats: list[ChatView] = []
+        if chats_limit:
+            ids = search_q.chat_ids(conn, viewer_id=viewer.id, match=match, limit=chats_limit)
+            found_chats = chats.views_txn(conn, ctx.presence, [(chat_id, viewer.id) for chat_id in ids])
+        found = (search_q.messages(conn, viewer_id=viewer.id, match=match, limit=messages_limit)
+                 if messages_limit else [])
+        return found_chats, messages.views(conn, viewer.id, found)
+
+    async def people() -> list[users.Profile]:
+        return await users.search(ctx, viewer, query, users_limit) if users_limit else []
+
+    found_users, (found_chats, found_messages) = await asyncio.gather(
+        people(), ctx.db.read(chats_and_messages_txn))
+    return GlobalResult(found_users, found_chats, found_messages)

@@ -6,7 +6,7 @@ what the application and the OpenAPI document are built from.
 from __future__ import annotations
 
 from pufferd.web.handlers import chats, health
-from pufferd.web.handlers import messages
+from pufferd.web.handlers import messages, notifications, search
 from pufferd.web.handlers import media
 from pufferd.web.handlers import auth, users
 from pufferd.web.handlers import realtime
@@ -19,6 +19,8 @@ ROUTERS = [
     realtime.routes,
     chats.routes,
     messages.routes,
+    search.routes,
+    notifications.routes,
     media.routes,
 ]
 

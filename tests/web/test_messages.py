@@ -279,6 +279,7 @@ ROUND_TRIP = [
     pytest.param("zero\u200bwidth\u200cjoin\u200dx\ufeff\u2060end", id="zero-width"),
     pytest.param("\u202etxt.exe\u202c and a\u0301 combining", id="bidi-override-combining"),
     pytest.param("line1\nline2\r\n\ttab  double  space ", id="whitespace-kept"),
+    pytest.param("nul\x00inside", id="nul"),
 ]
 
 

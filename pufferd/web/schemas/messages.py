@@ -1,7 +1,6 @@
 """Messages models (API reference 3.4 and 8)."""
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -57,13 +56,6 @@ class MessageRead(BaseModel):
     client_message_id: str | None
     created_at: str
     updated_at: str
-
-    @field_validator("attachment_waveform", mode="before")
-    @classmethod
-    def _waveform(cls, value: object) -> object:
-        if isinstance(value, str):  # stored as JSON text
-            return json.loads(value)
-        return value
 
     @classmethod
     def of(cls, view: MessageView) -> MessageRead:
