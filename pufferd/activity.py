@@ -20,7 +20,8 @@ async def typing(ctx: Context, user_id: int, chat_id: int) -> bool:
     Rules: NotFound unless USER is a member (same answer whether the chat exists or not);
     at most one relay per user and chat per `typing_interval_seconds` (more are dropped silently,
     as clients send one per keystroke); nothing is relayed in channels (subscribers see posts,
-    not who writes them) nor to a private-chat counterpart who blocked USER.
+    not who writes them) nor to a private-chat counterpart who blocked USER. The event's
+    `expires_at` (now + `typing_expires_seconds`) lets a client drop a stale one, e.g. replayed.
     """
     def recipients_txn(conn) -> list[int] | None:
         member = activity_q.membership(conn, chat_id, user_id)
@@ -42,8 +43,9 @@ async def typing(ctx: Context, user_id: int, chat_id: int) -> bool:
         raise NotFound("Chat not found")
     if not recipients:
         return False
-    ctx.bus.publish(Event.to("typing", {"chat_id": chat_id, "user_id": user_id,
-                                        "expires_in": ctx.settings.typing_expires_seconds}, recipients))
+    expires_at = iso(ctx.clock.time() + ctx.settings.typing_expires_seconds)
+    ctx.bus.publish(Event.to("typing", {"chat_id": chat_id, "user_id": user_id, "expires_at": expires_at},
+                             recipients))
     return True
 
 

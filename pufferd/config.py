@@ -94,8 +94,7 @@ class Settings(BaseSettings):
     ws_heartbeat_seconds: float = Field(30.0, ge=1, le=3600)  # ping period; silent peer dropped after 1.5x
     ws_resume_events: int = Field(1000, ge=1, le=100_000)     # per-user resume log: newest N events...
     ws_resume_seconds: float = Field(300.0, ge=1, le=86_400)  # ...no older than this
-    ws_send_queue_frames: int = Field(2000, ge=16)            # per-socket send queue; overflow closes 4008
-    ws_send_queue_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024)
+    ws_send_queue_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024)  # per-socket send buffer; over: 4008
     ws_max_frame_bytes: int = Field(4096, ge=256, le=65536)   # larger client frames get an `error` event
     ws_max_sockets_per_user: int = Field(20, ge=1, le=1000)
     presence_grace_seconds: float = Field(5.0, ge=0, le=300)

@@ -1,9 +1,9 @@
 """The hub: every open socket, per-user resume logs, fan-out of bus events, presence transitions.
 
 Everything here runs on the event loop and, except shutdown(), synchronously: the bus subscriber
-only numbers, logs and enqueues; each socket's writer task does the writing. Because attach()
-(replay + registration) and on_event() (log + enqueue) never yield to the loop, a resuming client
-receives every missed event exactly once and in order, followed by the live stream.
+only numbers, logs and queues frames; they are written once per loop turn by flush(). Because
+attach() (replay + registration) and on_event() (log + queue) never yield to the loop, a resuming
+client receives every missed event exactly once and in order, followed by the live stream.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pufferd.realtime import protocol
 from pufferd.realtime.bus import Event
-from pufferd.realtime.connection import Connection, Sink
+from pufferd.realtime.connection import Connection, Parts, Sink
 from pufferd.realtime.log import UserLog
 from pufferd.realtime.protocol import CloseCode
 
@@ -50,7 +50,9 @@ class Hub:
         self._sweeper: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._closing = False
-        self.delivered = 0  # frames enqueued for live events, read by benchmarks and tests
+        self._dirty: list[Connection] = []  # connections with frames to write this loop turn
+        self._flush_handle: asyncio.Handle | None = None
+        self.delivered = 0  # frames queued for live events, read by benchmarks and tests
 
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -105,8 +107,7 @@ class Hub:
         meanwhile, too many sockets); the caller reads until the socket ends either way.
         """
         s = self._settings
-        conn = Connection(user_id, sink, max_frames=s.ws_send_queue_frames,
-                          max_bytes=s.ws_send_queue_bytes, token_issued_at=token_issued_at)
+        conn = Connection(user_id, sink, max_bytes=s.ws_send_queue_bytes, token_issued_at=token_issued_at)
         if self._closing:
             conn.close(CloseCode.GOING_AWAY, "server shutting down")
             return conn
@@ -121,9 +122,9 @@ class Hub:
         ulog = self._log_of(user_id, now)
         ulog.idle_since = None
         ulog.prune(now)
-        conn.push(protocol.control("ready", {
+        self._push(conn, (protocol.control("ready", {
             "user_id": user_id, "seq": ulog.last_seq, "heartbeat_seconds": s.ws_heartbeat_seconds,
-            "max_frame_bytes": s.ws_max_frame_bytes}))
+            "max_frame_bytes": s.ws_max_frame_bytes}),))
         if since is not None:
             self._replay(conn, ulog, since)
         group.add(conn)
@@ -131,7 +132,6 @@ class Hub:
         if self._presence.connected(user_id):
             self.spawn(self._on_presence(user_id, True, self._clock.time()))
         self._cancel_grace(user_id)
-        conn.start()
         return conn
 
     def detach(self, conn: Connection) -> None:
@@ -167,22 +167,25 @@ class Hub:
 
     def send_to(self, conn: Connection, frame: bytes) -> None:
         """A direct answer to one socket (pong, error, auth_ok): no seq, never logged."""
-        conn.push(frame)
+        self._push(conn, (frame,))
+
+    def flush(self) -> None:
+        """Write every frame queued during this loop turn (scheduled by _push)."""
+        self._flush_handle = None
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            conn.flush()
 
     # events ----------------------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
         """Bus subscriber: number the event per user, log it, enqueue it. Never blocks."""
-        if event.type in protocol.EPHEMERAL:
-            frame = protocol.control(event.type, event.data)
-            for user_id in event.user_ids:
-                for conn in self._conns.get(user_id, ()):
-                    conn.push(frame)
-                    self.delivered += 1
-            return
-        prefix: bytes | None = None
+        # the hot path of every fan-out: per recipient, one log append and one list append per socket
+        prefix = b""
         entry: tuple[float, bytes] | None = None
         logs = self._logs
         conns_of = self._conns
+        dirty = self._dirty
+        delivered = 0
         for user_id in event.user_ids:
             ulog = logs.get(user_id)
             if ulog is None:
@@ -193,12 +196,30 @@ class Hub:
             seq = ulog.append(entry)
             conns = conns_of.get(user_id)
             if conns:
-                frame = prefix + b"%d}" % seq  # type: ignore[operator]
+                parts = (prefix, b"%d}" % seq)
                 for conn in conns:
-                    conn.push(frame)
-                self.delivered += len(conns)
+                    if not conn.closed:
+                        pending = conn.pending
+                        if not pending:
+                            dirty.append(conn)
+                        pending.append(parts)
+                        delivered += 1
+        if delivered:
+            self.delivered += delivered
+            if self._flush_handle is None:
+                self._flush_handle = asyncio.get_running_loop().call_soon(self.flush)
 
     # internals -------------------------------------------------------------------------------
+    def _push(self, conn: Connection, parts: Parts) -> None:
+        """Queue one frame on CONN for this loop turn's flush."""
+        if conn.closed:
+            return
+        if not conn.pending:
+            self._dirty.append(conn)
+        conn.pending.append(parts)
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self.flush)
+
     def _log_of(self, user_id: int, now: float) -> UserLog:
         ulog = self._logs.get(user_id)
         if ulog is None:
@@ -211,12 +232,12 @@ class Hub:
         if since == ulog.last_seq:
             return
         if not ulog.covers(since):
-            conn.push(protocol.control("resync_required", {"seq": ulog.last_seq}))
+            self._push(conn, (protocol.control("resync_required", {"seq": ulog.last_seq}),))
             return
-        frames = [protocol.sequenced(prefix, seq) for seq, prefix in ulog.after(since)]
-        conn.reserve(len(frames), sum(map(len, frames)))
-        for frame in frames:
-            conn.push(frame)
+        frames = [(prefix, b"%d}" % seq) for seq, prefix in ulog.after(since)]
+        conn.reserve(sum(len(p) + len(s) for p, s in frames))
+        for parts in frames:
+            self._push(conn, parts)
 
     def _schedule_expiry(self, conn: Connection, expires_at: float) -> None:
         if conn.expiry is not None:

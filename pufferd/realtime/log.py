@@ -36,10 +36,10 @@ class UserLog:
         return len(self._entries)
 
     def append(self, entry: Entry) -> int:
-        """Record ENTRY (its time is now) and return its seq."""
+        """Record ENTRY (its time is now) and return its seq. The count bound applies at once; the
+        age bound when prune() runs (the hub's periodic sweep, and before every replay)."""
         self._entries.append(entry)
         self.last_seq += 1
-        self.prune(entry[0])
         return self.last_seq
 
     def prune(self, now: float) -> None:

@@ -1,9 +1,10 @@
 """The wire format of `GET /api/v1/ws` (CONTRACT.md "Realtime"): frames and close codes.
 
-Server events are JSON objects `{"type": T, "data": D, "seq": N}`. Control frames (`ready`,
-`resync_required`, `pong`, `auth_ok`, `error`) and the ephemeral `typing` event carry no seq and are
-never replayed. An event's `{"type":..,"data":..,"seq":` prefix is encoded once and shared by every
-recipient; only the digits of each user's seq are appended per user.
+Server events are JSON objects `{"type": T, "data": D, "seq": N}`, every one numbered and kept
+for resume (typing too, as Discord's gateway does: its `expires_at` tells a client a replayed one
+is stale). Control frames (`ready`, `resync_required`, `pong`, `auth_ok`, `error`) answer the
+client or describe the stream; they carry no seq and are never replayed. An event's `{"type":..,"data":..,"seq":` prefix is encoded once and shared by every
+recipient; each user's frame is that prefix followed by `<seq>}`, written as two parts.
 """
 from __future__ import annotations
 
@@ -11,17 +12,13 @@ import json
 from enum import IntEnum
 from typing import Any
 
-# Events that are relayed but neither numbered nor kept for resume: a typing indicator replayed
-# after a reconnect would show someone typing who stopped long ago.
-EPHEMERAL = frozenset({"typing"})
-
-
 class CloseCode(IntEnum):
     """Close codes the server sends; README "Realtime" documents what a client should do."""
 
     GOING_AWAY = 1001      # RFC 6455: the server is shutting down; reconnect later with since
     POLICY = 1008          # RFC 6455: too many sockets for this user
     TOO_BIG = 1009         # RFC 6455: a client frame above the transport limit (sent by aiohttp)
+    INTERNAL = 1011        # RFC 6455: a server bug ended this socket; reconnect with since
     REVOKED = 4001         # all sessions revoked or password reset: log in again
     TOKEN_EXPIRED = 4002   # the access token expired and no `auth` frame renewed it
     TOO_SLOW = 4008        # the socket's send queue overflowed: reconnect with since=<last seq>
@@ -32,12 +29,8 @@ def dumps(data: Any) -> bytes:
 
 
 def event_prefix(type_: str, data: Any) -> bytes:
-    """`{"type":T,"data":D,"seq":` — completed per user by sequenced()."""
+    """`{"type":T,"data":D,"seq":` — each recipient's frame continues with `<seq>}`."""
     return b'{"type":' + dumps(type_) + b',"data":' + dumps(data) + b',"seq":'
-
-
-def sequenced(prefix: bytes, seq: int) -> bytes:
-    return prefix + b"%d}" % seq
 
 
 def control(type_: str, data: Any = None) -> bytes:

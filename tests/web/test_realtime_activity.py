@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 
 import pytest
 
@@ -31,7 +32,10 @@ async def test_typing_is_relayed_to_the_other_members_but_not_the_sender(client,
     await a.send({"type": "typing", "data": {"chat_id": chat}})
     for sock in (b, c):
         frame = await sock.next("typing")
-        assert frame == {"type": "typing", "data": {"chat_id": chat, "user_id": alice.id, "expires_in": 6}}
+        assert frame["data"]["chat_id"] == chat and frame["data"]["user_id"] == alice.id
+        expires = datetime.fromisoformat(frame["data"]["expires_at"].replace("Z", "+00:00")).timestamp()
+        assert 5 < expires - time.time() <= 6.5
+        assert isinstance(frame["seq"], int)
     await a.silent("typing", "error", wait=0.2)
     await a2.silent("typing", wait=0.1)
 

@@ -13,10 +13,13 @@ from pufferd.web.keys import CTX
 from tests.web.realtime_helpers import connect, eventually, hub, publish, token_for
 
 
+LOG = 200  # events per user log in this module
+
+
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
-    return {"ws_resume_events": 50, "ws_resume_seconds": 60, "ws_send_queue_frames": 16,
-            "ws_send_queue_bytes": 64 * 1024, "presence_grace_seconds": 0.05}
+    return {"ws_resume_events": LOG, "ws_resume_seconds": 60, "ws_send_queue_bytes": 64 * 1024,
+            "presence_grace_seconds": 0.05}
 
 
 async def read_seqs(sock, n: int) -> list[int]:
@@ -76,25 +79,25 @@ async def test_resync_required_when_the_gap_is_larger_than_the_log(client, alice
     start = sock.seq
     await sock.close()
     await eventually(lambda: hub(client).sockets_of(alice.id) == 0)
-    for i in range(60):  # the log holds 50
+    for i in range(LOG + 10):
         publish(client, "notification", {"n": i}, alice)
     again = await connect(client, alice, since=start)
     answer = await again.recv()
-    assert answer == {"type": "resync_required", "data": {"seq": start + 60}}
-    assert again.seq == start + 60
-    publish(client, "notification", {"n": 60}, alice)
-    assert (await again.recv())["seq"] == start + 61
+    assert answer == {"type": "resync_required", "data": {"seq": start + LOG + 10}}
+    assert again.seq == start + LOG + 10
+    publish(client, "notification", {"n": 0}, alice)
+    assert (await again.recv())["seq"] == start + LOG + 11
 
 
 async def test_resume_at_the_edge_of_the_log_is_complete(client, alice):
     sock = await connect(client, alice)
     start = sock.seq
     await sock.close()
-    for i in range(50):  # exactly the log's size
+    for i in range(LOG):  # exactly the log's size
         publish(client, "notification", {"n": i}, alice)
     again = await connect(client, alice, since=start)
-    seqs = await read_seqs(again, 50)
-    assert seqs == list(range(start + 1, start + 51))
+    seqs = await read_seqs(again, LOG)
+    assert seqs == list(range(start + 1, start + LOG + 1))
 
 
 @pytest.mark.parametrize("offset", [-1, +1])
@@ -122,38 +125,47 @@ async def test_events_for_users_never_connected_are_not_kept(client, alice, bob)
     assert hub(client).log_of(bob.id) is None
 
 
-async def test_typing_is_neither_numbered_nor_replayed(client, alice):
+async def test_typing_is_numbered_and_replayed_like_every_event(client, alice):
     sock = await connect(client, alice)
-    publish(client, "typing", {"chat_id": 1, "user_id": 99, "expires_in": 6}, alice)
+    typing = {"chat_id": 1, "user_id": 99, "expires_at": "2026-01-01T00:00:00Z"}
+    publish(client, "typing", typing, alice)
     live = await sock.recv()
-    assert live["type"] == "typing" and "seq" not in live
+    assert live == {"type": "typing", "data": typing, "seq": sock.seq + 1}
     await sock.close()
-    publish(client, "typing", {"chat_id": 1, "user_id": 99, "expires_in": 6}, alice)
-    again = await connect(client, alice, since=sock.seq)
-    assert again.seq == sock.seq
-    await again.silent(wait=0.2)
+    publish(client, "typing", typing, alice)
+    again = await connect(client, alice, since=sock.seq + 1)
+    assert await again.recv() == {"type": "typing", "data": typing, "seq": sock.seq + 2}
 
 
 # backpressure -------------------------------------------------------------------------------
 
-async def test_burst_beyond_the_send_queue_closes_with_4008_and_resumes_without_loss(client, alice):
+async def test_reader_that_stops_reading_is_closed_with_4008_and_resumes_without_loss(client, alice):
     sock = await connect(client, alice)
     publish(client, "notification", {"n": -1}, alice)
     last = (await sock.recv())["seq"]
-    for i in range(30):  # one burst, synchronously: more than the 16-frame queue
-        publish(client, "notification", {"n": i}, alice)
+    big = "x" * 200_000
+    published = 0
+    while not any(c.closed for c in hub(client)._conns.get(alice.id, ())) and published < LOG:
+        # the client reads nothing now: loopback buffers fill, then the server's 64 KiB bound
+        publish(client, "notification", {"n": published, "pad": big}, alice)
+        published += 1
+        await asyncio.sleep(0.001)
+    assert published < LOG, "the socket was never closed"
     received = []
     while True:
-        msg = await sock.ws.receive(timeout=3)
+        msg = await sock.ws.receive(timeout=5)
         if msg.type.name != "TEXT":
             break
         received.append(msg.json())
     assert sock.ws.close_code == 4008
+    for _ in range(3):  # events while the client is away
+        publish(client, "notification", {"n": published}, alice)
+        published += 1
     if received:
         last = received[-1]["seq"]
     again = await connect(client, alice, since=last)
-    rest = [await again.recv() for _ in range(30 - len(received))]
-    assert [f["data"]["n"] for f in received + rest] == list(range(30))
+    rest = [await again.recv(timeout=10) for _ in range(published - len(received))]
+    assert [f["data"]["n"] for f in received + rest] == list(range(published))
     assert [f["seq"] for f in rest] == list(range(last + 1, last + 1 + len(rest)))
     await again.silent(wait=0.2)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
 
 from aiohttp import WSMsgType, web
@@ -20,8 +21,9 @@ from pufferd.context import Context
 from pufferd.db.users_q import User
 from pufferd.errors import BadRequest, DomainError, RateLimited
 from pufferd.realtime import protocol
-from pufferd.realtime.connection import Connection
+from pufferd.realtime.connection import Connection, Parts
 from pufferd.realtime.hub import Hub
+from pufferd.realtime.protocol import CloseCode
 from pufferd.web.keys import CTX, HUB
 from pufferd.web.route import Router, bearer_token
 from pufferd.web.schemas.realtime import CLIENT_FRAME, AckFrame, AuthFrame, PingFrame, TypingFrame, WsQuery
@@ -59,18 +61,45 @@ _OPENAPI = {
 
 
 class WebSocketSink:
-    """The hub's Sink over an aiohttp WebSocketResponse."""
+    """The hub's Sink over an aiohttp WebSocketResponse.
 
-    __slots__ = ("_ws",)
+    Event frames are framed here (RFC 6455 section 5.2: FIN + text opcode, unmasked from a server)
+    and handed to the request's transport in one writelines() call per loop turn, with the parts
+    of each payload unjoined, so an event encoded once is shared by every recipient. aiohttp's own
+    writes on this socket (pong, ping, close) are whole frames too and happen on the same thread,
+    so frames never interleave; permessage-deflate is off (compress=False), so no frame depends
+    on compressor state. After aiohttp starts closing, nothing more is written.
+    """
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    __slots__ = ("_ws", "_transport")
+
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
         self._ws = ws
+        self._transport = transport
 
-    async def send(self, frame: bytes) -> None:
-        await self._ws.send_frame(frame, WSMsgType.TEXT)
+    def write(self, frames: list[Parts]) -> None:
+        out: list[bytes] = []
+        for parts in frames:
+            out.append(_text_header(sum(map(len, parts))))
+            out.extend(parts)
+        self._transport.writelines(out)
+
+    def buffered(self) -> int:
+        return self._transport.get_write_buffer_size()
+
+    def writable(self) -> bool:
+        return not self._ws.closed and not self._transport.is_closing()
 
     async def close(self, code: int, reason: str) -> None:
         await self._ws.close(code=code, message=reason.encode())
+
+
+def _text_header(length: int) -> bytes:
+    if length < 126:
+        return bytes((0x81, length))
+    if length < 65536:
+        return struct.pack("!BBH", 0x81, 126, length)
+    return struct.pack("!BBQ", 0x81, 127, length)
 
 
 @routes.get("/api/v1/ws", query=WsQuery, auth=False, status=101, openapi=_OPENAPI)
@@ -86,17 +115,25 @@ async def websocket(request: web.Request, query: WsQuery) -> web.WebSocketRespon
     if hub.sockets_of(user.id) >= ctx.settings.ws_max_sockets_per_user:
         raise RateLimited(5)
     await ws.prepare(request)
-    conn = hub.attach(user.id, WebSocketSink(ws), since=query.since,
-                      token_issued_at=claims.issued_at, token_expires_at=claims.expires_at)
-    session = Session(ctx, hub, conn, user)
-    try:
+    transport = request.transport
+    if transport is None:  # the client went away during the handshake
+        return ws
+    conn: Connection | None = None
+    try:  # upgraded: from here on an error closes the socket, it cannot become an HTTP response
+        conn = hub.attach(user.id, WebSocketSink(ws, transport), since=query.since,
+                          token_issued_at=claims.issued_at, token_expires_at=claims.expires_at)
+        session = Session(ctx, hub, conn, user)
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
                 await session.on_text(msg.data)
             elif msg.type is WSMsgType.BINARY:
                 session.reply(protocol.error("unsupported_frame", "Binary frames are not supported"))
+    except Exception:
+        log.exception("the socket of user %s failed", user.id)
+        await ws.close(code=CloseCode.INTERNAL, message=b"internal error")
     finally:
-        hub.detach(conn)
+        if conn is not None:
+            hub.detach(conn)
     return ws
 
 
