@@ -149,16 +149,18 @@ async def verify_email(ctx: Context, token: str, client: ClientInfo) -> None:
     """Mark the address verified; the token works once and only before it expires."""
     token_hash, now = _hash_secret(token), ctx.clock.time()
 
-    def verify_txn(conn: apsw.Connection) -> bool:
+    def verify_txn(conn: apsw.Connection) -> int | None:
         found = accounts_q.take_account_token(conn, token_hash, "verify_email")
         if found is None or found.expires_at <= now:
-            return False
+            return None
         users_q.set_email_verified(conn, found.user_id, now)
         audit.record(conn, "email_verified", client=client, user_id=found.user_id, now=now)
-        return True
+        return found.user_id
 
-    if not await ctx.db.write(verify_txn):
+    user_id = await ctx.db.write(verify_txn)
+    if user_id is None:
         raise BadRequest("Invalid or expired verification token")
+    ctx.auth_cache.invalidate(user_id)
 
 
 async def resend_verification(ctx: Context, email: str, client: ClientInfo) -> None:
@@ -225,6 +227,7 @@ async def reset_password(ctx: Context, token: str, new_password: str, client: Cl
     user_id = await ctx.db.write(reset_txn)
     if user_id is None:
         raise BadRequest("Invalid or expired reset token")
+    ctx.auth_cache.invalidate(user_id)
     ctx.hooks.revoke_sessions(user_id)
 
 
@@ -293,8 +296,10 @@ async def refresh(ctx: Context, refresh_token: str, client: ClientInfo) -> Token
     if claims.session_jti is None:
         raise Unauthorized("Invalid token")
     new_jti = str(uuid.uuid4())
+    revoked_user: int | None = None
 
     def refresh_txn(conn: apsw.Connection) -> str | None:
+        nonlocal revoked_user
         found = accounts_q.get_refresh_token(conn, claims.jti)
         if found is None or found.session.id != claims.session_jti or found.session.user_id != claims.user_id:
             return "Invalid token"
@@ -303,6 +308,7 @@ async def refresh(ctx: Context, refresh_token: str, client: ClientInfo) -> Token
             return "Session revoked"
         if found.rotated_at is not None:
             accounts_q.revoke_session(conn, session.id, now, "reuse_detected")
+            revoked_user = session.user_id
             audit.record(conn, "refresh_reuse_detected", client=client, user_id=session.user_id, now=now,
                          detail={"session": session.id})
             return "Refresh token reuse detected: the session has been revoked"
@@ -317,6 +323,8 @@ async def refresh(ctx: Context, refresh_token: str, client: ClientInfo) -> Token
         return None
 
     problem = await ctx.db.write(refresh_txn)
+    if revoked_user is not None:
+        ctx.auth_cache.invalidate(revoked_user)
     if problem:
         raise Unauthorized(problem)
     return _issue_pair(ctx, claims.user_id, claims.session_jti, new_jti, now)
@@ -354,6 +362,7 @@ async def revoke_session(ctx: Context, user: User, claims: tokens.Claims, jti: s
 
     if not await ctx.db.write(revoke_txn):
         raise NotFound("Session not found")
+    ctx.auth_cache.invalidate(user.id)
 
 
 async def revoke_all_sessions(ctx: Context, user: User, client: ClientInfo) -> None:
@@ -367,4 +376,5 @@ async def revoke_all_sessions(ctx: Context, user: User, client: ClientInfo) -> N
                      detail={"sessions_revoked": revoked})
 
     await ctx.db.write(revoke_all_txn)
+    ctx.auth_cache.invalidate(user.id)
     ctx.hooks.revoke_sessions(user.id)

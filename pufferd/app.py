@@ -8,6 +8,7 @@ from aiohttp import web
 
 from pufferd import activity, media
 from pufferd.blobs import LocalBlobStore
+from pufferd.authcache import AuthCache
 from pufferd.clock import Clock
 from pufferd.config import Settings
 from pufferd.context import Context
@@ -32,6 +33,7 @@ def make_context(settings: Settings, *, clock: Clock | None = None) -> Context:
     return Context(settings=settings, db=db, clock=clock, keys=keys, bus=Bus(),
                    hasher=PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency),
                    limiter=Limiter(clock), presence=Presence(), mailer=make_mailer(settings),
+                   auth_cache=AuthCache(settings.auth_cache_seconds, clock),
                    blobs=LocalBlobStore(settings.blobs_dir, keys.derive("blob encryption")))
 
 

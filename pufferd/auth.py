@@ -12,11 +12,18 @@ async def authenticate(ctx: Context, token: str | None) -> tuple[users_q.User, t
 
     Revoked means: issued before the user's last revoke-all (users.tokens_valid_after), revoked
     one by one, or issued with a refresh session (claim `sid`) that has been revoked since.
-    Everything is read in one database hop.
+    A token verified moments ago is answered from ctx.auth_cache (pufferd/authcache.py says when
+    that is safe); otherwise everything is read in one database hop.
     """
     if not token:
         raise Unauthorized("Not authenticated")
+    cached = ctx.auth_cache.get(token)
+    if cached is not None:
+        if cached[1].expires_at <= ctx.clock.time():
+            raise Unauthorized("Token expired")
+        return cached
     claims = tokens.decode(ctx.keys.jwt, token, expected_type="access", now=ctx.clock.time())
+    generation = ctx.auth_cache.generation(claims.user_id)
 
     def load(conn) -> tuple[users_q.User | None, bool]:
         user = users_q.get(conn, claims.user_id)
@@ -29,4 +36,5 @@ async def authenticate(ctx: Context, token: str | None) -> tuple[users_q.User, t
         raise Unauthorized("Invalid token")
     if refused or claims.issued_at < user.tokens_valid_after:
         raise Unauthorized("Token revoked")
+    ctx.auth_cache.put(token, user, claims, generation)
     return user, claims

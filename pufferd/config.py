@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     bcrypt_concurrency: int = Field(2, ge=1, le=64)
     access_token_ttl_seconds: int = Field(15 * 60, ge=30)
     refresh_token_ttl_seconds: int = Field(30 * 24 * 3600, ge=60)
+    auth_cache_seconds: float = Field(1.0, ge=0, le=60)  # verified tokens reused this long; 0: off
     require_verified_email: bool = False
     smtp_host: str = ""
     smtp_port: int = Field(587, ge=1, le=65535)

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from pufferd.blobs import BlobStore
+from pufferd.authcache import AuthCache
 from pufferd.clock import Clock
 from pufferd.config import Settings
 from pufferd.db.database import Database
@@ -41,3 +42,4 @@ class Context:
     blobs: BlobStore
     hooks: Hooks = field(default_factory=Hooks)
     mailer: Mailer | None = None  # make_context sets it; without one, sending mail is a 503
+    auth_cache: AuthCache = field(default_factory=AuthCache.disabled)  # make_context sets the real one

@@ -102,6 +102,7 @@ async def setup(ctx: Context, user: User) -> Setup:
 
     if not await ctx.db.write(setup_txn):
         raise BadRequest("2FA is already enabled")
+    ctx.auth_cache.invalidate(user.id)
     url = pyotp.TOTP(secret, interval=STEP_SECONDS).provisioning_uri(
         name=user.email, issuer_name=ctx.settings.server_name)
     return Setup(secret, url)
@@ -129,6 +130,7 @@ async def enable(ctx: Context, user: User, code: str, client: ClientInfo) -> Non
     problem = await ctx.db.write(enable_txn)
     if problem:
         raise BadRequest(problem)
+    ctx.auth_cache.invalidate(user.id)
 
 
 async def disable(ctx: Context, user: User, code: str, client: ClientInfo) -> None:
@@ -149,3 +151,4 @@ async def disable(ctx: Context, user: User, code: str, client: ClientInfo) -> No
     problem = await ctx.db.write(disable_txn)
     if problem:
         raise BadRequest(problem)
+    ctx.auth_cache.invalidate(user.id)

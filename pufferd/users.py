@@ -85,7 +85,9 @@ async def update_profile(ctx: Context, user: User, changes: dict[str, Any]) -> U
             media.check_avatar_url_txn(conn, ctx.settings, changes["avatar_url"], user.id, current=user.avatar_url)
         return users_q.update_profile(conn, user.id, changes, now)
 
-    return await ctx.db.write(update_txn)
+    updated = await ctx.db.write(update_txn)
+    ctx.auth_cache.invalidate(user.id)
+    return updated
 
 
 # contacts ------------------------------------------------------------------------------------

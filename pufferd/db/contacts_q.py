@@ -8,7 +8,7 @@ from pufferd.db.users_q import User
 
 
 def add_contact(conn: apsw.Connection, owner_id: int, contact_id: int, now: float) -> None:
-    conn.execute("INSERT OR IGNORE INTO contacts(owner_id, contact_id, created_at) VALUES (?, ?, ?)",
+    conn.execute("INSERT INTO contacts(owner_id, contact_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                  (owner_id, contact_id, now))
 
 
@@ -25,7 +25,7 @@ def contacts_of(conn: apsw.Connection, owner_id: int) -> list[User]:
 
 
 def block(conn: apsw.Connection, blocker_id: int, blocked_id: int, now: float) -> None:
-    conn.execute("INSERT OR IGNORE INTO blocks(blocker_id, blocked_id, created_at) VALUES (?, ?, ?)",
+    conn.execute("INSERT INTO blocks(blocker_id, blocked_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                  (blocker_id, blocked_id, now))
 
 
