@@ -56,6 +56,9 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{32}\.(?:%s)$" % "|".join(sorted(set(EXTEN
 MAX_ATTACHMENTS_PER_MESSAGE = 10
 UPLOAD_IDLE_TIMEOUT = 60.0  # seconds a PUT may stall before it is dropped
 GC_BATCH = 500
+# an 'uploading' row this long past its URL's expiry lost its PUT without the reset (a crash that
+# start-up recovery has not seen yet, a failed reset): the janitor removes it like a pending one
+STALE_UPLOAD_SECONDS = 24 * 3600
 
 
 # keys and URLs -------------------------------------------------------------------------------
@@ -210,7 +213,7 @@ async def _store_body(ctx: Context, obj: MediaObject, body: AsyncIterable[bytes]
             if total > obj.file_size:
                 raise PayloadTooLarge(f"Body is larger than the signed file_size ({obj.file_size} bytes)")
             if not sniffed:
-                head += data
+                head += data[:HEAD_BYTES - len(head)]
                 if len(head) >= HEAD_BYTES:
                     _check_magic(obj.file_type, bytes(head))
                     sniffed = True
@@ -428,7 +431,7 @@ async def collect_garbage(ctx: Context) -> Collected:
     stored_before = now - ctx.settings.unattached_upload_ttl_seconds
 
     def expire_txn(conn: apsw.Connection) -> tuple[int, int]:
-        return (media_q.delete_expired_pending(conn, now, GC_BATCH),
+        return (media_q.delete_expired_pending(conn, now, now - STALE_UPLOAD_SECONDS, GC_BATCH),
                 media_q.delete_unattached(conn, stored_before, GC_BATCH))
 
     expired = unattached = removed = 0

@@ -202,11 +202,14 @@ def active_user(conn: apsw.Connection, user_id: int) -> User | None:
 
 # lifecycle -----------------------------------------------------------------------------------
 
-def delete_expired_pending(conn: apsw.Connection, now: float, limit: int) -> int:
-    """Objects whose upload URL expired unused; 'uploading' ones are left to their PUT."""
+def delete_expired_pending(conn: apsw.Connection, now: float, stale_before: float, limit: int) -> int:
+    """Objects whose upload URL expired unused; an 'uploading' one is left to its PUT unless its
+    URL expired before STALE_BEFORE."""
     return len(conn.execute(
         "DELETE FROM media_objects WHERE object_key IN (SELECT object_key FROM media_objects"
-        " WHERE state = 'pending' AND upload_expires_at < ? LIMIT ?) RETURNING 1", (now, limit)).fetchall())
+        " WHERE state <> 'stored' AND upload_expires_at < ?"
+        "   AND (state = 'pending' OR upload_expires_at < ?) LIMIT ?) RETURNING 1",
+        (now, stale_before, limit)).fetchall())
 
 
 def delete_unattached(conn: apsw.Connection, stored_before: float, limit: int) -> int:

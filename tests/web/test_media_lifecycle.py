@@ -108,6 +108,18 @@ async def test_unused_upload_urls_are_removed_once_expired(client, alice, clock)
     assert await objects(client) == []
 
 
+async def test_an_upload_in_progress_outlives_its_url_but_not_by_a_day(client, alice, clock):
+    t = await ticket(client, alice, size=100)
+    await client.app[CTX].db.write(lambda c: c.execute(
+        "UPDATE media_objects SET state = 'uploading' WHERE object_key = ?", (t["object_key"],)))
+    clock.advance(901)
+    await collect(client)
+    assert await objects(client) == [t["object_key"]]
+    clock.advance(DAY)
+    await collect(client)
+    assert await objects(client) == []
+
+
 async def test_upload_never_attached_is_removed_after_the_ttl(client, alice, bob, clock, settings, data_dir):
     chat_id = await make_group(client, alice, bob)
     kept = await upload(client, alice, png(3000))
