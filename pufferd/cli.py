@@ -231,10 +231,12 @@ async def _serve(settings: Settings, sock: socket.socket) -> int:
     from aiohttp import web
 
     from pufferd.app import make_app
+    from pufferd.web.accesslog import AccessLogBuffer, access_logger_class
 
     app = make_app(settings)
+    access = AccessLogBuffer(sys.stderr)
     runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
-                           access_log_format='%a "%r" %s %b %Tfs', shutdown_timeout=10.0,
+                           access_log_class=access_logger_class(access), shutdown_timeout=10.0,
                            handle_signals=False)
     await runner.setup()
     site = web.SockSite(runner, sock)
@@ -247,8 +249,10 @@ async def _serve(settings: Settings, sock: socket.socket) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    access.flush()
     log.info("shutting down")
     await runner.cleanup()
+    access.flush()
     log.info("stopped")
     return 0
 

@@ -117,6 +117,9 @@ def test_binary_inits_serves_ready_and_stops_on_sigterm(binary: Path, tmp_path: 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert "stopped" in log.read_text(errors="replace")
+    output = log.read_text(errors="replace")
+    assert "stopped" in output
+    # the access log's batched lines are written out at shutdown at the latest
+    assert re.search(r'INFO aiohttp\.access: 127\.0\.0\.1 "GET /health/ready HTTP/1\.1" 200 ', output), output
     # the one-file bootloader removed its unpacked copy on the way out
     assert not list(tmp_path.glob("_MEI*"))
