@@ -43,4 +43,6 @@ def iso(ts: float | None) -> str | None:
     """Render a unix timestamp as the API's ISO-8601 UTC form, e.g. 2026-03-08T10:00:00Z."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")
+    # isoformat() is C code, twice as fast as strftime; it drops the fraction when it is zero
+    # and always ends in "+00:00" for UTC, which becomes "Z"
+    return datetime.fromtimestamp(ts, UTC).isoformat()[:-6] + "Z"
