@@ -33,7 +33,7 @@ from pufferd.clock import iso
 from pufferd.context import Context
 from pufferd.db import chats_q, messages_q, notifications_q, users_q
 from pufferd.db.chats_q import Member
-from pufferd.db.messages_q import Cursors, Message, ReactionCount, Receipts
+from pufferd.db.messages_q import Audience, Cursors, Message, ReactionCount, Receipts
 from pufferd.db.notifications_q import Notification
 from pufferd.db.users_q import User
 from pufferd.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited, RuleViolation
@@ -125,6 +125,7 @@ class MessageView:
     def as_dict(self) -> dict[str, Any]:
         """MessageRead: the HTTP shape and the data of message_created / message_updated events."""
         m = self.message
+        created = iso(m.created_at)
         return {
             "id": m.id, "chat_id": m.chat_id, "sender_id": m.sender_id,
             "reply_to_message_id": m.reply_to_message_id,
@@ -133,7 +134,7 @@ class MessageView:
             "type": m.type, "text": m.text, "delivery_status": self.delivery_status,
             "attachment_waveform": json.loads(m.waveform) if m.waveform is not None else None,
             "client_message_id": m.client_message_id if m.sender_id == self.viewer_id else None,
-            "created_at": iso(m.created_at), "updated_at": iso(m.updated_at),
+            "created_at": created, "updated_at": created if m.updated_at == m.created_at else iso(m.updated_at),
         }
 
 
@@ -156,20 +157,26 @@ def member_or_404(conn: apsw.Connection, chat_id: int, user_id: int) -> Member:
     return member
 
 
-def check_can_post(conn: apsw.Connection, chat_id: int, user_id: int) -> Member:
-    """The sender's membership, or the error the posting rules give (API reference 3.3, 7, 13)."""
-    member = member_or_404(conn, chat_id, user_id)
-    if member.chat_type == "channel" and member.role not in ("owner", "admin"):
+def check_can_post(conn: apsw.Connection, chat_id: int, user_id: int) -> Audience:
+    """The chat's audience when USER_ID may post in it, else the error the posting rules give
+    (API reference 3.3, 7, 13): not a member 404, a channel's plain member 403, a private chat
+    refused by a block or the counterpart's privacy 403. One read of the member list serves as
+    both the check and the audience of the new message."""
+    audience = messages_q.audience(conn, chat_id)
+    me = audience.member(user_id) if audience else None
+    if audience is None or me is None:
+        raise NotFound("chat not found")
+    if audience.chat_type == "channel" and me.role not in ("owner", "admin"):
         raise Forbidden("only the owner and admins can post in a channel")
-    if member.chat_type == "private" and not member.is_saved:
-        check_private_counterpart(conn, chat_id, user_id)
-    return member
+    if audience.chat_type == "private" and not audience.is_saved:
+        check_private_counterpart(conn, user_id, [r.user_id for r in audience.members if r.user_id != user_id])
+    return audience
 
 
-def check_private_counterpart(conn: apsw.Connection, chat_id: int, user_id: int) -> None:
+def check_private_counterpart(conn: apsw.Connection, user_id: int, other_ids: Iterable[int]) -> None:
     """In a private chat: neither side has blocked the other and the counterpart's
     privacy_private_messages / allow_private_messages admit the sender."""
-    for other_id in messages_q.other_member_ids(conn, chat_id, user_id):
+    for other_id in other_ids:
         if privacy.has_blocked(conn, user_id, other_id):
             raise Forbidden("you have blocked this user; unblock them to send messages")
         other = users_q.get(conn, other_id)
@@ -190,17 +197,19 @@ def visible_or_404(conn: apsw.Connection, message_id: int, user_id: int) -> tupl
 # publishing --------------------------------------------------------------------------------------
 
 def _publish_message(ctx: Context, event_type: str, view: MessageView, audience: Iterable[int]) -> None:
-    """Publish a message event to the chat's members: the sender gets the sender's view
+    """Publish a message event to the chat's members: the sender gets VIEW, the sender's view
     (delivery_status, client_message_id); everyone else one shared view whose delivery_status is
-    `delivered` (each client keeps its own read state from the chat's read cursor)."""
+    `delivered` and without client_message_id (each client keeps its own read state from the
+    chat's read cursor)."""
     audience = set(audience)
+    data = view.as_dict()
     sender = view.message.sender_id
     if sender in audience:
-        ctx.bus.publish(Event.to(event_type, view.as_dict(), (sender,)))
+        ctx.bus.publish(Event.to(event_type, data, (sender,)))
         audience.discard(sender)
     if audience:
-        others = MessageView(view.message, -1, "delivered")
-        ctx.bus.publish(Event.to(event_type, others.as_dict(), audience))
+        others = {**data, "delivery_status": "delivered", "client_message_id": None}
+        ctx.bus.publish(Event.to(event_type, others, audience))
 
 
 def publish_updated(ctx: Context, view: MessageView, audience: Iterable[int]) -> None:
@@ -224,24 +233,26 @@ class _Posted:
         notifications.publish(ctx, self.notes)
 
 
-def _post_txn(conn: apsw.Connection, out: _Posted, member: Member, *, sender_id: int, type_: str,
+def _post_txn(conn: apsw.Connection, out: _Posted, audience: Audience, *, sender_id: int, type_: str,
               text: str | None, now: float, usernames: list[str], **extra: Any) -> Message | None:
     """Insert one message and everything that goes with it: the chat's last message, mentions,
     notifications. None when the client_message_id already exists (see `send`)."""
-    message = messages_q.insert(conn, chat_id=member.chat_id, sender_id=sender_id, type_=type_, text=text,
+    chat_id = audience.chat_id
+    message = messages_q.insert(conn, chat_id=chat_id, sender_id=sender_id, type_=type_, text=text,
                                 now=now, **extra)
     if message is None:
         return None
-    messages_q.set_chat_last(conn, member.chat_id, message.id, now)
-    chats_q.unhide(conn, member.chat_id)  # a chat deleted "for me" comes back with a new message
-    mentioned = set(messages_q.member_ids_by_username(conn, member.chat_id, usernames)) - {sender_id}
+    messages_q.set_chat_last(conn, chat_id, message.id, now)
+    hidden = [r.user_id for r in audience.members if r.hidden]
+    if hidden:  # a chat deleted "for me" comes back with a new message
+        chats_q.unhide(conn, chat_id, hidden)
+    mentioned = set(messages_q.member_ids_by_username(conn, chat_id, usernames)) - {sender_id}
     if mentioned:
-        messages_q.set_mentions(conn, message.id, member.chat_id, mentioned)
-    recipients = messages_q.recipients(conn, member.chat_id)
-    out.notes += notifications.for_message_txn(conn, message, recipients, mentioned, now)
-    status = "read" if member.is_saved else "sent"
+        messages_q.set_mentions(conn, message.id, chat_id, mentioned)
+    out.notes += notifications.for_message_txn(conn, message, audience.members, mentioned, now)
+    status = "read" if audience.is_saved else "sent"
     out.views.append(MessageView(message, sender_id, status))
-    out.audiences.append([r.user_id for r in recipients])
+    out.audiences.append([r.user_id for r in audience.members])
     return message
 
 
@@ -299,10 +310,10 @@ async def send(ctx: Context, author: User, *, chat_id: int, type_: str, text: st
                 return replay(conn, existing)
         if limited is not None:
             raise limited
-        member = check_can_post(conn, chat_id, author.id)
+        audience = check_can_post(conn, chat_id, author.id)
         if reply_to_message_id is not None and messages_q.chat_of(conn, reply_to_message_id) != chat_id:
             raise field_error("reply_to_message_id", "reply_to_message_id must be a message of the same chat")
-        message = _post_txn(conn, out, member, sender_id=author.id, type_=type_, text=text,
+        message = _post_txn(conn, out, audience, sender_id=author.id, type_=type_, text=text,
                             now=ctx.clock.time(), usernames=usernames,
                             reply_to_message_id=reply_to_message_id, client_message_id=client_message_id)
         if message is None:  # lost a race on the UNIQUE index: the other insert won
@@ -458,8 +469,8 @@ async def forward(ctx: Context, user: User, message_id: int, target_chat_ids: li
         author = source.forward_sender_id if source.forward_sender_id is not None else source.sender_id
         now = ctx.clock.time()
         for chat_id in target_chat_ids:
-            member = check_can_post(conn, chat_id, user.id)
-            copy = _post_txn(conn, out, member, sender_id=user.id, type_=source.type, text=source.text,
+            audience = check_can_post(conn, chat_id, user.id)
+            copy = _post_txn(conn, out, audience, sender_id=user.id, type_=source.type, text=source.text,
                              now=now, usernames=[], forwarded_from_message_id=source.id,
                              forward_sender_id=author if include_author else None)
             assert copy is not None
@@ -492,12 +503,13 @@ async def toggle_reaction(ctx: Context, user: User, message_id: int, emoji: str)
 
     def toggle_txn(conn: apsw.Connection) -> list[ReactionCount]:
         message, member = visible_or_404(conn, message_id, user.id)
+        audience = chats_q.member_ids(conn, message.chat_id)
         if member.chat_type == "private" and not member.is_saved:
-            check_private_counterpart(conn, message.chat_id, user.id)
+            check_private_counterpart(conn, user.id, [uid for uid in audience if uid != user.id])
         added = messages_q.toggle_reaction(conn, message.id, user.id, emoji, ctx.clock.time())
         if added and messages_q.user_reaction_count(conn, message.id, user.id) > MAX_REACTIONS_PER_USER:
             raise field_error("emoji", f"at most {MAX_REACTIONS_PER_USER} different reactions per message")
-        state.update(chat_id=message.chat_id, added=added, audience=chats_q.member_ids(conn, message.chat_id))
+        state.update(chat_id=message.chat_id, added=added, audience=audience)
         return messages_q.reaction_counts(conn, message.id, user.id)
 
     counts = await ctx.db.write(toggle_txn)

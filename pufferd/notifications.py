@@ -31,45 +31,46 @@ MESSAGE_CREATED = "message_created"
 MENTION = "mention"
 
 
-def as_dict(n: Notification) -> dict[str, Any]:
+def as_dict(n: Notification, created_at: str | None = None) -> dict[str, Any]:
     """NotificationRead: the shape of the HTTP list and of the `notification` event."""
     return {"id": n.id, "user_id": n.user_id, "event_type": n.event_type, "payload": n.payload,
-            "created_at": iso(n.created_at)}
+            "created_at": created_at or iso(n.created_at)}
 
 
 def for_message_txn(conn: apsw.Connection, message: Message, recipients: Iterable[Recipient],
                     mentioned: set[int], now: float) -> list[Notification]:
     """Store the notifications a new message causes (see the module table); return them."""
-    payload = {"chat_id": message.chat_id, "message_id": message.id, "sender_id": message.sender_id}
-    out = []
+    entries = []
     for r in recipients:
         if r.user_id == message.sender_id:
             continue
         if r.user_id in mentioned:
-            event_type = MENTION
-        elif r.muted:
-            continue
-        else:
-            event_type = MESSAGE_CREATED
-        out.append(notifications_q.insert(conn, r.user_id, event_type, payload, now,
-                                          chat_id=message.chat_id, message_id=message.id))
-    return out
+            entries.append((r.user_id, MENTION))
+        elif not r.muted:
+            entries.append((r.user_id, MESSAGE_CREATED))
+    return notifications_q.insert_many(conn, entries, _payload(message), now, chat_id=message.chat_id,
+                                       message_id=message.id)
+
+
+def _payload(message: Message) -> dict[str, Any]:
+    return {"chat_id": message.chat_id, "message_id": message.id, "sender_id": message.sender_id}
 
 
 def for_mentions_txn(conn: apsw.Connection, message: Message, user_ids: Iterable[int],
                      now: float) -> list[Notification]:
     """Store `mention` notifications for users newly mentioned by an edit."""
-    payload = {"chat_id": message.chat_id, "message_id": message.id, "sender_id": message.sender_id}
-    return [notifications_q.insert(conn, uid, MENTION, payload, now, chat_id=message.chat_id,
-                                   message_id=message.id)
-            for uid in sorted(user_ids) if uid != message.sender_id]
+    entries = [(uid, MENTION) for uid in sorted(user_ids) if uid != message.sender_id]
+    return notifications_q.insert_many(conn, entries, _payload(message), now, chat_id=message.chat_id,
+                                       message_id=message.id)
 
 
-def publish(ctx: Context, notifications: Iterable[Notification | None]) -> None:
+def publish(ctx: Context, notifications: Iterable[Notification]) -> None:
     """Publish each stored notification to its user; call only after the write has committed."""
+    times: dict[float, str] = {}  # the notifications of one message share their time
     for n in notifications:
-        if n is not None:
-            ctx.bus.publish(Event.to("notification", as_dict(n), (n.user_id,)))
+        if n.created_at not in times:
+            times[n.created_at] = iso(n.created_at)  # type: ignore[assignment]
+        ctx.bus.publish(Event.to("notification", as_dict(n, times[n.created_at]), (n.user_id,)))
 
 
 async def latest(ctx: Context, user: User, limit: int) -> list[Notification]:

@@ -41,21 +41,41 @@ def _message(row: dict[str, Any] | None) -> Message | None:
     return None if row is None else Message(**row)
 
 
-def other_member_ids(conn: apsw.Connection, chat_id: int, user_id: int) -> list[int]:
-    return [r["user_id"] for r in conn.execute(
-        "SELECT user_id FROM chat_members WHERE chat_id = ? AND user_id <> ?", (chat_id, user_id))]
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One member of a chat, as a new message's audience and its notifications need them."""
+
+    user_id: int
+    role: str
+    muted: bool
+    hidden: bool
 
 
 @dataclass(frozen=True, slots=True)
-class Recipient:
-    user_id: int
-    muted: bool
+class Audience:
+    """A chat's kind and every member: the posting check and the fan-out of one message."""
+
+    chat_id: int
+    chat_type: str
+    is_saved: bool
+    members: list[Recipient]
+
+    def member(self, user_id: int) -> Recipient | None:
+        return next((r for r in self.members if r.user_id == user_id), None)
 
 
-def recipients(conn: apsw.Connection, chat_id: int) -> list[Recipient]:
-    """Every member of CHAT_ID (the audience of its message events and notifications)."""
-    return [Recipient(r["user_id"], bool(r["muted"])) for r in conn.execute(
-        "SELECT user_id, muted FROM chat_members WHERE chat_id = ?", (chat_id,))]
+def audience(conn: apsw.Connection, chat_id: int) -> Audience | None:
+    """The chat's type and members in one statement (walks chat_members by its primary key);
+    None when the chat has no members or does not exist."""
+    rows = conn.execute(
+        "SELECT m.user_id, m.role, m.muted, m.hidden,"
+        " (SELECT type FROM chats WHERE id = ?1) AS chat_type,"
+        " (SELECT is_saved FROM chats WHERE id = ?1) AS is_saved"
+        " FROM chat_members m WHERE m.chat_id = ?1", (chat_id,)).fetchall()
+    if not rows or rows[0]["chat_type"] is None:
+        return None
+    return Audience(chat_id, rows[0]["chat_type"], bool(rows[0]["is_saved"]),
+                    [Recipient(r["user_id"], r["role"], bool(r["muted"]), bool(r["hidden"])) for r in rows])
 
 
 # single messages -------------------------------------------------------------------------------
@@ -84,17 +104,22 @@ def insert(conn: apsw.Connection, *, chat_id: int, sender_id: int, type_: str, t
            now: float, reply_to_message_id: int | None = None, client_message_id: str | None = None,
            forwarded_from_message_id: int | None = None, forward_sender_id: int | None = None,
            ) -> Message | None:
-    """Insert a message; None when (sender, client_message_id) already exists (the UNIQUE index)."""
-    row = conn.execute(
+    """Insert a message; None when (sender, client_message_id) already exists (the UNIQUE index).
+
+    The row is built from what was inserted rather than read back with RETURNING (which costs an
+    ephemeral table per statement on the hottest write path).
+    """
+    conn.execute(
         "INSERT INTO messages(chat_id, sender_id, type, text, reply_to_message_id,"
         " forwarded_from_message_id, forward_sender_id, client_message_id, created_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (sender_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING"
-        " RETURNING id, chat_id, sender_id, reply_to_message_id, forwarded_from_message_id,"
-        " forward_sender_id, type, text, client_message_id, created_at, updated_at, NULL AS waveform",
+        " ON CONFLICT (sender_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING",
         (chat_id, sender_id, type_, text, reply_to_message_id, forwarded_from_message_id,
-         forward_sender_id, client_message_id, now, now)).fetchone()
-    return _message(row)
+         forward_sender_id, client_message_id, now, now))
+    if conn.changes() == 0:
+        return None
+    return Message(conn.last_insert_rowid(), chat_id, sender_id, reply_to_message_id, forwarded_from_message_id,
+                   forward_sender_id, type_, text, client_message_id, now, now, None)
 
 
 def set_chat_last(conn: apsw.Connection, chat_id: int, message_id: int, at: float) -> None:
