@@ -86,11 +86,22 @@ def init_data_dir(directory: Path) -> None:
                    env=base_env(), check=True, capture_output=True)
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+def rss_mb(pid: int, field: str = "Rss") -> float:
+    """Resident memory of PID in MB (field "Rss", or "Anonymous": its private heap, without the
+    shared libraries' file pages)."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+    raise RuntimeError(f"no {field} in smaps_rollup")
+
+
+def tree_rss_mb(pid: int) -> float:
+    """RSS of PID plus its children (the one-file build runs a bootloader and a child)."""
+    total = rss_mb(pid)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += tree_rss_mb(int(child))
+    return total
 
 
 def get_status(port: int, path: str) -> int:
@@ -143,8 +154,9 @@ def bench_http(workdir: Path, rounds: int, seconds: int, connections: int, compa
         for s in servers:
             assert get_status(s.port, "/health/live") == 200, s.name
         time.sleep(1.0)
-        idle = rss_mb(servers[2].proc.pid)
-        print(f"idle RSS of `pufferd serve` (after start and one request): {idle:.1f} MB")
+        for s in (servers[0], servers[2]):
+            print(f"idle RSS of {s.name} (after start and one request): {rss_mb(s.proc.pid):.1f} MB, "
+                  f"of which anonymous {rss_mb(s.proc.pid, 'Anonymous'):.1f} MB")
         for s in servers:  # warm-up
             wrk(s, 2, connections)
         for i in range(rounds):
@@ -171,15 +183,16 @@ def bench_http(workdir: Path, rounds: int, seconds: int, connections: int, compa
     print(f"exit codes after SIGTERM: {codes}")
 
 
-def first_live(cmd: list[str], env: dict[str, str], port: int, workdir: Path, timeout: float = 60) -> float:
-    """Seconds from exec to the first 200 on /health/live."""
+def first_live(cmd: list[str], env: dict[str, str], port: int, workdir: Path,
+               timeout: float = 60) -> tuple[float, float]:
+    """Seconds from exec to the first 200 on /health/live, and the RSS (MB) right after it."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
     try:
         while time.perf_counter() - t0 < timeout:
             try:
                 if get_status(port, "/health/live") == 200:
-                    return time.perf_counter() - t0
+                    return time.perf_counter() - t0, tree_rss_mb(proc.pid)
             except OSError:
                 time.sleep(0.002)
             if proc.poll() is not None:
@@ -233,14 +246,18 @@ def bench_binaries(workdir: Path, source: str, runs: int) -> None:
         "python3 -m pufferd": [sys.executable, "-m", "pufferd", *args],
     }
     times: dict[str, list[float]] = {k: [] for k in kinds}
+    rss: dict[str, list[float]] = {k: [] for k in kinds}
     for cmd in kinds.values():  # warm the page cache once
         first_live(cmd, env, port, workdir)
     for _ in range(runs):
         for name, cmd in kinds.items():
-            times[name].append(first_live(cmd, env, port, workdir))
-    print(f"\ncold start, exec -> first 200 on /health/live, {runs} runs (seconds):")
+            seconds, mb = first_live(cmd, env, port, workdir)
+            times[name].append(seconds)
+            rss[name].append(mb)
+    print(f"\ncold start, exec -> first 200 on /health/live, {runs} runs (seconds), and RSS then:")
     for name, ts in times.items():
-        print(f"  {name:20s} median {statistics.median(ts):.3f}  min {min(ts):.3f}  max {max(ts):.3f}")
+        print(f"  {name:20s} median {statistics.median(ts):.3f}  min {min(ts):.3f}  max {max(ts):.3f}"
+              f"   RSS {statistics.median(rss[name]):.1f} MB")
 
 
 def main() -> None:
