@@ -3,16 +3,21 @@
     python3 bench/bench_media.py                 # 100 MiB, 5 rounds
     python3 bench/bench_media.py --mib 100 --rounds 5 --concurrent 8
 
-1. Upload throughput: POST /api/v1/media/upload-url, then PUT of a 100 MiB file (streamed from
-   disk by the client; the server hashes, encrypts in 64 KiB AES-GCM chunks, fsyncs and renames).
-2. Download throughput: GET file_url with a bearer token, the body read and discarded by the client
+1. Upload throughput: POST /api/v1/media/upload-url, then `curl -T` of a 100 MiB file to the
+   signed URL (the server hashes, encrypts in 64 KiB AES-GCM chunks, fsyncs and renames).
+2. Download throughput: `curl` GET of file_url with a bearer token, the body sent to /dev/null
    (the server decrypts every chunk and streams it).
 3. Baseline in the same run, round by round: a raw disk copy of the same file (read + write +
    fsync, 1 MiB blocks), which is what storing a file costs without any HTTP or crypto.
 4. Peak RSS of a freshly started server during 8 concurrent downloads of the 100 MiB file
    (VmHWM of the server process afterwards, and the largest VmRSS sampled every 10 ms).
 
-Every figure is the median of the rounds; the client runs on the same machine as the server.
+Also printed: the CPU seconds each side used per transfer (the server process's, from
+/proc/PID/stat, for upload and download; the copying process's for the disk copy). Other
+processes steal wall time but not CPU time, so on a loaded machine this is the steadier figure.
+
+Every figure is the median of the rounds; the clients (curl) run on the same machine as the server.
+Needs curl on PATH.
 """
 from __future__ import annotations
 
@@ -102,29 +107,40 @@ def make_file(path: Path, size: int) -> None:
         os.fsync(fh.fileno())
 
 
-def disk_copy(src: Path, dst: Path) -> float:
-    """Seconds for a raw copy: read and write 1 MiB blocks, then fsync (like the blob store)."""
-    t0 = time.perf_counter()
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process PID so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def disk_copy(src: Path, dst: Path) -> tuple[float, float]:
+    """(seconds, CPU seconds) of a raw copy: read and write 1 MiB blocks, then fsync (like the blob store)."""
+    t0, c0 = time.perf_counter(), os.times()
     with src.open("rb") as fin, dst.open("wb") as fout:
         while block := fin.read(BLOCK):
             fout.write(block)
         fout.flush()
         os.fsync(fout.fileno())
-    elapsed = time.perf_counter() - t0
+    elapsed, c1 = time.perf_counter() - t0, os.times()
     dst.unlink()
-    return elapsed
-
-
-async def file_chunks(path: Path):
-    with path.open("rb") as fh:
-        while block := fh.read(BLOCK):
-            yield block
+    return elapsed, (c1.user - c0.user) + (c1.system - c0.system)
 
 
 async def login(session: aiohttp.ClientSession, base: str) -> dict[str, str]:
     async with session.post(f"{base}/api/v1/auth/login", json={"email": EMAIL, "password": PASSWORD}) as resp:
         assert resp.status == 200, await resp.text()
         return {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+
+
+async def curl(*args: str) -> str:
+    """Run curl (a C client, so that the server, not a Python client, is what is measured) and
+    return the HTTP status it printed."""
+    proc = await asyncio.create_subprocess_exec("curl", "-s", "-S", "-o", "/dev/null", "-w", "%{http_code}",
+                                                *args, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
 
 
 async def upload(session: aiohttp.ClientSession, base: str, auth: dict[str, str], path: Path) -> tuple[float, str]:
@@ -134,37 +150,41 @@ async def upload(session: aiohttp.ClientSession, base: str, auth: dict[str, str]
         ticket = await resp.json()
         assert resp.status == 200, ticket
     t0 = time.perf_counter()
-    async with session.put(on(base, ticket["upload_url"]), data=file_chunks(path),
-                           headers={**ticket["required_headers"], "Content-Length": str(size)}) as resp:
-        assert resp.status == 200, await resp.text()
-    return time.perf_counter() - t0, ticket["file_url"]
+    status = await curl("-T", str(path), "-H", f"Content-Type: {ticket['required_headers']['Content-Type']}",
+                        "-H", "Expect:", on(base, ticket["upload_url"]))
+    elapsed = time.perf_counter() - t0
+    assert status == "200", status
+    return elapsed, ticket["file_url"]
 
 
-async def download(session: aiohttp.ClientSession, base: str, auth: dict[str, str], file_url: str) -> tuple[float, int]:
+async def download(base: str, auth: dict[str, str], file_url: str) -> float:
     t0 = time.perf_counter()
-    got = 0
-    async with session.get(on(base, file_url), headers=auth) as resp:
-        assert resp.status == 200, await resp.text()
-        async for block in resp.content.iter_chunked(BLOCK):
-            got += len(block)
-    return time.perf_counter() - t0, got
+    status = await curl("-H", f"Authorization: {auth['Authorization']}", on(base, file_url))
+    elapsed = time.perf_counter() - t0
+    assert status == "200", status
+    return elapsed
 
 
-async def throughput(base: str, path: Path, rounds: int) -> dict[str, list[float]]:
+async def throughput(base: str, pid: int, path: Path, rounds: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """MiB/s per round, and CPU seconds per round (the server's for upload and download)."""
     size = path.stat().st_size
-    out: dict[str, list[float]] = {"upload": [], "download": [], "disk copy": []}
+    rate: dict[str, list[float]] = {"disk copy": [], "upload": [], "download": []}
+    cpu: dict[str, list[float]] = {"disk copy": [], "upload": [], "download": []}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as session:
         auth = await login(session, base)
-        file_url = ""
         for _ in range(rounds):
             # interleaved so that a noisy neighbour hurts every side alike
-            out["disk copy"].append(size / MIB / disk_copy(path, path.with_suffix(".copy")))
+            elapsed, used = disk_copy(path, path.with_suffix(".copy"))
+            rate["disk copy"].append(size / MIB / elapsed)
+            cpu["disk copy"].append(used)
+            c0 = cpu_seconds(pid)
             elapsed, file_url = await upload(session, base, auth, path)
-            out["upload"].append(size / MIB / elapsed)
-            elapsed, got = await download(session, base, auth, file_url)
-            assert got == size
-            out["download"].append(size / MIB / elapsed)
-    return out
+            cpu["upload"].append(cpu_seconds(pid) - c0)
+            rate["upload"].append(size / MIB / elapsed)
+            c0 = cpu_seconds(pid)
+            rate["download"].append(size / MIB / await download(base, auth, file_url))
+            cpu["download"].append(cpu_seconds(pid) - c0)
+    return rate, cpu
 
 
 async def concurrent_downloads(base: str, pid: int, path: Path, n: int) -> dict[str, float]:
@@ -183,11 +203,10 @@ async def concurrent_downloads(base: str, pid: int, path: Path, n: int) -> dict[
 
         sampler = asyncio.create_task(sample())
         t0 = time.perf_counter()
-        results = await asyncio.gather(*(download(session, base, auth, file_url) for _ in range(n)))
+        await asyncio.gather(*(download(base, auth, file_url) for _ in range(n)))
         elapsed = time.perf_counter() - t0
         done.set()
         await sampler
-        assert all(got == path.stat().st_size for _, got in results)
     return {"rss_before_mb": rss_before / 1024, "hwm_before_downloads_mb": before_hwm / 1024,
             "peak_rss_sampled_mb": max(samples) / 1024, "vmhwm_mb": status_kib(pid, "VmHWM") / 1024,
             "aggregate_mib_s": n * path.stat().st_size / MIB / elapsed}
@@ -209,7 +228,7 @@ def main() -> None:
         make_file(src, size)
         proc, base = serve(data, tmpdir / "serve.log", max_upload)
         try:
-            figures = asyncio.run(throughput(base, src, args.rounds))
+            figures, cpu = asyncio.run(throughput(base, proc.pid, src, args.rounds))
         finally:
             stop(proc)
         # a fresh process, so its VmHWM is the peak of the concurrent phase (plus start-up)
@@ -218,13 +237,17 @@ def main() -> None:
             memory = asyncio.run(concurrent_downloads(base, proc.pid, src, args.concurrent))
         finally:
             stop(proc)
-    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.machine()} {os.cpu_count()} cpus, "
-          f"Python {platform.python_version()}, {args.mib} MiB file, {args.rounds} rounds (median)")
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.machine()} {os.cpu_count()} cpus, load "
+          f"{os.getloadavg()[0]:.1f}, Python {platform.python_version()}, {args.mib} MiB file, "
+          f"{args.rounds} rounds (median)")
     base_copy = statistics.median(figures["disk copy"])
     for name in ("disk copy", "upload", "download"):
         runs = ", ".join(f"{v:.0f}" for v in figures[name])
+        ratios = [v / c * 100 for v, c in zip(figures[name], figures["disk copy"])]
         med = statistics.median(figures[name])
-        print(f"{name:10s} median {med:7.1f} MiB/s  ({med / base_copy * 100:5.1f} % of disk copy)  runs: {runs}")
+        print(f"{name:10s} median {med:7.1f} MiB/s  ({med / base_copy * 100:5.1f} % of disk copy; per-round "
+              f"ratio median {statistics.median(ratios):5.1f} %)  CPU {statistics.median(cpu[name]):.3f} s  "
+              f"runs: {runs}")
     print(f"{args.concurrent} concurrent downloads: aggregate {memory['aggregate_mib_s']:.0f} MiB/s; server RSS "
           f"before {memory['rss_before_mb']:.1f} MB, peak sampled {memory['peak_rss_sampled_mb']:.1f} MB, "
           f"VmHWM {memory['vmhwm_mb']:.1f} MB (VmHWM before the downloads {memory['hwm_before_downloads_mb']:.1f} MB)")
