@@ -309,6 +309,19 @@ async def test_unread_count_skips_messages_hidden_for_the_viewer(client, alice, 
     assert view["last_message_text"] == "one"  # the hidden last message is not shown
 
 
+async def test_hiding_own_or_already_read_messages_does_not_change_unread_count(client, alice, bob):
+    chat = await private(client, alice, bob)
+    read = await add_message(client, chat["id"], bob, "read")
+    mine = await add_message(client, chat["id"], alice, "mine")
+    await add_message(client, chat["id"], bob, "new")
+    await sql(client, "UPDATE chat_members SET last_read_message_id = ? WHERE chat_id = ? AND user_id = ?",
+              read, chat["id"], alice.id)
+    for mid in (read, mine):
+        await sql(client, "INSERT INTO message_hidden(user_id, message_id, chat_id) VALUES (?, ?, ?)",
+                  alice.id, mid, chat["id"])
+    assert (await chat_list(client, alice))[0]["unread_count"] == 1
+
+
 async def test_unread_mentions_count(client, alice, bob, carol):
     chat = await group(client, alice, bob, carol)
     m1 = await add_message(client, chat["id"], alice, "@bob hi", mentions=(bob,))
