@@ -24,6 +24,7 @@ import apsw
 
 from pufferd import keys as keys_mod
 from pufferd import media
+from pufferd.blobs import LocalBlobStore
 from pufferd.config import CONFIG_FILE, Settings, load_settings
 from pufferd.datadir import check_usable, database_key, is_initialised, user_name
 from pufferd.db import migrate
@@ -257,7 +258,8 @@ def check_blobs(insp: Inspection) -> str:
     """Every recorded blob decrypts: each chunk authenticates, digest and size match (media area)."""
     conn = insp.connection()
     try:
-        report = media.verify_blobs(insp.settings(), insp.keys().derive("blob encryption"), conn)
+        store = LocalBlobStore(insp.settings().blobs_dir, insp.keys().derive("blob encryption"))
+        report = media.verify_blobs(store, conn)
     except apsw.Error as exc:  # the blob table cannot be read: the integrity check says why
         raise PartUnavailable("database", exc) from None
     orphans = f"; {len(report.orphans)} unrecorded files (removed at the next start)" if report.orphans else ""

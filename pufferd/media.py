@@ -51,7 +51,7 @@ EXTENSIONS: dict[str, str] = {
 }
 ALLOWED_TYPES = tuple(EXTENSIONS)
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
-_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{32}\.(?:%s)$" % "|".join(sorted(set(EXTENSIONS.values()))))
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{32}\.(?:%s)$" % "|".join(sorted(set(EXTENSIONS.values()))))
 
 MAX_ATTACHMENTS_PER_MESSAGE = 10
 UPLOAD_IDLE_TIMEOUT = 60.0  # seconds a PUT may stall before it is dropped
@@ -68,7 +68,7 @@ def key_from_name(name: str) -> str:
 
     The shape is strict ([A-Za-z0-9_-]{32}.ext), so no traversal or odd name reaches storage.
     """
-    if not _NAME_RE.match(name):
+    if not NAME_RE.match(name):
         raise NotFound("File not found")
     return KEY_PREFIX + name
 
@@ -87,7 +87,7 @@ def key_from_url(settings: Settings, url: str) -> str | None:
     if parts.query or parts.fragment or "?" in url or "#" in url:
         return None
     name = url[len(prefix):]
-    return KEY_PREFIX + name if _NAME_RE.match(name) else None
+    return KEY_PREFIX + name if NAME_RE.match(name) else None
 
 
 def _signer(ctx: Context) -> UrlSigner:
@@ -513,13 +513,12 @@ class BlobCheck:
         return not (self.missing or self.corrupt)
 
 
-def verify_blobs(settings: Settings, blob_key: bytes, conn: apsw.Connection) -> BlobCheck:
+def verify_blobs(store: LocalBlobStore, conn: apsw.Connection) -> BlobCheck:
     """Decrypt every recorded blob (every chunk must authenticate, the digest and size match).
 
-    Synchronous and read-only, for `pufferd doctor`; BLOB_KEY is Keys.derive("blob encryption").
-    Blob files with no database row are listed as orphans (the server removes them at start-up).
+    Synchronous and read-only, for `pufferd doctor`, on the calling thread. Blob files with no
+    database row are listed as orphans (the server removes them at start-up).
     """
-    store = LocalBlobStore(settings.blobs_dir, blob_key)
     recorded = media_q.blobs(conn)
     report = BlobCheck()
     for digest, size in sorted(recorded.items()):

@@ -12,6 +12,7 @@ import pytest
 
 from pufferd import media
 from pufferd.app import make_app
+from pufferd.blobs import LocalBlobStore
 from pufferd.clock import FakeClock
 from pufferd.db.database import open_connection
 from pufferd.keys import Keys, db_key_hex
@@ -267,7 +268,8 @@ async def test_verify_blobs_authenticates_every_chunk(client, alice, settings, d
     keys = Keys.load(settings.keys_dir)
     conn = open_connection(settings.db_path, db_key_hex(settings.keys_dir, None))
     try:
-        report = await asyncio.to_thread(media.verify_blobs, settings, keys.derive("blob encryption"), conn)
+        store = LocalBlobStore(settings.blobs_dir, keys.derive("blob encryption"))
+        report = await asyncio.to_thread(media.verify_blobs, store, conn)
     finally:
         conn.close()
     assert not report.ok

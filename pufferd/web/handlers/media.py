@@ -46,7 +46,7 @@ _ERR = {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"
 _BINARY = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
 _NAME = {"name": "name", "in": "path", "required": True,
          "description": "the last segment of file_url / object_key: 32 URL-safe characters and the extension",
-         "schema": {"type": "string", "pattern": media._NAME_RE.pattern}}
+         "schema": {"type": "string", "pattern": media.NAME_RE.pattern}}
 _GET_PARAMS = [
     _NAME,
     {"name": "uid", "in": "query", "required": False, "schema": {"type": "integer"},
