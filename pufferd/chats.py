@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import apsw
@@ -82,7 +82,10 @@ class ChatView:
 
     def to_json(self) -> dict[str, Any]:
         """The ChatRead JSON object (the `chat_updated` event's data)."""
-        return asdict(self)
+        return {name: getattr(self, name) for name in _VIEW_FIELDS}
+
+
+_VIEW_FIELDS = tuple(f.name for f in fields(ChatView))
 
 
 @dataclass(frozen=True, slots=True)
