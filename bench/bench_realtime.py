@@ -312,14 +312,17 @@ class Sender:
     chat_id: int
     session: aiohttp.ClientSession
     errors: int = 0
+    round_trips: list[int] = field(default_factory=list)  # POST sent -> 201 read, ns
 
     async def post(self, k: int) -> None:
-        body = {"chat_id": self.chat_id, "type": "text", "text": f"b{k} {time.perf_counter_ns()}"}
+        t0 = time.perf_counter_ns()
+        body = {"chat_id": self.chat_id, "type": "text", "text": f"b{k} {t0}"}
         async with self.session.post(self.base + "/api/v1/messages", json=body, headers=self.headers) as r:
             if r.status != 201:
                 self.errors += 1
                 print(f"  POST failed: {r.status} {(await r.text())[:200]}", file=sys.stderr)
             await r.read()
+        self.round_trips.append(time.perf_counter_ns() - t0)
 
 
 def pct(values: list[int], p: float) -> float:
@@ -345,8 +348,10 @@ async def latency_phase(clients: Clients, sender: Sender, rate: float, seconds: 
         pass
     clients.stats = None
     got = len(stats.latencies)
+    posts, sender.round_trips = sender.round_trips, []
     return {"p50_ms": pct(stats.latencies, 50), "p99_ms": pct(stats.latencies, 99),
-            "max_ms": pct(stats.latencies, 100), "delivered": got, "expected": n * stats.clients}
+            "max_ms": pct(stats.latencies, 100), "post_p50_ms": pct(posts, 50), "post_p99_ms": pct(posts, 99),
+            "delivered": got, "expected": n * stats.clients}
 
 
 async def throughput_phase(clients: Clients, sender: Sender, burst: int, window: int,
@@ -444,6 +449,7 @@ async def main(args: argparse.Namespace) -> None:
                 results[name].append(res)
                 print(f"round {r + 1} {name:8s} p50 {res['p50_ms']:6.1f} ms  p99 {res['p99_ms']:6.1f} ms  "
                       f"max {res['max_ms']:6.1f} ms  ({res['delivered']}/{res['expected']})  "
+                      f"POST p50 {res['post_p50_ms']:.1f} ms p99 {res['post_p99_ms']:.1f} ms  "
                       f"full speed {res['full_deliveries_per_s']:9.0f} deliveries/s "
                       f"({res['full_messages_per_s']:.0f} msgs/s, {res['full_delivered']}/{res['full_expected']})  "
                       f"server cpu {res['server_cpu_s']:.1f} s, client cpu {res['client_cpu_s']:.1f} s, "

@@ -118,10 +118,9 @@ class Hub:
         if len(group) >= s.ws_max_sockets_per_user:
             conn.close(CloseCode.POLICY, "too many sockets for this user")
             return conn
-        now = self._clock.monotonic()
-        ulog = self._log_of(user_id, now)
+        ulog = self._log_of(user_id)
         ulog.idle_since = None
-        ulog.prune(now)
+        ulog.prune(self._clock.monotonic())
         self._push(conn, (protocol.control("ready", {
             "user_id": user_id, "seq": ulog.last_seq, "heartbeat_seconds": s.ws_heartbeat_seconds,
             "max_frame_bytes": s.ws_max_frame_bytes}),))
@@ -220,7 +219,7 @@ class Hub:
         if self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_soon(self.flush)
 
-    def _log_of(self, user_id: int, now: float) -> UserLog:
+    def _log_of(self, user_id: int) -> UserLog:
         ulog = self._logs.get(user_id)
         if ulog is None:
             s = self._settings
