@@ -26,6 +26,18 @@ from pufferd.db.users_q import User
 
 MAX_TERMS = 16      # pieces of a query that are matched; the rest is ignored
 MAX_TERM_CHARS = 64
+# Up to this many chats, a search names the caller's chats inside the FTS5 query (see
+# search_q.messages); a member of more chats is filtered by the join alone.
+MAX_CHAT_FILTER = 500
+
+
+def _found_messages(conn: apsw.Connection, viewer: User, terms: str, limit: int,
+                    chat_id: int | None = None) -> list[messages.MessageView]:
+    chat_ids = [chat_id] if chat_id is not None else search_q.member_chat_ids(conn, viewer.id, MAX_CHAT_FILTER)
+    if chat_ids == []:
+        return []
+    found = search_q.messages(conn, viewer_id=viewer.id, terms=terms, limit=limit, chat_ids=chat_ids)
+    return messages.views(conn, viewer.id, found)
 
 
 def fts_query(text: str) -> str | None:
@@ -54,8 +66,7 @@ async def search_messages(ctx: Context, viewer: User, query: str, *, limit: int,
             messages.member_or_404(conn, chat_id, viewer.id)
         if match is None:
             return []
-        found = search_q.messages(conn, viewer_id=viewer.id, match=match, limit=limit, chat_id=chat_id)
-        return messages.views(conn, viewer.id, found)
+        return _found_messages(conn, viewer, match, limit, chat_id)
 
     return await ctx.db.read(search_txn)
 
@@ -81,9 +92,8 @@ async def global_search(ctx: Context, viewer: User, query: str, *, users_limit: 
         if chats_limit:
             ids = search_q.chat_ids(conn, viewer_id=viewer.id, match=match, limit=chats_limit)
             found_chats = chats.views_txn(conn, ctx.presence, [(chat_id, viewer.id) for chat_id in ids])
-        found = (search_q.messages(conn, viewer_id=viewer.id, match=match, limit=messages_limit)
-                 if messages_limit else [])
-        return found_chats, messages.views(conn, viewer.id, found)
+        found = _found_messages(conn, viewer, match, messages_limit) if messages_limit else []
+        return found_chats, found
 
     async def people() -> list[users.Profile]:
         return await users.search(ctx, viewer, query, users_limit) if users_limit else []

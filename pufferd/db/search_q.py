@@ -1,5 +1,6 @@
-"""Full-text search queries (FTS5 tables of migration 0030). MATCH strings come already quoted
-from pufferd.search.fts_query; nothing here interpolates user input into SQL."""
+"""Full-text search queries (FTS5 tables of migrations 0030 and 0031). Query terms come already
+quoted from pufferd.search.fts_query and are passed as parameters; nothing here interpolates user
+input into SQL or into the FTS5 query."""
 from __future__ import annotations
 
 import apsw
@@ -7,38 +8,36 @@ import apsw
 from pufferd.db.messages_q import COLUMNS, Message
 
 
-def messages(conn: apsw.Connection, *, viewer_id: int, match: str, limit: int,
-             chat_id: int | None = None) -> list[Message]:
-    """Messages matching MATCH that the viewer may see, newest first.
+def messages(conn: apsw.Connection, *, viewer_id: int, terms: str, limit: int,
+             chat_ids: list[int] | None = None) -> list[Message]:
+    """Messages whose text matches TERMS that the viewer may see, newest first.
 
     Visible = the viewer is a member of the message's chat, the message is newer than the viewer's
-    clear-history mark and not deleted for the viewer. Ordered by rowid (recency), which FTS5
-    delivers in index order, so the scan stops after LIMIT visible hits (NOTES-deps.md: bm25
-    ranking over 1 M rows costs ~150 ms p99; recency costs < 1 ms).
+    clear-history mark and not deleted for the viewer. CHAT_IDS (when given) narrows the match
+    inside FTS5 to those chats' tokens (migration 0031), so FTS5 intersects doclists instead of
+    this query discarding other chats' matches row by row. Ordered by rowid (recency), which FTS5
+    delivers in index order, so the scan stops after LIMIT visible hits (bm25 ranking over 1 M
+    rows costs ~150 ms p99 for a common word; recency a few ms).
     """
-    chat_filter = "" if chat_id is None else " AND m.chat_id = :chat"
+    match = f"text : ({terms})"
+    if chat_ids is not None:
+        match += " AND fts_chat : (" + " OR ".join(f"c{int(c)}" for c in chat_ids) + ")"
     rows = conn.execute(
         f"SELECT {COLUMNS} FROM messages_fts"
         " JOIN messages m ON m.id = messages_fts.rowid"
         " JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = :viewer"
         " WHERE messages_fts MATCH :match AND m.id > cm.cleared_before_id"
-        f"{chat_filter}"
         " AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = :viewer AND h.message_id = m.id)"
         " ORDER BY messages_fts.rowid DESC LIMIT :limit",
-        {"viewer": viewer_id, "match": match, "limit": limit, "chat": chat_id})
+        {"viewer": viewer_id, "match": match, "limit": limit})
     return [Message(**r) for r in rows]
 
 
-def user_ids(conn: apsw.Connection, *, viewer_id: int, match: str, limit: int) -> list[int]:
-    """Users whose username or name has a word starting with the query, except disabled users and
-    users who blocked the viewer; exact-prefix usernames first, then alphabetical."""
-    rows = conn.execute(
-        "SELECT u.id FROM users_fts JOIN users u ON u.id = users_fts.rowid"
-        " WHERE users_fts MATCH :match AND u.is_disabled = 0"
-        " AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = :viewer)"
-        " ORDER BY u.username LIMIT :limit",
-        {"viewer": viewer_id, "match": match, "limit": limit})
-    return [r["id"] for r in rows]
+def member_chat_ids(conn: apsw.Connection, user_id: int, cap: int) -> list[int] | None:
+    """The chats USER_ID is in, or None when there are more than CAP of them."""
+    ids = [r["chat_id"] for r in conn.execute(
+        "SELECT chat_id FROM chat_members WHERE user_id = ? LIMIT ?", (user_id, cap + 1))]
+    return None if len(ids) > cap else ids
 
 
 def chat_ids(conn: apsw.Connection, *, viewer_id: int, match: str, limit: int) -> list[int]:

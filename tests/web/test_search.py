@@ -80,6 +80,32 @@ def test_fts_query_quotes_every_piece():
     assert fts_query("  ") is None and fts_query("*** ---") is None and fts_query("😀") is None
 
 
+async def test_a_user_in_no_chat_finds_no_messages(client, alice, bob, carol):
+    chat = await make_chat(client, alice, bob)
+    await send(client, alice, chat, "lonely words")
+    assert await ids(client, carol, "lonely") == []
+    assert (await global_search(client, carol, "lonely"))["messages"] == []
+
+
+async def test_search_for_members_of_many_chats_filters_by_the_join(client, alice, bob, carol, monkeypatch):
+    from pufferd import search as search_mod
+
+    monkeypatch.setattr(search_mod, "MAX_CHAT_FILTER", 1)
+    ours = await make_chat(client, alice, bob)
+    other = await make_chat(client, alice, carol)
+    theirs = await make_chat(client, carol, bob)
+    a = await send(client, alice, ours, "cherry one")
+    b = await send(client, alice, other, "cherry two")
+    await send(client, carol, theirs, "cherry three")
+    assert await ids(client, alice, "cherry") == [b["id"], a["id"]]
+
+
+async def test_message_text_cannot_match_a_chat_token(client, alice, bob):
+    chat = await make_chat(client, alice, bob)
+    await send(client, alice, chat, "plain words")
+    assert await ids(client, alice, f"c{chat}") == []
+
+
 async def test_search_sees_only_chats_the_caller_is_in(client, alice, bob, carol):
     ours = await make_chat(client, alice, bob)
     theirs = await make_chat(client, carol, bob)
@@ -131,7 +157,7 @@ async def test_search_query_plan_walks_fts_by_rowid_without_sorting(client):
     plan = await client.app[CTX].db.read(lambda c: c.execute(
         "EXPLAIN QUERY PLAN SELECT m.id FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
         " JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = 1"
-        " WHERE messages_fts MATCH '\"x\"*' AND m.id > cm.cleared_before_id"
+        " WHERE messages_fts MATCH 'text : (\"x\"*) AND fts_chat : (c1 OR c2)' AND m.id > cm.cleared_before_id"
         " AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = 1 AND h.message_id = m.id)"
         " ORDER BY messages_fts.rowid DESC LIMIT 50").fetchall())
     details = [r["detail"] for r in plan]
