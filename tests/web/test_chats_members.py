@@ -395,3 +395,39 @@ async def test_invite_link_of_a_deleted_chat_stops_working(client, alice, bob, c
 async def test_erin_unrelated_user_sees_nothing(client, alice, bob, erin):
     await group(client, alice, bob)
     assert await chat_list(client, erin) == []
+
+
+# the permission matrix of manager actions -----------------------------------------------------
+
+MANAGER_ACTIONS = [
+    ("POST", "/members", lambda t: {"user_id": t.id}, 201),
+    ("POST", "/bans/{t}", None, 204),
+    ("POST", "/invite-link", None, 200),
+    ("PATCH", "/title", lambda t: {"title": "Renamed"}, 200),
+    ("PATCH", "/profile", lambda t: {"description": "about"}, 200),
+    ("POST", "/pin", lambda t: {"message_id": None}, 200),
+]
+
+
+@pytest.mark.parametrize("role,expect", [("owner", None), ("admin", None), ("member", 403), ("outsider", 404)])
+@pytest.mark.parametrize("method,suffix,body,ok", MANAGER_ACTIONS,
+                         ids=[f"{m} {s}" for m, s, _, _ in MANAGER_ACTIONS])
+async def test_manager_actions_by_role(client, alice, bob, carol, dave, role, expect, method, suffix, body, ok):
+    chat = await group(client, alice, bob, carol)
+    await make_admin(client, chat, alice, bob)
+    actor = {"owner": alice, "admin": bob, "member": carol, "outsider": dave}[role]
+    target = dave if role != "outsider" else carol
+    before = await snapshot(client)
+    path = f"{API}/{chat['id']}" + suffix.format(t=target.id)
+    await call(client, method, path, actor, expect or ok, body(target) if body else None)
+    if expect:
+        assert await snapshot(client) == before
+
+
+@pytest.mark.parametrize("role,expect", [("owner", 204), ("admin", 204), ("member", 403), ("outsider", 404)])
+async def test_unban_by_role(client, alice, bob, carol, dave, erin, role, expect):
+    chat = await group(client, alice, bob, carol)
+    await make_admin(client, chat, alice, bob)
+    await call(client, "POST", f"{API}/{chat['id']}/bans/{erin.id}", alice, 204)
+    actor = {"owner": alice, "admin": bob, "member": carol, "outsider": dave}[role]
+    await call(client, "DELETE", f"{API}/{chat['id']}/bans/{erin.id}", actor, expect)
