@@ -80,9 +80,13 @@ def test_fts_query_quotes_every_piece():
     assert fts_query("  ") is None and fts_query("*** ---") is None and fts_query("😀") is None
 
 
-async def test_a_user_in_no_chat_finds_no_messages(client, alice, bob, carol):
+async def test_a_user_in_no_chat_finds_no_messages(client, alice, bob, carol, monkeypatch):
+    from pufferd import search as search_mod
+
+    monkeypatch.setattr(search_mod, "RECENT_WINDOW", 1)
     chat = await make_chat(client, alice, bob)
     await send(client, alice, chat, "lonely words")
+    await send(client, alice, chat, "lonely again")
     assert await ids(client, carol, "lonely") == []
     assert (await global_search(client, carol, "lonely"))["messages"] == []
 
@@ -91,6 +95,7 @@ async def test_search_for_members_of_many_chats_filters_by_the_join(client, alic
     from pufferd import search as search_mod
 
     monkeypatch.setattr(search_mod, "MAX_CHAT_FILTER", 1)
+    monkeypatch.setattr(search_mod, "RECENT_WINDOW", 1)
     ours = await make_chat(client, alice, bob)
     other = await make_chat(client, alice, carol)
     theirs = await make_chat(client, carol, bob)
@@ -98,6 +103,20 @@ async def test_search_for_members_of_many_chats_filters_by_the_join(client, alic
     b = await send(client, alice, other, "cherry two")
     await send(client, carol, theirs, "cherry three")
     assert await ids(client, alice, "cherry") == [b["id"], a["id"]]
+
+
+async def test_search_finds_older_matches_beyond_the_recent_window(client, alice, bob, carol, monkeypatch):
+    from pufferd import search as search_mod
+
+    monkeypatch.setattr(search_mod, "RECENT_WINDOW", 3)
+    ours = await make_chat(client, alice, bob)
+    theirs = await make_chat(client, carol, bob)
+    mine = [(await send(client, alice, ours, f"grape {i}"))["id"] for i in range(2)]
+    for i in range(5):  # newer matches alice cannot see fill the window
+        await send(client, carol, theirs, f"grape later {i}")
+    assert await ids(client, alice, "grape") == mine[::-1]
+    assert await ids(client, alice, "grape", limit=1) == mine[1:]
+    assert len(await ids(client, carol, "grape")) == 5
 
 
 async def test_message_text_cannot_match_a_chat_token(client, alice, bob):
