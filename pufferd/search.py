@@ -31,7 +31,7 @@ MAX_TERM_CHARS = 64
 # when that window is full and still leaves the page short does it name the caller's chats inside
 # the FTS5 query (each chat token costs a lookup in every index segment, ~0.2-0.4 ms), up to
 # MAX_CHAT_FILTER chats (a member of more chats is filtered by the SQL join alone).
-RECENT_WINDOW = 1000
+RECENT_WINDOW = 256
 MAX_CHAT_FILTER = 500
 
 
