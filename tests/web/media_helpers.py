@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 from pufferd.web.keys import CTX
 
 PNG = b"\x89PNG\r\n\x1a\n"
-JPEG = b"\xff\xd8\xff\xe0"
 
 
 def png(size: int = 4096) -> bytes:

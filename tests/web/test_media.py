@@ -10,9 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from yarl import URL
 
-from tests.web.media_helpers import (
-    JPEG,
-    PNG,
+from pufferd.web.keys import CTX
+from media_helpers import (
     attach,
     blob_files,
     download,
@@ -277,8 +276,6 @@ async def test_full_flow_upload_attach_list_download(client, alice, bob):
 
 
 async def test_attaching_a_waveform_publishes_message_updated(client, alice, bob):
-    from pufferd.web.keys import CTX
-
     chat_id = await make_group(client, alice, bob)
     message_id = await send(client, alice, chat_id, "voice")
     seen = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from tests.web.media_helpers import download, make_group, png, rows, ticket, upload
+from media_helpers import download, make_group, png, rows, ticket, upload
 
 PROFILE = "/api/v1/users/profile"
 

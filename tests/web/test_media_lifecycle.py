@@ -10,14 +10,14 @@ import time
 
 import pytest
 
-from pufferd import media
+from pufferd import doctor, media
 from pufferd.app import make_app
 from pufferd.blobs import LocalBlobStore
 from pufferd.clock import FakeClock
 from pufferd.db.database import open_connection
 from pufferd.keys import Keys, db_key_hex
 from pufferd.web.keys import CTX
-from tests.web.media_helpers import (
+from media_helpers import (
     attach,
     blob_files,
     download,
@@ -285,8 +285,6 @@ async def test_verify_blobs_authenticates_every_chunk(client, alice, settings, d
 
 
 async def test_doctor_checks_blob_integrity(client, alice, data_dir):
-    from pufferd import doctor
-
     t = await upload(client, alice, png(150_000))
     results = {r.name: r for r in await asyncio.to_thread(doctor.run, data_dir)}
     assert results["blobs"].status == "ok", results["blobs"]

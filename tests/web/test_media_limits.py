@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.media_helpers import attach, make_group, png, put, send, ticket, upload
+from media_helpers import attach, make_group, png, put, send, ticket, upload
 
 
 @pytest.fixture

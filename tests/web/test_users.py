@@ -5,7 +5,7 @@ import pytest
 
 from pufferd.db import users_q
 from pufferd.web.keys import CTX
-from tests.web.media_helpers import png, upload
+from media_helpers import png, upload
 
 USER_READ_FIELDS = {"id", "name", "username", "email", "avatar_url", "bio", "email_verified",
                     "allow_private_messages", "privacy_private_messages", "privacy_last_seen",
