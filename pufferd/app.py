@@ -31,7 +31,7 @@ def make_context(settings: Settings, *, clock: Clock | None = None) -> Context:
     db = open_database(settings)
     clock = clock or Clock()
     return Context(settings=settings, db=db, clock=clock, keys=keys, bus=Bus(),
-                   hasher=PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency),
+                   hasher=PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency, settings.bcrypt_nice),
                    limiter=Limiter(clock), presence=Presence(), mailer=make_mailer(settings),
                    auth_cache=AuthCache(settings.auth_cache_seconds, clock),
                    blobs=LocalBlobStore(settings.blobs_dir, keys.derive("blob encryption")))

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     # accounts
     bcrypt_rounds: int = Field(12, ge=4, le=16)  # init calibrates (never below 10); tests use 4
     bcrypt_concurrency: int = Field(2, ge=1, le=64)
+    bcrypt_nice: int = Field(10, ge=0, le=19)  # bcrypt threads run this much below the event loop
     access_token_ttl_seconds: int = Field(15 * 60, ge=30)
     refresh_token_ttl_seconds: int = Field(30 * 24 * 3600, ge=60)
     auth_cache_seconds: float = Field(1.0, ge=0, le=60)  # verified tokens reused this long; 0: off

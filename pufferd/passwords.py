@@ -36,16 +36,13 @@ def calibrate(target_seconds: float = 0.25, minimum: int = 10, maximum: int = 16
     return rounds
 
 
-HASHER_NICE = 10
-
-
-def _yield_to_event_loop() -> None:
-    """Run this bcrypt worker thread at a lower CPU priority, so that during a login burst the
-    event loop thread still gets a core at once (Linux schedules threads with their own nice)."""
-    if sys.platform.startswith("linux"):
+def _lower_priority(nice: int) -> None:
+    """Run this bcrypt worker thread NICE steps below the process's CPU priority, so that during a
+    login burst the event loop thread still gets a core at once (Linux: nice is per thread)."""
+    if nice and sys.platform.startswith("linux"):
         try:
             tid = threading.get_native_id()
-            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + HASHER_NICE))
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
         except OSError:
             pass
 
@@ -53,10 +50,10 @@ def _yield_to_event_loop() -> None:
 class PasswordHasher:
     """Hashes and checks passwords on a small thread pool; at most CONCURRENCY run at once."""
 
-    def __init__(self, rounds: int, concurrency: int) -> None:
+    def __init__(self, rounds: int, concurrency: int, nice: int = 0) -> None:
         self.rounds = rounds
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="pufferd-bcrypt",
-                                        initializer=_yield_to_event_loop)
+                                        initializer=_lower_priority, initargs=(nice,))
         self._dummy: str | None = None
 
     async def hash(self, password: str) -> str:

@@ -7,12 +7,12 @@ import threading
 
 import pytest
 
-from pufferd.passwords import HASHER_NICE, PasswordHasher
+from pufferd.passwords import PasswordHasher
 
 
 @pytest.fixture
 async def hasher():
-    h = PasswordHasher(4, 2)
+    h = PasswordHasher(4, 2, nice=10)
     yield h
     h.close()
 
@@ -31,4 +31,4 @@ async def test_bcrypt_threads_run_below_the_event_loop_priority(hasher):
     assert workers
     base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     for t in workers:
-        assert os.getpriority(os.PRIO_PROCESS, t.native_id) == min(19, base + HASHER_NICE)
+        assert os.getpriority(os.PRIO_PROCESS, t.native_id) == min(19, base + 10)
