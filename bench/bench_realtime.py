@@ -291,7 +291,7 @@ class Clients:
         async def one(path: str) -> None:
             async with sem:
                 _, proto = await loop.create_connection(lambda: WSClient(path, port, self), "127.0.0.1", port)
-                await asyncio.wait_for(proto.opened, 30)
+                await asyncio.wait_for(proto.opened, 120)
                 self.protocols.append(proto)
 
         await asyncio.gather(*(one(p) for p in paths))
@@ -437,9 +437,15 @@ async def main(args: argparse.Namespace) -> None:
     puff_paths = [f"/api/v1/ws?token={t}" for t in fx.tokens]
     bare_paths = ["/api/v1/ws"] * len(fx.tokens)
     results: dict[str, list[dict[str, float]]] = {"bare": [], "pufferd": []}
+    started: list[Server] = []
+
+    def launch(name: str, cmd: list[str], extra: dict[str, str]) -> Server:
+        started.append(start(name, cmd, extra, workdir))
+        return started[-1]
+
     try:
-        puff = start("pufferd", pufferd_cmd, env, workdir)
-        bare = start("bare", bare_cmd, {}, workdir)
+        puff = launch("pufferd", pufferd_cmd, env)
+        bare = launch("bare", bare_cmd, {})
         for r in range(args.rounds):
             order = [("bare", bare), ("pufferd", puff)] if r % 2 == 0 else [("pufferd", puff), ("bare", bare)]
             for name, server in order:
@@ -459,15 +465,14 @@ async def main(args: argparse.Namespace) -> None:
         rss = {}
         steps = [s for s in (args.clients, args.idle) if s]
         for name, cmd, paths in (("pufferd", pufferd_cmd, puff_paths), ("bare", bare_cmd, bare_paths)):
-            server = start(name, cmd, env if name == "pufferd" else {}, workdir)
+            server = launch(name, cmd, env if name == "pufferd" else {})
             await asyncio.sleep(1)
             rss[name] = await idle_rss(server, paths, steps)
             server.stop()
             print(f"RSS {name:8s} " + "  ".join(f"{n} sockets: {mb:.1f} MB" for n, mb in rss[name]), flush=True)
     finally:
-        for s in ("puff", "bare"):
-            if s in locals():
-                locals()[s].stop()
+        for server in started:
+            server.stop()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
 
