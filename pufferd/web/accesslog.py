@@ -11,6 +11,7 @@ FLUSH_INTERVAL after log lines written during the same request; `flush()` at shu
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import TextIO
 
@@ -19,6 +20,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 FLUSH_INTERVAL = 0.25
 MAX_LINES = 256
+_TOKEN_PARAM = re.compile(r"([?&])token=[^&]*")
 
 
 class AccessLogBuffer:
@@ -70,7 +72,10 @@ def access_logger_class(buffer: AccessLogBuffer) -> type[AbstractAccessLogger]:
         def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
             version = request.version
             # raw_path: the request target as sent, without building a URL object for it
-            buffer.add(f'{request.remote or "-"} "{request.method} {request.raw_path} '
+            path = request.raw_path
+            if "token=" in path:  # GET /api/v1/ws?token=<access token>: never write a credential
+                path = _TOKEN_PARAM.sub(r"\1token=[redacted]", path)
+            buffer.add(f'{request.remote or "-"} "{request.method} {path} '
                        f'HTTP/{version.major}.{version.minor}" {response.status} '
                        f'{response.body_length} {time:06f}s')
 

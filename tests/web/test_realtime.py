@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import asyncio
 import email
+import io
+import logging
 import re
 import time
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 
+from pufferd.web.accesslog import AccessLogBuffer, access_logger_class
 from pufferd.web.keys import CTX
 from tests.web.realtime_helpers import WS, connect, db_write, eventually, hub, publish, short_token, token_for
 
@@ -323,3 +327,22 @@ async def test_client_close_forgets_the_socket(client, alice):
     assert hub(client).sockets_of(alice.id) == 1
     await sock.close()
     await eventually(lambda: hub(client).sockets_of(alice.id) == 0)
+
+
+async def test_access_log_never_contains_the_sockets_token(aiohttp_client, app, make_user):
+    stream = io.StringIO()
+    buffer = AccessLogBuffer(stream, interval=60)
+    server = TestServer(app)
+    await server.start_server(access_log_class=access_logger_class(buffer),
+                              access_log=logging.getLogger("aiohttp.access"))
+    client = await aiohttp_client(server)
+    user = await make_user("dora")
+    sock = await connect(client, user, since=0)
+    await sock.close()
+    resp = await client.get(WS, params={"token": "not-a-token", "since": "5"})
+    assert resp.status == 401
+    await eventually(lambda: (buffer.flush(), stream.getvalue().count("/api/v1/ws") == 2)[1])
+    log_text = stream.getvalue()
+    assert '/api/v1/ws?token=[redacted]&since=0 HTTP/1.1" 101' in log_text
+    assert user.token not in log_text and "not-a-token" not in log_text
+    assert "/api/v1/ws?token=[redacted]&since=5 HTTP/1.1\" 401" in log_text

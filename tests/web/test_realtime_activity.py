@@ -239,3 +239,23 @@ async def test_ack_for_a_chat_the_user_is_not_in_is_an_error(client, alice, bob,
     await c.send({"type": "ack", "data": {"chat_id": chat, "message_id": sent["id"]}})
     answer = await c.next("error")
     assert answer["data"]["code"] == "not_found"
+
+
+async def test_chat_read_shows_the_counterpart_online_while_a_socket_is_open(client, alice, bob):
+    chat = await make_chat(client, alice, bob, type="private")
+
+    async def counterpart() -> dict:
+        resp = await client.get(f"/api/v1/chats/{chat}", headers=bob.headers)
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+    before = await counterpart()
+    assert before["counterpart_is_online"] is False
+    a = await connect(client, alice)
+    assert (await counterpart())["counterpart_is_online"] is True
+    await a.close()
+
+    async def offline_with_last_seen() -> bool:
+        after = await counterpart()
+        return after["counterpart_is_online"] is False and after["counterpart_last_seen_at"] is not None
+    await eventually(offline_with_last_seen, timeout=2)
