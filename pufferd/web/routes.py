@@ -6,10 +6,10 @@ what the application and the OpenAPI document are built from.
 from __future__ import annotations
 
 from pufferd.web.handlers import chats, health
+from pufferd.web.handlers import realtime
 from pufferd.web.handlers import messages, notifications, search
 from pufferd.web.handlers import media
 from pufferd.web.handlers import auth, users
-from pufferd.web.handlers import realtime
 from pufferd.web.route import Route
 
 ROUTERS = [
