@@ -3,6 +3,13 @@
 Domain code calls ``await db.read(fn)`` / ``await db.write(fn)`` where ``fn(conn)`` is a synchronous
 unit of work. Concurrent write jobs are batched into one transaction; each job runs inside its own
 savepoint, so a failing job rolls back only its own changes and the others still commit.
+
+WAL checkpoints run on a third kind of thread, the checkpointer, with its own connection: SQLite's
+automatic checkpoint would otherwise run inside the committing writer (page copies, cipher work and
+an fsync of the database file), stalling every write job queued behind it. The writer's WAL hook
+wakes the checkpointer once the log holds CHECKPOINT_FRAMES frames; it also looks once a second.
+Its checkpoints are PASSIVE (they never wait for, or block, the writer or readers); when the log
+still grows past WAL_TRUNCATE_BYTES (readers kept it pinned), a TRUNCATE checkpoint resets it.
 """
 from __future__ import annotations
 
@@ -22,6 +29,9 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
 MAX_BATCH = 512
+CHECKPOINT_FRAMES = 1000  # SQLite's own default for wal_autocheckpoint
+CHECKPOINT_INTERVAL_S = 1.0
+WAL_TRUNCATE_BYTES = 64 * 1024 * 1024
 
 
 class DatabaseOpenError(Exception):
@@ -114,12 +124,21 @@ class Database:
         self._closed = False
         self.batches = 0  # group-commit statistics, read by benchmarks and tests
         self.jobs_committed = 0
+        self.checkpoints = 0
+        self._wal_frames = 0  # frames in the WAL after the writer's latest commit
+        self._checkpoint_wanted = threading.Event()
+        self._checkpoint_stop = False
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="pufferd-db-checkpointer",
+                                              daemon=True)
 
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
         if self._started:
             return
         self._started = True
+        # from here on the checkpointer checkpoints; the writer only commits
+        self._writer_conn.set_wal_hook(self._on_wal_commit)
+        self._checkpointer.start()
         self._writer.start()
         for i in range(self._readers_n):
             conn = open_connection(self.path, self._key)
@@ -140,6 +159,9 @@ class Database:
                 self._read_jobs.put(None)
             for t in self._reader_threads:
                 t.join()
+            self._checkpoint_stop = True
+            self._checkpoint_wanted.set()
+            self._checkpointer.join()
         for conn in self._reader_conns:
             conn.close()
         try:
@@ -179,6 +201,33 @@ class Database:
             return fn(self._writer_conn)
 
     # threads ---------------------------------------------------------------------------------
+    def _on_wal_commit(self, conn: apsw.Connection, dbname: str, frames: int) -> int:
+        """The writer's WAL hook: runs after each commit, in the writer thread."""
+        self._wal_frames = frames
+        if frames >= CHECKPOINT_FRAMES:
+            self._checkpoint_wanted.set()
+        return apsw.SQLITE_OK
+
+    def _checkpoint_loop(self) -> None:
+        conn = open_connection(self.path, self._key)
+        wal = Path(str(self.path) + "-wal")
+        try:
+            while not self._checkpoint_stop:
+                self._checkpoint_wanted.wait(CHECKPOINT_INTERVAL_S)
+                self._checkpoint_wanted.clear()
+                if self._checkpoint_stop or self._wal_frames == 0:
+                    continue
+                self._wal_frames = 0  # the writer's next commit sets it again
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    if wal.exists() and wal.stat().st_size > WAL_TRUNCATE_BYTES:
+                        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                    self.checkpoints += 1
+                except apsw.Error:
+                    pass  # busy or locked: the next wake-up tries again
+        finally:
+            conn.close()
+
     def _read_loop(self, conn: apsw.Connection) -> None:
         while True:
             job = self._read_jobs.get()

@@ -153,6 +153,56 @@ def fresh_connection(tmp_path: Path) -> apsw.Connection:
     return open_connection(tmp_path / "fresh.db", None)
 
 
+# checkpoints ----------------------------------------------------------------------------------------------
+
+async def test_the_writer_does_not_checkpoint_the_background_thread_does(settings, monkeypatch):
+    import pufferd.db.database as database
+    seen: list[int] = []
+    hook = Database._on_wal_commit
+
+    def spy(self, conn, name, frames):
+        seen.append(frames)
+        return hook(self, conn, name, frames)
+    monkeypatch.setattr(Database, "_on_wal_commit", spy)
+    monkeypatch.setattr(database, "CHECKPOINT_INTERVAL_S", 60.0)  # only the frame count wakes it now
+    monkeypatch.setattr(database, "CHECKPOINT_FRAMES", 2000)
+    db = open_database(settings)
+    db.write_sync(lambda c: c.execute("CREATE TABLE scratch(id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE)"))
+    db.start()
+    try:
+        big = "x" * 3000  # about one page per row
+        for i in range(12):
+            await asyncio.gather(*(db.write(insert(f"{i}-{k}-{big}")) for k in range(100)))
+            assert db.checkpoints == 0 or max(seen) >= 2000
+        # SQLite's automatic checkpoint would have reset the log at 1,000 frames inside a commit
+        assert max(seen) > 1000
+        deadline = time.monotonic() + 5
+        while db.checkpoints == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert db.checkpoints >= 1
+    finally:
+        db.close()
+
+
+async def test_a_few_commits_are_checkpointed_within_the_interval(db):
+    before = db.checkpoints
+    await asyncio.gather(*(db.write(insert(f"c{k}")) for k in range(50)))  # far below the frame threshold
+    deadline = time.monotonic() + 5
+    while db.checkpoints == before and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert db.checkpoints > before
+
+
+async def test_an_idle_database_is_not_checkpointed_again_and_again(db):
+    await db.write(insert("once"))
+    deadline = time.monotonic() + 5
+    while db.checkpoints == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    settled = db.checkpoints
+    await asyncio.sleep(2.5)  # two more intervals without a commit
+    assert db.checkpoints == settled
+
+
 def test_migrations_are_applied_in_order_and_recorded(tmp_path):
     conn = fresh_connection(tmp_path)
     shipped = migrate.available()
