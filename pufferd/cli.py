@@ -220,6 +220,9 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
         runner = uvloop.run  # type: ignore[assignment]
     try:
         code = runner(_serve(settings, sock))
+        # the loop is gone and with it its signal handlers: what is left is only exiting
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     except USER_ERRORS as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -233,6 +236,10 @@ async def _serve(settings: Settings, sock: socket.socket) -> int:
     from pufferd.app import make_app
     from pufferd.web.accesslog import AccessLogBuffer, access_logger_class
 
+    bound = sock.getsockname()
+    if settings.port == 0:
+        # links the server builds (uploads, downloads, invites) name the port it really got
+        settings = settings.model_copy(update={"port": bound[1]})
     app = make_app(settings)
     access = AccessLogBuffer(sys.stderr)
     runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
@@ -241,7 +248,6 @@ async def _serve(settings: Settings, sock: socket.socket) -> int:
     await runner.setup()
     site = web.SockSite(runner, sock)
     await site.start()
-    bound = sock.getsockname()
     shown = f"[{bound[0]}]" if sock.family == socket.AF_INET6 else bound[0]
     log.info("listening on http://%s:%s", shown, bound[1])
     stop = asyncio.Event()
@@ -249,6 +255,10 @@ async def _serve(settings: Settings, sock: socket.socket) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # a second signal (an impatient operator, a service manager repeating itself) must not
+        # cut the orderly shutdown short: sockets closed with 1001, queued writes committed
+        loop.add_signal_handler(sig, log.info, "already shutting down")
     access.flush()
     log.info("shutting down")
     await runner.cleanup()

@@ -44,6 +44,16 @@ def get_json(url: str, headers: dict[str, str] | None = None) -> tuple[int, obje
         return exc.code, json.loads(exc.read())
 
 
+def post_json(url: str, body: object, headers: dict[str, str] | None = None) -> tuple[int, object]:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
 def assert_one_error_line(result, *fragments: str) -> None:
     """Bad input: non-zero exit and exactly one clear `pufferd: error:` line, no traceback."""
     assert result.returncode != 0, result
@@ -188,6 +198,27 @@ def test_serve_exits_cleanly_on_signal(server: ServerProcess, sig):
     wal = server.data_dir / "pufferd.db-wal"
     assert not wal.exists() or wal.stat().st_size == 0  # checkpointed at shutdown
     assert run_pufferd("doctor", "--data-dir", server.data_dir).returncode == 0
+
+
+def test_signals_repeated_during_shutdown_do_not_cut_it_short(server: ServerProcess):
+    assert get_json(server.base_url + "/health/live")[0] == 200
+    deadline = time.monotonic() + 20
+    while server.process.poll() is None and time.monotonic() < deadline:
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.002)
+    assert server.stop() == 0, server.log()
+    log = server.log()
+    assert "stopped" in log and "Traceback" not in log
+    assert "already shutting down" in log
+
+
+def test_serve_on_port_0_builds_links_with_the_port_it_got(server: ServerProcess):
+    status, body = post_json(server.base_url + "/api/v1/media/upload-url",
+                             {"file_name": "a.png", "file_type": "image/png", "file_size": 10},
+                             headers=server.headers())
+    assert status == 200, body
+    assert body["upload_url"].startswith(server.base_url + "/")
+    assert body["file_url"].startswith(server.base_url + "/")
 
 
 # doctor ----------------------------------------------------------------------------------------------
