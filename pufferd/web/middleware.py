@@ -70,7 +70,7 @@ def cors(origins: list[str]) -> Callable[..., Awaitable[web.StreamResponse]]:
                 response = exc
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Vary"] = "Origin"
-        response.headers["Access-Control-Expose-Headers"] = "Retry-After, ETag, Content-Range"
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After, ETag, Content-Range, Content-Disposition, Content-Length, Accept-Ranges"
         if isinstance(response, web.HTTPException):
             raise response
         return response
