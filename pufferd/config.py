@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     unattached_upload_quota_bytes: int = Field(1024 * 1024 * 1024, ge=1)  # per user, pending or never attached
     media_janitor_interval_seconds: float = Field(60.0, gt=0)
 
+    # notifications older than this are deleted by an hourly pass (0 keeps them forever)
+    notification_retention_days: float = Field(30.0, ge=0)
+
     # realtime (README "Realtime" explains each)
     ws_heartbeat_seconds: float = Field(30.0, ge=1, le=3600)  # ping period; silent peer dropped after 1.5x
     ws_resume_events: int = Field(1000, ge=1, le=100_000)     # per-user resume log: newest N events...

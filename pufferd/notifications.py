@@ -11,10 +11,14 @@ A notification is one row per user to be told, with an event type and a JSON pay
 The sender of a message is never notified of it. A user mentioned in a message gets one `mention`
 row instead of `message_created`. Deleting a message for everyone deletes its notifications.
 Each row is also published on the bus as a `notification` event to its user, after commit.
+Rows older than `notification_retention_days` are deleted by an hourly pass (`lifecycle`).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import apsw
@@ -27,7 +31,11 @@ from pufferd.db.notifications_q import Notification
 from pufferd.db.users_q import User
 from pufferd.realtime.bus import Event
 
+log = logging.getLogger(__name__)
+
 MESSAGE_CREATED = "message_created"
+PRUNE_INTERVAL_S = 3600.0
+PRUNE_BATCH = 2000  # rows per write job: the writer is never held long
 MENTION = "mention"
 
 
@@ -76,3 +84,40 @@ def publish(ctx: Context, notifications: Iterable[Notification]) -> None:
 async def latest(ctx: Context, user: User, limit: int) -> list[Notification]:
     """The caller's newest notifications first."""
     return await ctx.db.read(lambda conn: notifications_q.latest(conn, user.id, limit))
+
+
+async def prune(ctx: Context) -> int:
+    """Delete notifications past the retention period, in small write jobs; return how many."""
+    days = ctx.settings.notification_retention_days
+    if not days:
+        return 0
+    cutoff = ctx.clock.time() - days * 86400
+    total = 0
+    while True:
+        n = await ctx.db.write(lambda conn: notifications_q.delete_older_than(conn, cutoff, PRUNE_BATCH))
+        total += n
+        if n < PRUNE_BATCH:
+            return total
+
+
+async def lifecycle(ctx: Context) -> AsyncIterator[None]:
+    """For the app's cleanup_ctx: prune at start-up and then hourly."""
+    task = asyncio.create_task(_pruner(ctx), name="pufferd-notifications-pruner")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _pruner(ctx: Context) -> None:
+    while True:
+        try:
+            if n := await prune(ctx):
+                log.info("notifications: %d past the retention period deleted", n)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("notification pruning failed; retrying next interval")
+        await asyncio.sleep(PRUNE_INTERVAL_S)

@@ -54,3 +54,21 @@ def latest(conn: apsw.Connection, user_id: int, limit: int) -> list[Notification
 
 def delete_for_message(conn: apsw.Connection, message_id: int) -> None:
     conn.execute("DELETE FROM notifications WHERE message_id = ?", (message_id,))
+
+
+def delete_older_than(conn: apsw.Connection, cutoff: float, batch: int) -> int:
+    """Delete up to BATCH of the oldest notifications created before CUTOFF; return how many.
+
+    Ids grow with time, so the old rows are a prefix of the table in id order: reading the first
+    BATCH rows by rowid costs BATCH rows whatever the table's size (a filter on created_at would
+    scan it all), and the prefix ends at the first row inside the retention period.
+    """
+    last = None
+    for r in conn.execute("SELECT id, created_at FROM notifications ORDER BY id LIMIT ?", (batch,)):
+        if r["created_at"] >= cutoff:
+            break
+        last = r["id"]
+    if last is None:
+        return 0
+    conn.execute("DELETE FROM notifications WHERE id <= ?", (last,))
+    return conn.changes()

@@ -4,7 +4,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from messages_helpers import Events, db_rows, make_chat, mute, send
+from messages_helpers import Events, db_rows, db_write, make_chat, mute, send
+
+from pufferd import notifications as notifications_mod
+from pufferd.web.keys import CTX
 
 
 @pytest.fixture
@@ -107,3 +110,37 @@ async def test_a_refused_send_publishes_nothing_and_stores_nothing(client, alice
     await send(client, bob, chat, "not allowed", expect=403)
     assert events.seen == []
     assert await db_rows(client, "SELECT count(*) AS n FROM notifications WHERE message_id IS NOT NULL") == [{"n": 0}]
+
+
+# retention ---------------------------------------------------------------------------------------------
+
+async def test_notifications_past_the_retention_period_are_pruned_in_batches(client, alice, bob, monkeypatch):
+    monkeypatch.setattr(notifications_mod, "PRUNE_BATCH", 3)  # several write jobs
+    chat = await make_chat(client, alice, bob)
+    sent = [(await send(client, alice, chat, f"m{i}"))["id"] for i in range(10)]
+    ctx = client.app[CTX]
+    days = ctx.settings.notification_retention_days
+    # bob's `added_to_chat` and the first seven messages' are one day past the retention period,
+    # the rest one day inside it
+    await db_write(client, "UPDATE notifications SET created_at = ? - (? + 1) * 86400"
+                   " WHERE coalesce(message_id, 0) <= ?", ctx.clock.time(), days, sent[6])
+    await db_write(client, "UPDATE notifications SET created_at = ? - (? - 1) * 86400 WHERE message_id > ?",
+                   ctx.clock.time(), days, sent[6])
+    assert await notifications_mod.prune(ctx) == 8
+    kept = message_notes(await notifications(client, bob))
+    assert [json.loads(n["payload"])["message_id"] for n in kept] == sent[:6:-1]
+    assert await notifications_mod.prune(ctx) == 0
+
+
+@pytest.mark.parametrize("settings_overrides", [{"notification_retention_days": 0}])
+async def test_a_retention_of_zero_keeps_notifications_forever(client, alice, bob):
+    chat = await make_chat(client, alice, bob)
+    await send(client, alice, chat, "old news")
+    await db_write(client, "UPDATE notifications SET created_at = 0")
+    assert await notifications_mod.prune(client.app[CTX]) == 0
+    assert len(message_notes(await notifications(client, bob))) == 1
+
+
+async def test_pruning_reads_the_oldest_rows_by_id_not_the_whole_table(client):
+    plan = await db_rows(client, "EXPLAIN QUERY PLAN SELECT id, created_at FROM notifications ORDER BY id LIMIT 10")
+    assert [r["detail"] for r in plan] == ["SCAN notifications"]  # rowid order: stops after LIMIT rows
