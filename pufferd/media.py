@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 
 import apsw
 
-from pufferd import messages, privacy
+from pufferd import messages, periodic, privacy
 from pufferd.blobs import BlobCorrupt, BlobError, BlobNotFound, BlobReader, UrlSigner
 from pufferd.blobs.local import LocalBlobStore
 from pufferd.blobs.sniff import HEAD_BYTES, detect, matches
@@ -477,25 +477,12 @@ async def recover(ctx: Context) -> None:
 async def lifecycle(ctx: Context) -> AsyncIterator[None]:
     """For the app's cleanup_ctx: recover at start-up, run the janitor, stop it cleanly."""
     await recover(ctx)
-    task = asyncio.create_task(_janitor(ctx), name="pufferd-media-janitor")
     try:
-        yield
+        async with periodic.running("media janitor", ctx.settings.media_janitor_interval_seconds,
+                                    lambda: collect_garbage(ctx)):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await ctx.blobs.close()
-
-
-async def _janitor(ctx: Context) -> None:
-    while True:
-        await asyncio.sleep(ctx.settings.media_janitor_interval_seconds)
-        try:
-            await collect_garbage(ctx)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("media janitor pass failed; retrying next interval")
 
 
 # integrity (pufferd doctor) ------------------------------------------------------------------

@@ -15,14 +15,13 @@ Rows older than `notification_retention_days` are deleted by an hourly pass (`li
 """
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import apsw
 
+from pufferd import periodic
 from pufferd.clock import iso
 from pufferd.context import Context
 from pufferd.db import notifications_q
@@ -101,23 +100,12 @@ async def prune(ctx: Context) -> int:
 
 
 async def lifecycle(ctx: Context) -> AsyncIterator[None]:
-    """For the app's cleanup_ctx: prune at start-up and then hourly."""
-    task = asyncio.create_task(_pruner(ctx), name="pufferd-notifications-pruner")
-    try:
+    """For the app's cleanup_ctx: prune at start-up and then every PRUNE_INTERVAL_S."""
+    async with periodic.running("notification pruning", PRUNE_INTERVAL_S, lambda: prune_and_log(ctx),
+                                first_at_start=True):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
-async def _pruner(ctx: Context) -> None:
-    while True:
-        try:
-            if n := await prune(ctx):
-                log.info("notifications: %d past the retention period deleted", n)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("notification pruning failed; retrying next interval")
-        await asyncio.sleep(PRUNE_INTERVAL_S)
+async def prune_and_log(ctx: Context) -> None:
+    if n := await prune(ctx):
+        log.info("notifications: %d past the retention period deleted", n)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import typing
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
