@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import logging
 import os
 import secrets
@@ -182,6 +183,14 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+# Young collections after every 50,000 new container objects instead of 700: a message to a
+# large group allocates thousands of short-lived objects, and at the default the objects of
+# requests still in flight were promoted again and again until a full collection ran (≈ 1 µs
+# per live object on a small VM: 80 ms with 1,000 sockets open). Reference counting frees
+# nearly everything anyway; the collector is only there for cycles.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
 def _interrupted(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -248,6 +257,12 @@ async def _serve(settings: Settings, sock: socket.socket) -> int:
     await runner.setup()
     site = web.SockSite(runner, sock)
     await site.start()
+    # The tens of thousands of objects start-up made (modules, pydantic schemas, routes) live
+    # as long as the process: moved out of the collector's sight, a full collection no longer
+    # walks them (≈ 60 ms on a small VM, a pause every client would feel) but only what serving creates.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     shown = f"[{bound[0]}]" if sock.family == socket.AF_INET6 else bound[0]
     log.info("listening on http://%s:%s", shown, bound[1])
     stop = asyncio.Event()
