@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     unattached_upload_quota_bytes: int = Field(1024 * 1024 * 1024, ge=1)  # per user, pending or never attached
     media_janitor_interval_seconds: float = Field(60.0, gt=0)
 
+    # chats with more members than this store only `mention` notifications, not one per message
+    notify_every_message_max_members: int = Field(200, ge=0)
     # notifications older than this are deleted by an hourly pass (0 keeps them forever)
     notification_retention_days: float = Field(30.0, ge=0)
 

@@ -226,6 +226,8 @@ class _Posted:
     audiences: list[list[int]] = field(default_factory=list)
     notes: list[Notification] = field(default_factory=list)
     created: bool = True
+    # chats with more members store `message_created` notifications no more, only mentions
+    notify_max_members: int = 200
 
     def publish(self, ctx: Context) -> None:
         for view, audience in zip(self.views, self.audiences):
@@ -249,7 +251,8 @@ def _post_txn(conn: apsw.Connection, out: _Posted, audience: Audience, *, sender
     mentioned = set(messages_q.member_ids_by_username(conn, chat_id, usernames)) - {sender_id}
     if mentioned:
         messages_q.set_mentions(conn, message.id, chat_id, mentioned)
-    out.notes += notifications.for_message_txn(conn, message, audience.members, mentioned, now)
+    out.notes += notifications.for_message_txn(conn, message, audience.members, mentioned, now,
+                                               every_message=len(audience.members) <= out.notify_max_members)
     status = "read" if audience.is_saved else "sent"
     out.views.append(MessageView(message, sender_id, status))
     out.audiences.append([r.user_id for r in audience.members])
@@ -295,7 +298,7 @@ async def send(ctx: Context, author: User, *, chat_id: int, type_: str, text: st
     limited, dup_key = _hit_limits(ctx, author.id, chat_id, text)
     if limited is not None and client_message_id is None:
         raise limited
-    out = _Posted()
+    out = _Posted(notify_max_members=ctx.settings.notify_every_message_max_members)
 
     def replay(conn: apsw.Connection, existing: Message) -> MessageView:
         if existing.chat_id != chat_id:
@@ -462,7 +465,7 @@ async def forward(ctx: Context, user: User, message_id: int, target_chat_ids: li
     original author — or null with include_author=false, so the copy stands as the caller's own.
     One forward request counts once against MESSAGE_RATE_LIMIT_PER_MINUTE."""
     ctx.limiter.hit("messages", str(user.id), ctx.settings.message_rate_limit_per_minute)
-    out = _Posted()
+    out = _Posted(notify_max_members=ctx.settings.notify_every_message_max_members)
 
     def forward_txn(conn: apsw.Connection) -> list[MessageView]:
         source, _ = visible_or_404(conn, message_id, user.id)

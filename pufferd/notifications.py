@@ -4,11 +4,15 @@ A notification is one row per user to be told, with an event type and a JSON pay
 
 | event_type          | when                                                        | payload                              |
 | ------------------- | ----------------------------------------------------------- | ------------------------------------ |
-| `message_created`   | a message arrives in a chat the user is in and has not muted | `chat_id`, `message_id`, `sender_id` |
+| `message_created`   | a message arrives in a chat the user is in and has not muted, |                                      |
+|                     | of at most `notify_every_message_max_members` (200) members | `chat_id`, `message_id`, `sender_id` |
 | `mention`           | the message mentions the user by @username (even when muted) | `chat_id`, `message_id`, `sender_id` |
 | `added_to_chat`     | someone added the user to a chat (stored by pufferd.chats)    | `chat_id`, `by_user_id`              |
 
-The sender of a message is never notified of it. A user mentioned in a message gets one `mention`
+In a larger group or channel only mentions are stored: a row and an event per member and
+message would make every message cost the writer and the sockets twice what it costs to deliver
+(members still receive `message_created` on their sockets and see unread counts in ChatRead), as
+large communities' chat servers do by default. The sender of a message is never notified of it. A user mentioned in a message gets one `mention`
 row instead of `message_created`. Deleting a message for everyone deletes its notifications.
 Each row is also published on the bus as a `notification` event to its user, after commit.
 Rows older than `notification_retention_days` are deleted by an hourly pass (`lifecycle`).
@@ -45,15 +49,16 @@ def as_dict(n: Notification, created_at: str | None = None) -> dict[str, Any]:
 
 
 def for_message_txn(conn: apsw.Connection, message: Message, recipients: Iterable[Recipient],
-                    mentioned: set[int], now: float) -> list[Notification]:
-    """Store the notifications a new message causes (see the module table); return them."""
+                    mentioned: set[int], now: float, *, every_message: bool = True) -> list[Notification]:
+    """Store the notifications a new message causes (see the module table); return them.
+    EVERY_MESSAGE false: the chat is over the size limit, only mentions are stored."""
     entries = []
     for r in recipients:
         if r.user_id == message.sender_id:
             continue
         if r.user_id in mentioned:
             entries.append((r.user_id, MENTION))
-        elif not r.muted:
+        elif every_message and not r.muted:
             entries.append((r.user_id, MESSAGE_CREATED))
     return notifications_q.insert_many(conn, entries, _payload(message), now, chat_id=message.chat_id,
                                        message_id=message.id)

@@ -144,3 +144,31 @@ async def test_a_retention_of_zero_keeps_notifications_forever(client, alice, bo
 async def test_pruning_reads_the_oldest_rows_by_id_not_the_whole_table(client):
     plan = await db_rows(client, "EXPLAIN QUERY PLAN SELECT id, created_at FROM notifications ORDER BY id LIMIT 10")
     assert [r["detail"] for r in plan] == ["SCAN notifications"]  # rowid order: stops after LIMIT rows
+
+
+# large chats -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("settings_overrides", [{
+    "message_rate_limit_per_minute": 0, "duplicate_message_cooldown_seconds": 0,
+    "notify_every_message_max_members": 2}])
+async def test_a_chat_over_the_size_limit_stores_mentions_only(client, alice, bob, carol):
+    small = await make_chat(client, alice, bob)  # 2 members: at the limit, every message notifies
+    big = await make_chat(client, alice, bob, carol)  # 3 members: over it
+    await send(client, alice, small, "hi bob")
+    await send(client, alice, big, "hi everyone")
+    m = await send(client, alice, big, "@carol this one is for you")
+    bob_notes = message_notes(await notifications(client, bob))
+    assert [(json.loads(n["payload"])["chat_id"], n["event_type"]) for n in bob_notes] == [(small, "message_created")]
+    [carol_note] = message_notes(await notifications(client, carol))
+    assert carol_note["event_type"] == "mention" and json.loads(carol_note["payload"])["message_id"] == m["id"]
+
+
+@pytest.mark.parametrize("settings_overrides", [{
+    "message_rate_limit_per_minute": 0, "duplicate_message_cooldown_seconds": 0,
+    "notify_every_message_max_members": 2}])
+async def test_members_of_a_large_chat_still_get_the_message_event(client, alice, bob, carol):
+    big = await make_chat(client, alice, bob, carol)
+    events = Events(client)
+    await send(client, alice, big, "hello all")
+    assert {uid for e in events.of("message_created") for uid in e.user_ids} == {alice.id, bob.id, carol.id}
+    assert events.of("notification") == []
