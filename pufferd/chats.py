@@ -21,7 +21,7 @@ from typing import Any
 
 import apsw
 
-from pufferd import media, privacy
+from pufferd import media, notifications, privacy
 from pufferd.clock import iso
 from pufferd.context import Context
 from pufferd.db import chats_q, notifications_q, users_q
@@ -225,11 +225,6 @@ class _Change:
     result: Any = None
 
 
-def _notification_json(n: notifications_q.Notification) -> dict[str, Any]:
-    return {"id": n.id, "user_id": n.user_id, "event_type": n.event_type, "payload": n.payload,
-            "created_at": iso(n.created_at)}
-
-
 async def _publish(ctx: Context, change: _Change, caller: int | None = None) -> ChatView | None:
     """Publish the events of a committed CHANGE; return CALLER's ChatRead (same read hop)."""
     wanted = set(change.updated)
@@ -244,7 +239,7 @@ async def _publish(ctx: Context, change: _Change, caller: int | None = None) -> 
     if change.removed:
         ctx.bus.publish(Event.to("chat_removed", {"chat_id": change.chat_id}, change.removed))
     for n in change.notes:
-        ctx.bus.publish(Event.to("notification", _notification_json(n), [n.user_id]))
+        ctx.bus.publish(Event.to("notification", notifications.as_dict(n), [n.user_id]))
     if caller is None:
         return None
     if caller not in views:  # the chat went away between the commit and the read

@@ -55,6 +55,11 @@ class RuleViolation(DomainError):
     default_detail = "Request violates a rule"
 
 
+def field_error(field_name: str, msg: str) -> RuleViolation:
+    """A 422 shaped like a validation error, naming the body field."""
+    return RuleViolation([{"loc": ["body", field_name], "msg": msg, "type": "value_error"}])
+
+
 class RateLimited(DomainError):
     status = 429
 

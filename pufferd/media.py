@@ -35,7 +35,7 @@ from pufferd.db import chats_q, media_q, messages_q
 from pufferd.db.media_q import Attachment, ChatAttachment, MediaObject
 from pufferd.db.users_q import User
 from pufferd.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, RuleViolation, Unauthorized, \
-    Unavailable
+    Unavailable, field_error
 
 log = logging.getLogger("pufferd.media")
 
@@ -94,10 +94,6 @@ def _signer(ctx: Context) -> UrlSigner:
     return UrlSigner(ctx.keys.derive("media url signing"))
 
 
-def _field_error(field: str, msg: str) -> RuleViolation:
-    return RuleViolation([{"loc": ["body", field], "msg": msg, "type": "value_error"}])
-
-
 # upload URLs ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -114,9 +110,9 @@ async def create_upload_url(ctx: Context, user: User, *, file_name: str, file_ty
     """Reserve an object key and sign a single-use PUT URL for exactly this type and size."""
     s = ctx.settings
     if file_type not in EXTENSIONS:
-        raise _field_error("file_type", f"File type not allowed; allowed: {', '.join(ALLOWED_TYPES)}")
+        raise field_error("file_type", f"File type not allowed; allowed: {', '.join(ALLOWED_TYPES)}")
     if file_size > s.max_upload_size_bytes:
-        raise _field_error("file_size", f"File too large: at most {s.max_upload_size_bytes} bytes")
+        raise field_error("file_size", f"File too large: at most {s.max_upload_size_bytes} bytes")
     ctx.limiter.hit("upload_url", str(user.id), s.upload_url_rate_limit_per_minute)
     key = f"{KEY_PREFIX}{secrets.token_urlsafe(24)}.{EXTENSIONS[file_type]}"
     expires = int(ctx.clock.time()) + s.upload_url_ttl_seconds
@@ -127,7 +123,7 @@ async def create_upload_url(ctx: Context, user: User, *, file_name: str, file_ty
         quota = max(s.unattached_upload_quota_bytes, s.max_upload_size_bytes)
         held = media_q.unattached_bytes(conn, user.id)
         if held + file_size > quota:
-            raise _field_error("file_size", f"Upload quota exceeded: files not yet attached may hold at most "
+            raise field_error("file_size", f"Upload quota exceeded: files not yet attached may hold at most "
                                             f"{quota} bytes ({held} in use); attach them or wait for unused "
                                             f"upload URLs to expire")
         media_q.insert_object(conn, object_key=key, uploader_id=user.id, file_name=file_name,
@@ -253,7 +249,7 @@ async def attach(ctx: Context, user: User, *, message_id: int, file_url: str, fi
     """Attach an uploaded file to a message: only its sender, only their own stored upload."""
     key = key_from_url(ctx.settings, file_url)
     if key is None:
-        raise _field_error("file_url", "file_url must be a file URL of this server's media bucket")
+        raise field_error("file_url", "file_url must be a file URL of this server's media bucket")
     now = ctx.clock.time()
     changed: list[tuple[messages.MessageView, list[int]]] = []
 
@@ -271,9 +267,9 @@ async def attach(ctx: Context, user: User, *, message_id: int, file_url: str, fi
         if obj.state != "stored":
             raise Conflict("The file has not been uploaded yet")
         if obj.file_type != file_type:
-            raise _field_error("file_type", f"file_type does not match the uploaded file ({obj.file_type})")
+            raise field_error("file_type", f"file_type does not match the uploaded file ({obj.file_type})")
         if obj.file_size != file_size:
-            raise _field_error("file_size", f"file_size does not match the uploaded file ({obj.file_size})")
+            raise field_error("file_size", f"file_size does not match the uploaded file ({obj.file_size})")
         if media_q.attachment_exists(conn, message.id, key):
             raise Conflict("This file is already attached to the message")
         if media_q.count_attachments(conn, message.id) >= MAX_ATTACHMENTS_PER_MESSAGE:
@@ -386,7 +382,7 @@ async def sign_download_url(ctx: Context, user: User, file_url: str) -> tuple[st
     """A short-lived GET URL for a file USER may see, usable without an Authorization header."""
     key = key_from_url(ctx.settings, file_url)
     if key is None:
-        raise _field_error("file_url", "file_url must be a file URL of this server's media bucket")
+        raise field_error("file_url", "file_url must be a file URL of this server's media bucket")
     await ctx.db.read(lambda conn: _visible_txn(conn, media_q.get_object(conn, key), user.id))
     ttl = ctx.settings.download_url_ttl_seconds
     expires = int(ctx.clock.time()) + ttl
@@ -408,12 +404,12 @@ def check_avatar_url_txn(conn: apsw.Connection, settings: Settings, url: str | N
         return
     key = key_from_url(settings, url)
     if key is None:
-        raise _field_error("avatar_url", "avatar_url must be a file URL of this server's media bucket")
+        raise field_error("avatar_url", "avatar_url must be a file URL of this server's media bucket")
     obj = media_q.get_object(conn, key)
     if obj is None or obj.uploader_id != user_id or obj.state != "stored":
-        raise _field_error("avatar_url", "avatar_url must be a file you uploaded")
+        raise field_error("avatar_url", "avatar_url must be a file you uploaded")
     if obj.file_type not in IMAGE_TYPES:
-        raise _field_error("avatar_url", f"avatar_url must be an image ({', '.join(sorted(IMAGE_TYPES))})")
+        raise field_error("avatar_url", f"avatar_url must be an image ({', '.join(sorted(IMAGE_TYPES))})")
 
 
 # lifecycle -----------------------------------------------------------------------------------

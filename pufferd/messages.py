@@ -36,7 +36,7 @@ from pufferd.db.chats_q import Member
 from pufferd.db.messages_q import Audience, Cursors, Message, ReactionCount, Receipts
 from pufferd.db.notifications_q import Notification
 from pufferd.db.users_q import User
-from pufferd.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited, RuleViolation
+from pufferd.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited, field_error
 from pufferd.realtime.bus import Event
 
 TYPES = ("text", "image", "video", "audio", "voice", "file", "circle_video")
@@ -64,11 +64,6 @@ _GRAPHEME = regex.compile(r"\X")
 
 
 # validation helpers (pure) ---------------------------------------------------------------------
-
-def field_error(field_name: str, msg: str) -> RuleViolation:
-    """A 422 shaped like a validation error, naming the body field."""
-    return RuleViolation([{"loc": ["body", field_name], "msg": msg, "type": "value_error"}])
-
 
 def is_blank(text: str) -> bool:
     """True when TEXT shows nothing: only whitespace, control or invisible format characters

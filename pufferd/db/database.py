@@ -224,7 +224,7 @@ class Database:
                         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
                     self.checkpoints += 1
                 except apsw.Error:
-                    pass  # busy or locked: the next wake-up tries again
+                    continue  # busy or locked: the next wake-up tries again
         finally:
             conn.close()
 
