@@ -6,7 +6,7 @@ from functools import partial
 
 from aiohttp import web
 
-from pufferd import activity, media, notifications
+from pufferd import accounts, activity, media, notifications
 from pufferd.blobs import LocalBlobStore
 from pufferd.authcache import AuthCache
 from pufferd.clock import Clock
@@ -67,5 +67,6 @@ def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicati
     app.cleanup_ctx.append(lifecycle)
     app.cleanup_ctx.append(lambda _app: media.lifecycle(ctx))  # after the db starts, stops before it
     app.cleanup_ctx.append(lambda _app: notifications.lifecycle(ctx))
+    app.cleanup_ctx.append(lambda _app: accounts.watch_revocations(ctx))
     app.on_shutdown.append(close_sockets)
     return app

@@ -21,12 +21,13 @@ from pufferd.realtime.presence import Presence
 class Hooks:
     """Callbacks a lower layer exposes for a higher one to fill (e.g. closing sockets on revoke)."""
 
-    # called with a user id when all that user's sessions are revoked (realtime closes sockets, 4001)
-    sessions_revoked: list[Callable[[int], None]] = field(default_factory=list)
+    # called with a user id (and the time tokens stop counting, None: now) when all that user's
+    # sessions are revoked (realtime closes sockets, 4001)
+    sessions_revoked: list[Callable[[int, float | None], None]] = field(default_factory=list)
 
-    def revoke_sessions(self, user_id: int) -> None:
+    def revoke_sessions(self, user_id: int, at: float | None = None) -> None:
         for fn in list(self.sessions_revoked):
-            fn(user_id)
+            fn(user_id, at)
 
 
 @dataclass

@@ -121,6 +121,17 @@ def revoke_tokens_before(conn: apsw.Connection, user_id: int, now: float) -> Non
                  (now, user_id))
 
 
+def revocations_after(conn: apsw.Connection, mark: float) -> list[tuple[int, float]]:
+    """(user id, tokens_valid_after) of every user whose tokens were revoked after MARK, oldest first."""
+    return [(r["id"], r["tokens_valid_after"]) for r in conn.execute(
+        "SELECT id, tokens_valid_after FROM users WHERE tokens_valid_after > ? ORDER BY tokens_valid_after",
+        (mark,))]
+
+
+def newest_revocation(conn: apsw.Connection) -> float:
+    return conn.execute("SELECT coalesce(max(tokens_valid_after), 0) AS t FROM users").fetchone()["t"]
+
+
 def set_email_verified(conn: apsw.Connection, user_id: int, now: float) -> None:
     conn.execute("UPDATE users SET email_verified = 1, updated_at = ? WHERE id = ? AND email_verified = 0",
                  (now, user_id))

@@ -158,11 +158,14 @@ class Hub:
         conn.token_issued_at = issued_at
         self._schedule_expiry(conn, expires_at)
 
-    def revoke_user(self, user_id: int) -> None:
-        """Hook for "all sessions revoked": close the user's sockets with 4001 now."""
-        self._revoked[user_id] = self._clock.time()
+    def revoke_user(self, user_id: int, at: float | None = None) -> None:
+        """Hook for "all sessions revoked": close with 4001 the user's sockets authenticated by a
+        token issued before AT (None: now), and refuse such tokens from now on."""
+        cutoff = self._clock.time() if at is None else at
+        self._revoked[user_id] = max(self._revoked.get(user_id, cutoff), cutoff)
         for conn in list(self._conns.get(user_id, ())):
-            conn.close(CloseCode.REVOKED, "sessions revoked")
+            if conn.token_issued_at < cutoff:
+                conn.close(CloseCode.REVOKED, "sessions revoked")
 
     def send_to(self, conn: Connection, frame: bytes) -> None:
         """A direct answer to one socket (pong, error, auth_ok): no seq, never logged."""

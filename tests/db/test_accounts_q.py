@@ -106,3 +106,13 @@ def test_contacts_and_blocks_lists(db, uid):
 def test_list_queries_use_an_index(db, sql, args, index):
     detail = plan(db, sql, args)
     assert index in detail and "SCAN" not in detail.replace("SCAN c", "").replace("SCAN b", ""), detail
+
+
+def test_revocations_after_a_mark_are_an_index_seek_oldest_first(db, uid):
+    assert "INDEX users_by_tokens_valid_after (tokens_valid_after>?)" in plan(
+        db, "SELECT id, tokens_valid_after FROM users WHERE tokens_valid_after > ? ORDER BY tokens_valid_after", (0,))
+    mark = db.write_sync(users_q.newest_revocation)
+    assert db.write_sync(lambda c: users_q.revocations_after(c, mark)) == []
+    db.write_sync(lambda c: users_q.revoke_tokens_before(c, uid, mark + 10))
+    assert db.write_sync(lambda c: users_q.revocations_after(c, mark)) == [(uid, mark + 10)]
+    assert db.write_sync(users_q.newest_revocation) == mark + 10

@@ -1,6 +1,7 @@
 """`pufferd admin ...` as a real subprocess, on an idle data directory and next to a running server."""
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -126,6 +127,22 @@ def test_disable_user_refuses_their_tokens_and_logins_until_enabled(server):
     assert login(server, "zoe@example.com", PASSWORD).status_code == 403
     assert "zoe enabled" in ok(admin(server.data_dir, "disable-user", "zoe", "--enable"))
     assert login(server, "zoe@example.com", PASSWORD).status_code == 200
+
+
+async def test_disable_user_while_serving_closes_their_websockets_with_4001(server):
+    import aiohttp
+    ok(admin(server.data_dir, "create-user", "--username", "zoe", "--email", "zoe@example.com",
+             "--password", PASSWORD))
+    token = login(server, "zoe@example.com", PASSWORD).json()["access_token"]
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(server.base_url + "/api/v1/ws", params={"token": token})
+        assert (await ws.receive_json(timeout=5))["type"] == "ready"
+        started = time.monotonic()
+        result = await asyncio.to_thread(admin, server.data_dir, "disable-user", "zoe")
+        ok(result)
+        msg = await ws.receive(timeout=5)
+        assert msg.type is aiohttp.WSMsgType.CLOSE and ws.close_code == 4001
+        assert time.monotonic() - started < 4  # the CLI run itself, then one poll of the server
 
 
 # list-users / audit ---------------------------------------------------------------------------

@@ -267,6 +267,29 @@ async def test_socket_attached_with_a_token_older_than_a_revocation_is_closed_wi
     assert ws.close_code == 4001
 
 
+async def test_a_sign_out_written_by_another_process_closes_sockets_and_refuses_tokens(client, alice, bob):
+    # what `pufferd admin reset-password` / `disable-user` do to the database, from outside the server
+    phone = await connect(client, alice)
+    other = await connect(client, bob)
+    assert (await client.get("/api/v1/users/me", headers=alice.headers)).status == 200  # token now cached
+    started = time.monotonic()
+    await db_write(client, "UPDATE users SET tokens_valid_after = ? WHERE id = ?", time.time(), alice.id)
+    assert await phone.closed_with(timeout=3.0) == 4001
+    assert time.monotonic() - started < 2.5  # one poll interval, and the close handshake
+    assert (await client.get("/api/v1/users/me", headers=alice.headers)).status == 401
+    await other.send({"type": "ping"})
+    assert await other.recv() == {"type": "pong"}
+
+
+async def test_a_socket_opened_after_an_outside_sign_out_stays_open(client, alice):
+    await db_write(client, "UPDATE users SET tokens_valid_after = ? WHERE id = ?", time.time() - 0.5, alice.id)
+    fresh = token_for(client, alice, ttl=600)  # issued after the sign-out: a new login
+    sock = await connect(client, alice, token=fresh)
+    await asyncio.sleep(1.5)  # the watcher has seen the sign-out meanwhile
+    await sock.send({"type": "ping"})
+    assert await sock.recv() == {"type": "pong"}
+
+
 async def test_expired_access_token_closes_the_socket_with_4002(client, alice):
     token, _ = short_token(client, alice)
     sock = await connect(client, alice, token=token)
