@@ -33,8 +33,9 @@ from pathlib import Path
 
 import aiohttp
 
+import benchlib
+
 ROOT = Path(__file__).resolve().parents[1]
-LISTENING = re.compile(r"listening on (http://\S+)")
 EMAIL, PASSWORD = "admin@example.com", "bench-password-1"
 
 
@@ -55,24 +56,7 @@ def init(directory: Path, rounds: int | None) -> int:
 
 
 def serve(directory: Path, log: Path, **extra_env: str) -> tuple[subprocess.Popen, str]:
-    with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "pufferd", "serve", "--data-dir", str(directory),
-                                 "--port", "0"], env=env(**extra_env), stdout=sink, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        m = LISTENING.search(log.read_text(errors="replace"))
-        if m:
-            return proc, m.group(1)
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit(f"server did not start:\n{log.read_text(errors='replace')}")
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return benchlib.serve(directory, log, env(**extra_env))
 
 
 async def login(session: aiohttp.ClientSession, base: str) -> dict:
@@ -195,13 +179,13 @@ async def main() -> None:
             p99_burst: dict[str, list[float]] = {v: [] for v in variants}
             for r in range(args.rounds):
                 idle, _ = await probe(base, args.probe_seconds, 0)
-                p99_idle.append(pct(idle, 99))
-                print(f"  round {r + 1}: /health/live idle p50 {pct(idle, 50):.2f} p99 {pct(idle, 99):.2f} ms")
+                p99_idle.append(benchlib.pct(idle, 99))
+                print(f"  round {r + 1}: /health/live idle p50 {benchlib.pct(idle, 50):.2f} p99 {benchlib.pct(idle, 99):.2f} ms")
                 order = list(variants.items()) if r % 2 == 0 else list(reversed(variants.items()))
                 for name, url in order:
                     busy, n = await probe(url, args.probe_seconds, 32)
-                    p99_burst[name].append(pct(busy, 99))
-                    print(f"  round {r + 1} {name}: during 32 logins p50 {pct(busy, 50):.2f} p99 {pct(busy, 99):.2f}"
+                    p99_burst[name].append(benchlib.pct(busy, 99))
+                    print(f"  round {r + 1} {name}: during 32 logins p50 {benchlib.pct(busy, 50):.2f} p99 {benchlib.pct(busy, 99):.2f}"
                           f" max {max(busy):.2f} ms ({len(busy)} probes, {n} logins)")
             print(f"/health/live p99 idle: median {statistics.median(p99_idle):.2f} ms")
             for name in variants:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import signal
 import statistics
 import subprocess
@@ -44,7 +43,8 @@ from pufferd.db import chats_q  # noqa: E402
 from pufferd.db.database import open_connection  # noqa: E402
 from pufferd.realtime.presence import Presence  # noqa: E402
 
-LISTENING = re.compile(r"listening on (http://\S+)")
+import benchlib
+
 EMAIL, PASSWORD = "admin@example.com", "bench-password-1"
 T0 = 1_790_000_000.0
 
@@ -134,24 +134,7 @@ def statements_per_list(directory: Path, viewer: int, before_id: int) -> tuple[i
 
 
 def serve(directory: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "pufferd", "serve", "--data-dir", str(directory),
-                                 "--port", "0"], env=env(), stdout=sink, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        m = LISTENING.search(log.read_text(errors="replace"))
-        if m:
-            return proc, m.group(1)
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit(f"server did not start:\n{log.read_text(errors='replace')}")
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return benchlib.serve(directory, log, env())
 
 
 async def timed(session: aiohttp.ClientSession, url: str, n: int, expect_len: int | None = None) -> list[float]:
@@ -207,8 +190,8 @@ async def main() -> None:
                     line = []
                     for name, (url, n) in urls.items():
                         took = await timed(session, url, args.requests, n)
-                        results[name].append((pct(took, 50), pct(took, 99)))
-                        line.append(f"{name} p50 {pct(took, 50):.2f} p99 {pct(took, 99):.2f}")
+                        results[name].append((benchlib.pct(took, 50), benchlib.pct(took, 99)))
+                        line.append(f"{name} p50 {benchlib.pct(took, 50):.2f} p99 {benchlib.pct(took, 99):.2f}")
                     print(f"  round {r + 1}: " + " | ".join(line) + " ms")
             for name, rows in results.items():
                 print(f"{name:9s} median of rounds: p50 {statistics.median(p for p, _ in rows):.2f} ms, "

@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -36,8 +35,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+import benchlib
+
 ROOT = Path(__file__).resolve().parents[1]
-LISTENING = re.compile(r"listening on (http://\S+)")
 EMAIL, PASSWORD = "admin@example.com", "bench-password-1"
 MIB = 1024 * 1024
 BLOCK = MIB
@@ -58,19 +58,7 @@ def init(directory: Path, max_upload: int) -> None:
 
 
 def serve(directory: Path, log: Path, max_upload: int) -> tuple[subprocess.Popen, str]:
-    with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "pufferd", "serve", "--data-dir", str(directory),
-                                 "--port", "0"], env=env(max_upload), stdout=sink, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        m = LISTENING.search(log.read_text(errors="replace"))
-        if m:
-            return proc, m.group(1)
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit(f"server did not start:\n{log.read_text(errors='replace')}")
+    return benchlib.serve(directory, log, env(max_upload))
 
 
 def stop(proc: subprocess.Popen) -> None:

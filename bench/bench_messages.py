@@ -54,7 +54,8 @@ from pufferd.datadir import database_key  # noqa: E402
 from pufferd.db import chats_q  # noqa: E402
 from pufferd.db.database import open_connection  # noqa: E402
 
-LISTENING = re.compile(r"listening on (http://\S+)")
+import benchlib
+
 EMAIL, PASSWORD = "admin@example.com", "bench-password-1"
 T0 = 1_790_000_000.0
 N_USERS, N_GROUPS, VIEWER_GROUPS, WORDS_PER_MESSAGE, VOCABULARY = 2000, 1000, 20, 8, 5000
@@ -174,24 +175,7 @@ def seed(directory: Path, n_messages: int) -> dict:
 
 
 def serve(directory: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "pufferd", "serve", "--data-dir", str(directory),
-                                 "--port", "0"], env=env(), stdout=sink, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        m = LISTENING.search(log.read_text(errors="replace"))
-        if m:
-            return proc, m.group(1)
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit(f"server did not start:\n{log.read_text(errors='replace')}")
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return benchlib.serve(directory, log, env())
 
 
 async def login(session: aiohttp.ClientSession, base: str, email: str) -> str:
@@ -315,8 +299,8 @@ async def latency_rounds(session: aiohttp.ClientSession, sets: dict[str, list[st
         line = []
         for name, urls in sets.items():
             took = await timed(session, urls)
-            results[name].append((pct(took, 50), pct(took, 99)))
-            line.append(f"{name} p50 {pct(took, 50):.2f} p99 {pct(took, 99):.2f}")
+            results[name].append((benchlib.pct(took, 50), benchlib.pct(took, 99)))
+            line.append(f"{name} p50 {benchlib.pct(took, 50):.2f} p99 {benchlib.pct(took, 99):.2f}")
         print(f"  round {r + 1}: " + " | ".join(line) + " ms")
     for name, rs in results.items():
         print(f"{name:16s} median of rounds: p50 {statistics.median(p for p, _ in rs):.2f} ms, "
@@ -375,8 +359,8 @@ async def bench_search(base: str, info: dict, rounds: int, n: int) -> None:
             took = await timed(session, urls)
             urls_chat = [u + f"&chat_id={chat}" for u in urls]
             took_chat = await timed(session, urls_chat)
-            print(f"  kind {name:12s}: all chats p50 {pct(took, 50):.2f} p99 {pct(took, 99):.2f} ms | "
-                  f"one chat p50 {pct(took_chat, 50):.2f} p99 {pct(took_chat, 99):.2f} ms")
+            print(f"  kind {name:12s}: all chats p50 {benchlib.pct(took, 50):.2f} p99 {benchlib.pct(took, 99):.2f} ms | "
+                  f"one chat p50 {benchlib.pct(took_chat, 50):.2f} p99 {benchlib.pct(took_chat, 99):.2f} ms")
 
 
 async def main() -> None:
