@@ -22,6 +22,14 @@ async def authenticate(ctx: Context, token: str | None) -> tuple[users_q.User, t
         if cached[1].expires_at <= ctx.clock.time():
             raise Unauthorized("Token expired")
         return cached
+    user, claims = await ctx.auth_cache.verify_once(token, lambda: _verify(ctx, token))
+    if claims.expires_at <= ctx.clock.time():  # a shared verification may have started earlier
+        raise Unauthorized("Token expired")
+    return user, claims
+
+
+async def _verify(ctx: Context, token: str) -> tuple[users_q.User, tokens.Claims]:
+    """Every check of an access token, with one database hop; fills the cache on success."""
     claims = tokens.decode(ctx.keys.jwt, token, expected_type="access", now=ctx.clock.time())
     generation = ctx.auth_cache.generation(claims.user_id)
 
