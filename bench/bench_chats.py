@@ -37,10 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pufferd import chats  # noqa: E402
-from pufferd.config import load_settings  # noqa: E402
-from pufferd.datadir import database_key  # noqa: E402
 from pufferd.db import chats_q  # noqa: E402
-from pufferd.db.database import open_connection  # noqa: E402
 from pufferd.realtime.presence import Presence  # noqa: E402
 
 import benchlib
@@ -56,20 +53,12 @@ def env() -> dict[str, str]:
 
 
 def init(directory: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pufferd", "init", "--non-interactive", "--data-dir", str(directory),
-                    "--admin-username", "admin", "--admin-email", EMAIL, "--admin-password", PASSWORD,
-                    "--bcrypt-rounds", "10"], env=env(), check=True, capture_output=True)
-
-
-def connect(directory: Path):
-    settings = load_settings(directory)
-    key, _ = database_key(settings)
-    return open_connection(settings.db_path, key)
+    benchlib.init(directory, env(), email=EMAIL, password=PASSWORD, bcrypt_rounds=10)
 
 
 def seed(directory: Path, n_chats: int, n_messages: int, unread: int) -> int:
     """Fill the database; return the viewer's id."""
-    conn = connect(directory)
+    conn = benchlib.connect(directory)
     viewer = conn.execute("SELECT id FROM users WHERE email = ?", (EMAIL,)).fetchone()["id"]
     n_private = n_chats // 2
     with conn:
@@ -118,7 +107,7 @@ def seed(directory: Path, n_chats: int, n_messages: int, unread: int) -> int:
 
 def statements_per_list(directory: Path, viewer: int, before_id: int) -> tuple[int, int]:
     """Statements of one list request (first page, and a page with before_id), auth excluded."""
-    conn = connect(directory)
+    conn = benchlib.connect(directory)
     counts = []
     for before in (None, before_id):
         seen = []

@@ -27,7 +27,6 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -52,9 +51,7 @@ def env(max_upload: int) -> dict[str, str]:
 
 
 def init(directory: Path, max_upload: int) -> None:
-    subprocess.run([sys.executable, "-m", "pufferd", "init", "--non-interactive", "--data-dir", str(directory),
-                    "--admin-username", "admin", "--admin-email", EMAIL, "--admin-password", PASSWORD,
-                    "--bcrypt-rounds", "4"], env=env(max_upload), check=True, capture_output=True)
+    benchlib.init(directory, env(max_upload), email=EMAIL, password=PASSWORD, bcrypt_rounds=4)
 
 
 def serve(directory: Path, log: Path, max_upload: int) -> tuple[subprocess.Popen, str]:

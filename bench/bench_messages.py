@@ -49,10 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pufferd import passwords  # noqa: E402
-from pufferd.config import load_settings  # noqa: E402
-from pufferd.datadir import database_key  # noqa: E402
 from pufferd.db import chats_q  # noqa: E402
-from pufferd.db.database import open_connection  # noqa: E402
 
 import benchlib
 
@@ -71,15 +68,7 @@ def env() -> dict[str, str]:
 
 
 def init(directory: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pufferd", "init", "--non-interactive", "--data-dir", str(directory),
-                    "--admin-username", "admin", "--admin-email", EMAIL, "--admin-password", PASSWORD,
-                    "--bcrypt-rounds", "10"], env=env(), check=True, capture_output=True)
-
-
-def connect(directory: Path):
-    settings = load_settings(directory)
-    key, _ = database_key(settings)
-    return open_connection(settings.db_path, key)
+    benchlib.init(directory, env(), email=EMAIL, password=PASSWORD, bcrypt_rounds=10)
 
 
 def vocabulary(rng: random.Random) -> list[str]:
@@ -104,7 +93,7 @@ def seed(directory: Path, n_messages: int) -> dict:
     for rank in range(1, VOCABULARY + 1):
         total += 1 / rank
         cum.append(total)
-    conn = connect(directory)
+    conn = benchlib.connect(directory)
     viewer = conn.execute("SELECT id FROM users WHERE email = ?", (EMAIL,)).fetchone()["id"]
     pw = passwords.hash_sync(PASSWORD, 4)
     info: dict = {"viewer": viewer, "words": words}
@@ -253,7 +242,7 @@ async def bench_send(base: str, info: dict, rounds: int, duration: int, tmp: Pat
     send_script = WRK_SEND % {"tokens": ",".join(f'"{t}"' for t in tokens), "chats": ",".join(map(str, chats)),
                               "tag": "%(tag)s"}
     get_script = WRK_GET % {"token": viewer_token, "path": f"/api/v1/chats/{info['baseline_chat']}/notifications"}
-    conn = connect(data)
+    conn = benchlib.connect(data)
     before = conn.execute("SELECT count(*) AS n FROM messages").fetchone()["n"]
     conn.close()
     wrk(base, send_script, 3, tmp, pid)  # warm up
@@ -267,7 +256,7 @@ async def bench_send(base: str, info: dict, rounds: int, duration: int, tmp: Pat
               f"server CPU {s['cpu_us']:.0f} us/msg on {s['cores']:.2f} cores (errors {s['errors']}) | "
               f"baseline {b['rate']:.0f} req/s p50 {b['p50']:.1f} p99 {b['p99']:.1f} ms, "
               f"{b['cpu_us']:.0f} us/req on {b['cores']:.2f} cores; load average {os.getloadavg()[0]:.1f}")
-    conn = connect(data)
+    conn = benchlib.connect(data)
     stored = conn.execute("SELECT count(*) AS n FROM messages").fetchone()["n"] - before
     conn.close()
     sent = sum(x["requests"] for x in rows["send"]) + 0

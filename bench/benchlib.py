@@ -35,3 +35,21 @@ def pct(values: list[float], p: float) -> float:
     """The P-th percentile of VALUES (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def init(directory: Path, env: dict[str, str], *, email: str, password: str, bcrypt_rounds: int) -> None:
+    """`pufferd init --non-interactive` of DIRECTORY with an administrator EMAIL / PASSWORD."""
+    subprocess.run([sys.executable, "-m", "pufferd", "init", "--non-interactive", "--data-dir", str(directory),
+                    "--admin-username", "admin", "--admin-email", email, "--admin-password", password,
+                    "--bcrypt-rounds", str(bcrypt_rounds)], env=env, check=True, capture_output=True)
+
+
+def connect(directory: Path):
+    """An apsw connection to DIRECTORY's database, opened with its key (for seeding)."""
+    from pufferd.config import load_settings
+    from pufferd.datadir import database_key
+    from pufferd.db.database import open_connection
+
+    settings = load_settings(directory)
+    key, _ = database_key(settings)
+    return open_connection(settings.db_path, key)

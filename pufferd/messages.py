@@ -217,12 +217,12 @@ def publish_updated(ctx: Context, view: MessageView, audience: Iterable[int]) ->
 class _Posted:
     """What a transaction that created messages hands back for publishing after commit."""
 
+    # settings.notify_every_message_max_members: larger chats store only `mention` notifications
+    notify_max_members: int
     views: list[MessageView] = field(default_factory=list)
     audiences: list[list[int]] = field(default_factory=list)
     notes: list[Notification] = field(default_factory=list)
     created: bool = True
-    # chats with more members store `message_created` notifications no more, only mentions
-    notify_max_members: int = 200
 
     def publish(self, ctx: Context) -> None:
         for view, audience in zip(self.views, self.audiences):
