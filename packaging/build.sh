@@ -8,8 +8,10 @@
 #   DIR/pufferd-VERSION-linux-ARCH.tar.gz        one folder (pufferd/pufferd + pufferd/_internal/
 #                                                + pufferd/pufferd.service) for systemd installs
 # DIR defaults to ./dist, the work directory to ./build/pyinstaller (both under the checkout).
-# The Python used is $PYTHON (default python3); it needs pufferd's dependencies installed
-# (`python3 -m pip install .`), and PyInstaller is installed into it when missing.
+# The Python used is $PYTHON (default python3, best a virtual environment of its own); the build
+# first installs requirements/build.txt into it (the locked runtime dependencies plus PyInstaller,
+# hash-checked; nothing to do when they are there already), so every binary carries the same
+# versions that the tests ran with.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,7 +20,7 @@ DIST="$ROOT/dist"
 WORK="$ROOT/build/pyinstaller"
 ONEDIR=1
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -31,10 +33,8 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-if ! "$PYTHON" -m PyInstaller --version >/dev/null 2>&1; then
-    echo "build.sh: installing PyInstaller" >&2
-    "$PYTHON" -m pip install -q 'pyinstaller>=6.22'
-fi
+echo "build.sh: installing requirements/build.txt into $PYTHON" >&2
+"$PYTHON" -m pip install -q --require-hashes -r "$ROOT/requirements/build.txt"
 
 mkdir -p "$DIST" "$WORK"
 DIST="$(cd "$DIST" && pwd)"
