@@ -109,6 +109,15 @@ class Settings(BaseSettings):
     typing_interval_seconds: float = Field(2.0, ge=0, le=60)   # one relay per user and chat per interval
     typing_expires_seconds: int = Field(6, ge=1, le=60)
 
+    # administration (README "Analytics", "File management", "Maintenance and backups", "Metrics")
+    analytics_timezone: str = "UTC"  # IANA zone of the charts when the caller names none
+    user_storage_quota_bytes: int = Field(5 * 1024**3, ge=0)  # per user, all their files; 0: no quota
+    backup_interval_hours: float = Field(0.0, ge=0, le=24 * 366)  # scheduled backups; 0: off
+    backup_dir: Path | None = None  # where scheduled backups go: a directory outside data_dir
+    backup_keep: int = Field(7, ge=1, le=1000)  # scheduled backups kept; older ones are deleted
+    metrics_token: SecretStr | None = None  # GET /metrics needs it as a Bearer token; unset: loopback only
+    loop_lag_interval_seconds: float = Field(0.5, ge=0.05, le=60)  # event-loop lag sampling period
+
     @field_validator("trusted_proxies")
     @classmethod
     def _trusted_proxies(cls, value: list[str]) -> list[str]:
@@ -119,6 +128,17 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(entry, strict=False)
             except ValueError:
                 raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
+
+    @field_validator("analytics_timezone")
+    @classmethod
+    def _analytics_timezone(cls, value: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin, UTC)") from None
         return value
 
     @field_validator("public_url")
