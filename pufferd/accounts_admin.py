@@ -39,9 +39,10 @@ def _record(conn: apsw.Connection, event: str, user: User, now: float, **detail:
     audit.record(conn, event, client=audit.CLI, user_id=user.id, actor=actor(), now=now, detail=detail or None)
 
 
-def _other_active_admins(conn: apsw.Connection, user_id: int) -> int:
-    return conn.execute("SELECT count(*) AS n FROM users WHERE is_admin = 1 AND is_disabled = 0 AND id <> ?",
-                        (user_id,)).fetchone()["n"]
+def _owner_stays(user: User) -> None:
+    if user.role == "owner":
+        raise AdminError(f"{user.username} is the owner; make another user the owner first"
+                         " (pufferd admin set-role USER owner)")
 
 
 def create_user_txn(conn: apsw.Connection, *, email: str, username: str, name: str, password_hash: str,
@@ -51,7 +52,7 @@ def create_user_txn(conn: apsw.Connection, *, email: str, username: str, name: s
     if users_q.username_taken(conn, username):
         raise AdminError(f"the username {username} is already taken")
     user = users_q.insert(conn, email=email, username=username, name=name, password_hash=password_hash,
-                          now=now, is_admin=is_admin, email_verified=verified)
+                          now=now, role="admin" if is_admin else "user", email_verified=verified)
     _record(conn, "admin_create_user", user, now, username=username, is_admin=is_admin)
     return user
 
@@ -73,9 +74,10 @@ def reset_password_txn(conn: apsw.Connection, ref: str, password_hash: str, now:
 
 def set_admin_txn(conn: apsw.Connection, ref: str, is_admin: bool, now: float) -> User:
     user = _find(conn, ref)
-    if not is_admin and user.is_admin and _other_active_admins(conn, user.id) == 0:
-        raise AdminError(f"{user.username} is the last active administrator; make another one first")
-    users_q.set_admin(conn, user.id, is_admin, now)
+    if user.role == "owner" and is_admin:
+        return user
+    _owner_stays(user)
+    users_q.set_role(conn, user.id, "admin" if is_admin else "user", now)
     _record(conn, "admin_set_admin", user, now, is_admin=is_admin)
     return users_q.get(conn, user.id)  # type: ignore[return-value]
 
@@ -83,8 +85,8 @@ def set_admin_txn(conn: apsw.Connection, ref: str, is_admin: bool, now: float) -
 def set_disabled_txn(conn: apsw.Connection, ref: str, disabled: bool, now: float) -> tuple[User, int]:
     """Disable (and sign out) or re-enable an account. Returns the user and the sessions ended."""
     user = _find(conn, ref)
-    if disabled and user.is_admin and _other_active_admins(conn, user.id) == 0:
-        raise AdminError(f"{user.username} is the last active administrator; make another one first")
+    if disabled:
+        _owner_stays(user)
     users_q.set_disabled(conn, user.id, disabled, now)
     revoked = _sign_out_txn(conn, user, now, "admin") if disabled else 0
     _record(conn, "admin_disable_user", user, now, disabled=disabled, sessions_revoked=revoked)

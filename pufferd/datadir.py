@@ -138,7 +138,7 @@ def initialise(data_dir: Path, config: dict[str, object], admin: Admin, *,
             pw_hash = passwords.hash_sync(admin.password, rounds)
             with conn:
                 users_q.insert(conn, email=admin.email, username=admin.username, name=admin.username,
-                               password_hash=pw_hash, now=time.time(), is_admin=True, email_verified=True)
+                               password_hash=pw_hash, now=time.time(), role="owner", email_verified=True)
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             conn.close()

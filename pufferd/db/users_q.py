@@ -19,7 +19,7 @@ class User:
     bio: str | None
     avatar_url: str | None
     email_verified: bool
-    is_admin: bool
+    role: str  # owner | admin | moderator | user; what each may do: pufferd/privileges.py
     is_disabled: bool
     twofa_enabled: bool
     twofa_secret: str | None
@@ -38,9 +38,14 @@ class User:
     def from_row(cls, row: dict[str, Any]) -> User:
         return cls(**{f.name: row[f.name] for f in _FIELDS})
 
+    @property
+    def is_admin(self) -> bool:
+        """The role is owner or admin (the `is_admin` of earlier versions); checks use privileges."""
+        return self.role in ("owner", "admin")
+
 
 _FIELDS = fields(User)
-_BOOLS = {"email_verified", "is_admin", "is_disabled", "twofa_enabled", "allow_private_messages"}
+_BOOLS = {"email_verified", "is_disabled", "twofa_enabled", "allow_private_messages"}
 
 
 def _user(row: dict[str, Any] | None) -> User | None:
@@ -64,11 +69,11 @@ def get_by_username(conn: apsw.Connection, username: str) -> User | None:
 
 
 def insert(conn: apsw.Connection, *, email: str, username: str, name: str, password_hash: str,
-           now: float, is_admin: bool = False, email_verified: bool = False) -> User:
+           now: float, role: str = "user", email_verified: bool = False) -> User:
     row = conn.execute(
-        "INSERT INTO users(email, username, name, password_hash, is_admin, email_verified,"
+        "INSERT INTO users(email, username, name, password_hash, role, email_verified,"
         " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-        (email, username, name, password_hash, int(is_admin), int(email_verified), now, now),
+        (email, username, name, password_hash, role, int(email_verified), now, now),
     ).fetchone()
     return _user(row)  # type: ignore[return-value]
 
@@ -151,8 +156,19 @@ def set_twofa_last_step(conn: apsw.Connection, user_id: int, step: int) -> None:
     conn.execute("UPDATE users SET twofa_last_step = ? WHERE id = ?", (step, user_id))
 
 
-def set_admin(conn: apsw.Connection, user_id: int, is_admin: bool, now: float) -> None:
-    conn.execute("UPDATE users SET is_admin = ?, updated_at = ? WHERE id = ?", (int(is_admin), now, user_id))
+def set_role(conn: apsw.Connection, user_id: int, role: str, now: float) -> None:
+    conn.execute("UPDATE users SET role = ?, updated_at = ? WHERE id = ?", (role, now, user_id))
+
+
+def owner(conn: apsw.Connection) -> User | None:
+    """The one owner (users_one_owner), None only in a database without one."""
+    return _user(conn.execute("SELECT * FROM users WHERE role = 'owner'").fetchone())
+
+
+def count_role(conn: apsw.Connection, role: str, *, active_only: bool = True, except_id: int | None = None) -> int:
+    row = conn.execute("SELECT count(*) AS n FROM users WHERE role = ? AND id IS NOT ?"
+                       + (" AND is_disabled = 0" if active_only else ""), (role, except_id)).fetchone()
+    return int(row["n"]) if row else 0
 
 
 def set_disabled(conn: apsw.Connection, user_id: int, disabled: bool, now: float) -> None:

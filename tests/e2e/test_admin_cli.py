@@ -105,9 +105,9 @@ def test_set_admin_and_take_it_back(initialised_dir):
     assert users_json(initialised_dir)[1]["is_admin"] is False
 
 
-def test_the_last_administrator_cannot_be_demoted_or_disabled(initialised_dir):
-    refused(admin(initialised_dir, "set-admin", ADMIN_USERNAME, "--off"), "last active administrator")
-    refused(admin(initialised_dir, "disable-user", ADMIN_USERNAME), "last active administrator")
+def test_the_owner_cannot_be_demoted_or_disabled(initialised_dir):
+    refused(admin(initialised_dir, "set-admin", ADMIN_USERNAME, "--off"), "is the owner")
+    refused(admin(initialised_dir, "disable-user", ADMIN_USERNAME), "is the owner")
     assert users_json(initialised_dir)[0]["is_admin"] is True
 
 
