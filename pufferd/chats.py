@@ -21,13 +21,13 @@ from typing import Any
 
 import apsw
 
-from pufferd import media, notifications, privacy
+from pufferd import media, notifications, privacy, text
 from pufferd.clock import iso
 from pufferd.context import Context
 from pufferd.db import chats_q, notifications_q, users_q
 from pufferd.db.chats_q import Chat, Member
 from pufferd.db.users_q import User
-from pufferd.errors import Conflict, Forbidden, NotFound, RuleViolation
+from pufferd.errors import Conflict, Forbidden, NotFound, RuleViolation, field_error
 from pufferd.realtime.bus import Event
 from pufferd.realtime.presence import Presence
 
@@ -306,11 +306,13 @@ def _new_public_id() -> str:
 
 
 def _clean_title(title: str | None) -> str | None:
+    """The title as stored: the rule for one-line text people type (pufferd/text.py)."""
     if title is None:
         return None
-    title = title.strip()
-    if not title:
-        raise RuleViolation("title: must not be blank")
+    try:
+        title = text.one_line(title)
+    except ValueError as exc:
+        raise field_error("title", str(exc)) from None
     if len(title) > TITLE_MAX:
         raise RuleViolation(f"title: at most {TITLE_MAX} characters")
     return title

@@ -56,6 +56,23 @@ async def test_register_stores_lowercased_email_and_hashed_password(client):
     assert not user.email_verified and not user.is_admin
 
 
+async def test_register_takes_the_name_people_type_in_nfc(client):
+    resp = await client.post("/api/v1/auth/register", json={
+        "email": "dana@example.com", "name": " 👩🏽\u200d💻 Rene\u0301e ", "username": "dana", "password": PASSWORD})
+    assert resp.status == 201, await resp.text()
+    user = await db_read(client, lambda c: users_q.get_by_username(c, "dana"))
+    assert user.name == "👩🏽\u200d💻 Ren\u00e9e"
+
+
+@pytest.mark.parametrize("name", ["Dana\u202e", "\u200b\u200b", "Da\x00na"])
+async def test_register_refuses_a_bidi_control_or_blank_name_naming_name(client, name):
+    resp = await client.post("/api/v1/auth/register", json={
+        "email": "dana@example.com", "name": name, "username": "dana", "password": PASSWORD})
+    assert resp.status == 422
+    assert [e["loc"] for e in (await resp.json())["detail"]] == [["body", "name"]]
+    assert await db_read(client, lambda c: users_q.get_by_username(c, "dana")) is None
+
+
 async def test_register_sends_a_verification_mail_with_token_link(client, data_dir):
     await register(client, "dana")
     [mail] = outbox(data_dir)

@@ -17,6 +17,7 @@ from chats_helpers import (
     snapshot,
     sql,
 )
+from text_helpers import BLANK, CONTROLS, ONE_LINE_ONLY, TYPED, names_field, nfc
 
 from pufferd.clock import iso
 from pufferd.web.keys import CTX
@@ -213,6 +214,71 @@ async def test_bad_create_bodies_are_422_naming_the_field(client, alice):
     for body, field in cases:
         data = await create(client, alice, 422, **body)
         assert detail_of(data, field), (body, data)
+
+
+# text people type (pufferd/text.py) ------------------------------------------------------------
+
+TITLE_REFUSED = [*CONTROLS, *ONE_LINE_ONLY, *((blank, "must not be empty") for blank in BLANK)]
+
+
+async def chats_of(client) -> list[dict]:
+    return await sql(client, "SELECT id, title, description FROM chats ORDER BY id")
+
+
+async def test_create_accepts_titles_and_descriptions_people_type(client, alice, bob):
+    for typed in TYPED:
+        description = f"{typed}\n\tsecond line \u202eok in a description"
+        chat = await group(client, alice, bob, title=typed, description=description)
+        assert chat["title"] == nfc(typed) and chat["display_title"] == nfc(typed), typed
+        assert chat["description"] == description
+        stored = await sql(client, "SELECT title, description FROM chats WHERE id = ?", chat["id"])
+        assert stored == [{"title": nfc(typed), "description": description}]
+
+
+async def test_create_refuses_bad_titles_naming_the_field_and_creates_nothing(client, alice, bob):
+    before = await chats_of(client)
+    for value, named in TITLE_REFUSED:
+        resp = await client.post(API, json={"type": "group", "title": value, "member_ids": [bob.id]},
+                                 headers=alice.headers)
+        assert resp.status == 422, value
+        assert names_field(await resp.json(), "title", named), (value, await resp.json())
+    assert await chats_of(client) == before
+
+
+async def test_create_refuses_controls_in_the_description_and_creates_nothing(client, alice):
+    before = await chats_of(client)
+    for value, named in CONTROLS:
+        data = await create(client, alice, 422, type="group", title="Club", description=value)
+        assert names_field(data, "description", named), (value, data)
+    assert await chats_of(client) == before
+
+
+async def test_title_and_profile_updates_accept_what_people_type(client, alice, bob):
+    chat = await group(client, alice, bob)
+    for typed in TYPED:
+        view = await call(client, "PATCH", f"{API}/{chat['id']}/title", alice, 200, {"title": typed})
+        assert view["title"] == nfc(typed), typed
+        view = await call(client, "PATCH", f"{API}/{chat['id']}/profile", alice, 200,
+                          {"title": f"{typed}!", "description": f"{typed}\r\n{typed}"})
+        assert view["title"] == nfc(f"{typed}!") and view["description"] == f"{typed}\n{typed}"
+        stored = await sql(client, "SELECT title, description FROM chats WHERE id = ?", chat["id"])
+        assert stored == [{"title": view["title"], "description": view["description"]}]
+
+
+async def test_title_and_profile_updates_refuse_bad_text_and_change_nothing(client, alice, bob):
+    chat = await group(client, alice, bob, description="about")
+    before = await chats_of(client)
+    for value, named in TITLE_REFUSED:
+        data = await call(client, "PATCH", f"{API}/{chat['id']}/title", alice, 422, {"title": value})
+        assert names_field(data, "title", named), (value, data)
+        data = await call(client, "PATCH", f"{API}/{chat['id']}/profile", alice, 422,
+                          {"title": value, "description": "changed"})
+        assert names_field(data, "title", named), (value, data)
+    for value, named in CONTROLS:
+        data = await call(client, "PATCH", f"{API}/{chat['id']}/profile", alice, 422,
+                          {"title": "Changed", "description": value})
+        assert names_field(data, "description", named), (value, data)
+    assert await chats_of(client) == before
 
 
 async def test_malformed_json_is_400(client, alice):

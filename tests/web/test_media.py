@@ -8,9 +8,6 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from yarl import URL
-
-from pufferd.web.keys import CTX
 from media_helpers import (
     attach,
     blob_files,
@@ -25,6 +22,10 @@ from media_helpers import (
     ticket,
     upload,
 )
+from text_helpers import BLANK, CONTROLS, ONE_LINE_ONLY, TYPED, names_field, nfc
+from yarl import URL
+
+from pufferd.web.keys import CTX
 
 KEY_RE = re.compile(r"^uploads/[A-Za-z0-9_-]{32}\.png$")
 
@@ -73,6 +74,33 @@ async def test_upload_url_refuses_bad_file_names(client, alice):
     t = await ticket(client, alice, size=10, name="C:\\Users\\me\\cat.png")
     got = await rows(client, "SELECT file_name FROM media_objects WHERE object_key = ?", t["object_key"])
     assert got[0]["file_name"] == "cat.png"
+
+
+async def test_upload_url_accepts_file_names_people_type(client, alice):
+    for typed in TYPED:
+        t = await ticket(client, alice, size=10, name=f"C:\\Fotos\\{typed}.png")
+        got = await rows(client, "SELECT file_name FROM media_objects WHERE object_key = ?", t["object_key"])
+        assert got[0]["file_name"] == nfc(f"{typed}.png"), typed
+
+
+async def test_a_file_name_people_type_comes_back_in_content_disposition(client, alice):
+    data = png()
+    t = await upload(client, alice, data, name="👨\u200d👩\u200d👧 Rene\u0301e.png")
+    resp = await download(client, alice, t)
+    assert resp.status == 200 and await resp.read() == data
+    assert resp.headers["Content-Disposition"] == (
+        "inline; filename=\"_____ Ren_e.png\"; "
+        "filename*=UTF-8''%F0%9F%91%A8%E2%80%8D%F0%9F%91%A9%E2%80%8D%F0%9F%91%A7%20Ren%C3%A9e.png")
+
+
+async def test_upload_url_refuses_controls_bidi_and_blank_file_names_and_stores_nothing(client, alice):
+    before = await rows(client, "SELECT COUNT(*) AS n FROM media_objects")
+    cases = [*CONTROLS, *ONE_LINE_ONLY, *((blank, "must not be empty") for blank in BLANK),
+             ("photos/\u200b", "must not be empty")]
+    for value, named in cases:
+        body = await ticket(client, alice, size=10, name=value, expect=422)
+        assert names_field(body, "file_name", named), (value, body)
+    assert await rows(client, "SELECT COUNT(*) AS n FROM media_objects") == before
 
 
 async def test_upload_url_needs_a_token(client):

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import pytest
+from media_helpers import png, upload
+from text_helpers import BLANK, CONTROLS, ONE_LINE_ONLY, TYPED, names_field, nfc
 
 from pufferd.db import users_q
 from pufferd.web.keys import CTX
-from media_helpers import png, upload
 
 USER_READ_FIELDS = {"id", "name", "username", "email", "avatar_url", "bio", "email_verified",
                     "allow_private_messages", "privacy_private_messages", "privacy_last_seen",
@@ -106,6 +107,46 @@ async def test_bad_profile_fields_are_422_naming_the_field(client, alice, field,
     assert [e["loc"] for e in (await resp.json())["detail"]] == [["body", field]]
     user = await stored(client, alice.id)
     assert user.username == "alice" and not user.is_admin
+
+
+async def test_profile_name_and_bio_accept_what_people_type(client, alice):
+    for typed in TYPED:
+        resp = await put_profile(client, alice, name=typed, bio=f"{typed}\nsecond line\twith a tab")
+        body = await resp.json()
+        assert resp.status == 200, (typed, body)
+        assert body["name"] == nfc(typed) and body["bio"] == f"{typed}\nsecond line\twith a tab"
+        user = await stored(client, alice.id)
+        assert (user.name, user.bio) == (body["name"], body["bio"])
+
+
+async def test_a_bio_keeps_bidi_controls_and_crlf_becomes_lf(client, alice):
+    body = await (await put_profile(client, alice, bio="abc \u202edef\u202c\r\nghi")).json()
+    assert body["bio"] == "abc \u202edef\u202c\nghi"
+
+
+async def test_a_bio_of_only_invisible_characters_clears_it(client, alice):
+    await put_profile(client, alice, bio="x")
+    assert (await (await put_profile(client, alice, bio="\u200b\n ")).json())["bio"] is None
+
+
+async def test_profile_name_refuses_controls_bidi_and_blank_naming_the_field(client, alice):
+    cases = [*CONTROLS, *ONE_LINE_ONLY, *((blank, "must not be empty") for blank in BLANK)]
+    for value, named in cases:
+        resp = await put_profile(client, alice, name=value, bio="changed")
+        assert resp.status == 422, value
+        assert names_field(await resp.json(), "name", named), (value, await resp.json())
+        user = await stored(client, alice.id)
+        assert (user.name, user.bio) == ("Alice", None), value
+
+
+async def test_bio_refuses_controls_naming_the_field(client, alice):
+    await put_profile(client, alice, bio="before")
+    for value, named in CONTROLS:
+        resp = await put_profile(client, alice, bio=value, name="Changed")
+        assert resp.status == 422, value
+        assert names_field(await resp.json(), "bio", named), (value, await resp.json())
+        user = await stored(client, alice.id)
+        assert (user.name, user.bio) == ("Alice", "before"), value
 
 
 async def test_profile_update_moves_updated_at(client, alice):

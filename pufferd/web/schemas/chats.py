@@ -3,16 +3,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from pufferd import chats
+from pufferd import chats, text
 from pufferd.chats import ChatDetail, ChatView, DiscoverView, InviteLink, MemberView, NotificationSettings
 
 ChatType = Literal["private", "group", "channel"]
 Role = Literal["owner", "admin", "member"]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=chats.TITLE_MAX)]
+# people's text (pufferd/text.py): a title is one line, NFC, showing something; a description
+# may have several lines. The length limit applies to the text as sent.
+Title = Annotated[str, StringConstraints(min_length=1, max_length=chats.TITLE_MAX), AfterValidator(text.one_line)]
 Handle = Annotated[str, StringConstraints(pattern=chats.HANDLE_PATTERN)]
-Description = Annotated[str, StringConstraints(max_length=chats.DESCRIPTION_MAX)]
+Description = Annotated[str, StringConstraints(max_length=chats.DESCRIPTION_MAX), AfterValidator(text.multi_line)]
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2048)]
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 

@@ -1,12 +1,11 @@
 """Media models (API reference 3.5 and 9)."""
 from __future__ import annotations
 
-import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pufferd import media
+from pufferd import media, text
 from pufferd.clock import iso
 from pufferd.config import Settings
 from pufferd.db.media_q import Attachment, ChatAttachment, MediaObject
@@ -26,7 +25,8 @@ class _In(BaseModel):
 
 class UploadUrlRequest(_In):
     """UploadUrlRequest. `file_size` in bytes, at most MAX_UPLOAD_SIZE_BYTES (422 beyond).
-    `file_name` is kept for the download's Content-Disposition; a path is reduced to its last part."""
+    `file_name` is kept for the download's Content-Disposition; a path is reduced to its last part,
+    which follows the rule for one-line text people type (pufferd/text.py)."""
 
     file_name: Annotated[str, Field(min_length=1, max_length=255)]
     file_type: FileType
@@ -35,10 +35,8 @@ class UploadUrlRequest(_In):
     @field_validator("file_name")
     @classmethod
     def _file_name(cls, value: str) -> str:
-        name = value.replace("\\", "/").rsplit("/", 1)[-1].strip()
-        if any(unicodedata.category(ch).startswith("C") for ch in name):
-            raise ValueError("must not contain control characters")
-        if not name or name in (".", ".."):
+        name = text.one_line(value.replace("\\", "/").rsplit("/", 1)[-1])
+        if name in (".", ".."):
             raise ValueError("must name a file")
         return name
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from pufferd import text
 from pufferd.clock import iso
 from pufferd.datadir import USERNAME_RE
 from pufferd.db.users_q import User
@@ -37,18 +37,6 @@ def _username(value: str) -> str:
     return value
 
 
-def _no_control(value: str) -> str:
-    if any(unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\n" for ch in value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-def _display_name(value: str) -> str:
-    if "\n" in value:
-        raise ValueError("must be one line")
-    return _no_control(value)
-
-
 def _avatar_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or any(ch.isspace() for ch in value):
@@ -62,9 +50,10 @@ EmailAddress = Annotated[str, StringConstraints(strip_whitespace=True, max_lengt
 LookupEmail = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254),
                         AfterValidator(_lookup_email)]
 Username = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_username)]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
-                        AfterValidator(_display_name)]
-Bio = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_no_control)]
+# people's text (pufferd/text.py): a name is one line, NFC, showing something; a bio may have
+# several lines. The length limit applies to the text as sent.
+DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(text.one_line)]
+Bio = Annotated[str, StringConstraints(max_length=500), AfterValidator(text.multi_line)]
 AvatarUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048),
                       AfterValidator(_avatar_url)]
 
@@ -147,7 +136,7 @@ class UserProfileUpdate(BaseModel):
     @field_validator("bio", mode="after")
     @classmethod
     def _empty_bio_clears(cls, value: str | None) -> str | None:
-        return value or None
+        return None if value is None or text.is_blank(value) else value
 
     def changes(self) -> dict[str, object]:
         """Only the fields the client sent."""
