@@ -20,7 +20,6 @@ import dataclasses
 import hashlib
 import json
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +37,7 @@ from pufferd.db.notifications_q import Notification
 from pufferd.db.users_q import User
 from pufferd.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited, field_error
 from pufferd.realtime.bus import Event
+from pufferd.text import is_blank
 
 TYPES = ("text", "image", "video", "audio", "voice", "file", "circle_video")
 STATUS_DELIVERED = "message_delivered"
@@ -64,12 +64,6 @@ _GRAPHEME = regex.compile(r"\X")
 
 
 # validation helpers (pure) ---------------------------------------------------------------------
-
-def is_blank(text: str) -> bool:
-    """True when TEXT shows nothing: only whitespace, control or invisible format characters
-    (zero-width space, joiners, BOM...)."""
-    return all(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zs", "Zl", "Zp") for ch in text)
-
 
 def check_content(ctx: Context, type_: str, text: str | None) -> None:
     """Text rules: `text` messages need visible text; any text is at most max_message_length

@@ -113,7 +113,8 @@ async def test_text_over_the_length_limit_is_422_naming_text(client, alice, bob)
     await send(client, alice, chat, "😀" * 120)
 
 
-@pytest.mark.parametrize("text", [None, "", "   ", "\n\t ", "\u200b", "\u200d\ufeff", "\u3000"])
+@pytest.mark.parametrize("text", [None, "", "   ", "\n\t ", "\u200b", "\u200d\ufeff", "\u3000",
+                                  "\u3164\u2800", "\ufe0f"])  # Hangul filler, blank Braille, a lone selector
 async def test_empty_or_whitespace_text_is_422_for_type_text(client, alice, bob, text):
     chat = await make_chat(client, alice, bob)
     data = await send(client, alice, chat, text, expect=422)
