@@ -10,12 +10,13 @@ Python's Unicode tables (new emoji). What is refused can only hurt:
 - lone surrogates (U+D800-U+DFFF) and noncharacters (U+FDD0-U+FDEF, U+xxFFFE, U+xxFFFF);
 - in one-line fields, which name someone or something, also the line and paragraph separators
   (U+2028, U+2029) and the bidirectional embeddings, overrides and isolates (U+202A-U+202E,
-  U+2066-U+2069), which let a name look like another ("exe.txt" shown for "txt.exe").
+  U+2066-U+2069), which let a name look like another ("invoice" U+202E "gpj.exe" shows
+  as "invoiceexe.jpg").
 
 Both kinds lose surrounding whitespace. A one-line field is normalised to NFC (an "é" typed as
-e + U+0301 and one typed as U+00E9 are the same name, and search finds both), and must show
-something: not empty, not only whitespace and invisible characters (see is_blank). A multi-line
-field keeps its text as typed apart from line breaks; whether it may be blank is its owner's call.
+e + U+0301 and one typed as U+00E9 are stored alike) and must show something: not empty, not
+only whitespace and invisible characters (see is_blank). A multi-line field keeps its text as
+typed apart from line breaks; whether it may be blank is its owner's call.
 
 The functions raise ValueError with a message naming the character as U+XXXX (pydantic turns it
 into a 422 naming the field); they do not know the field's name.
@@ -62,8 +63,8 @@ def one_line(value: str) -> str:
 
 def multi_line(value: str) -> str:
     """VALUE as a multi-line field (a bio, a chat description) stores it: line breaks as LF,
-    stripped; ValueError when it has a refused character. Blank values are returned ("")
-    or as they are: the caller decides what a blank one means."""
+    stripped; ValueError when it has a refused character. A blank value is returned as it
+    is: the caller decides what a blank one means."""
     value = value.replace("\r\n", "\n").replace("\r", "\n").strip(_EDGE_SPACE)
     for ch in value:
         problem = _problem(ch, multi_line=True)
