@@ -1,18 +1,20 @@
 """The Context handed to domain functions: every port they may use, passed explicitly."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from pufferd.blobs import BlobStore
 from pufferd.authcache import AuthCache
+from pufferd.blobs import BlobStore
 from pufferd.clock import Clock
 from pufferd.config import Settings
 from pufferd.db.database import Database
 from pufferd.keys import Keys
 from pufferd.limiter import Limiter
 from pufferd.mail import Mailer
+from pufferd.monitor import Monitor
 from pufferd.passwords import PasswordHasher
+from pufferd.periodic import Board
 from pufferd.realtime.bus import Bus
 from pufferd.realtime.presence import Presence
 
@@ -44,3 +46,5 @@ class Context:
     hooks: Hooks = field(default_factory=Hooks)
     mailer: Mailer | None = None  # make_context sets it; without one, sending mail is a 503
     auth_cache: AuthCache = field(default_factory=AuthCache.disabled)  # make_context sets the real one
+    tasks: Board = field(default_factory=Board)  # background jobs, listed and run by pufferd.tasks
+    monitor: Monitor = field(default_factory=Monitor)  # event-loop lag, activity, uptime

@@ -125,6 +125,8 @@ class Database:
         self.batches = 0  # group-commit statistics, read by benchmarks and tests
         self.jobs_committed = 0
         self.checkpoints = 0
+        # called on the writer thread with each batch's job count (metrics); keep them cheap
+        self.batch_observers: list[Callable[[int], None]] = []
         self._wal_frames = 0  # frames in the WAL after the writer's latest commit
         self._checkpoint_wanted = threading.Event()
         self._checkpoint_stop = False
@@ -188,6 +190,16 @@ class Database:
         job = _Job(fn, loop, loop.create_future())
         self._read_jobs.put(job)
         return await job.future
+
+    @property
+    def write_queue_depth(self) -> int:
+        """Write jobs waiting for the writer thread (not counting the batch it runs)."""
+        return self._jobs.qsize()
+
+    @property
+    def read_queue_depth(self) -> int:
+        """Read jobs waiting for a free reader thread."""
+        return self._read_jobs.qsize()
 
     def migrate(self) -> list[int]:
         """Apply pending migrations on the writer connection (before start())."""
@@ -287,5 +299,7 @@ class Database:
                     job.error = exc
         self.batches += 1
         self.jobs_committed += sum(1 for j in batch if j.error is None)
+        for observe in self.batch_observers:
+            observe(len(batch))
         for job in batch:
             job.loop.call_soon_threadsafe(_settle, job)
