@@ -31,7 +31,7 @@ from pufferd.blobs.local import LocalBlobStore
 from pufferd.blobs.sniff import HEAD_BYTES, detect, matches
 from pufferd.config import Settings
 from pufferd.context import Context
-from pufferd.db import chats_q, media_q, messages_q
+from pufferd.db import cdn_q, chats_q, media_q, messages_q
 from pufferd.db.media_q import Attachment, ChatAttachment, MediaObject
 from pufferd.db.users_q import User
 from pufferd.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, RuleViolation, Unauthorized, \
@@ -126,6 +126,12 @@ async def create_upload_url(ctx: Context, user: User, *, file_name: str, file_ty
             raise field_error("file_size", f"Upload quota exceeded: files not yet attached may hold at most "
                                             f"{quota} bytes ({held} in use); attach them or wait for unused "
                                             f"upload URLs to expire")
+        if s.user_storage_quota_bytes:  # every file the user keeps (README "File management")
+            files, used = cdn_q.usage(conn, user.id)
+            if used + file_size > s.user_storage_quota_bytes:
+                raise Forbidden(f"Storage quota exceeded: your {files} files use {used} of your "
+                                f"{s.user_storage_quota_bytes} bytes and this one needs {file_size} more; delete "
+                                f"files you no longer need (GET /api/v1/cdn/files)")
         media_q.insert_object(conn, object_key=key, uploader_id=user.id, file_name=file_name,
                               file_type=file_type, file_size=file_size, upload_expires_at=expires, now=now)
 
@@ -475,7 +481,7 @@ async def lifecycle(ctx: Context) -> AsyncIterator[None]:
     await recover(ctx)
     try:
         async with periodic.running("media janitor", ctx.settings.media_janitor_interval_seconds,
-                                    lambda: collect_garbage(ctx)):
+                                    lambda: collect_garbage(ctx), board=ctx.tasks):
             yield
     finally:
         await ctx.blobs.close()

@@ -107,10 +107,11 @@ async def prune(ctx: Context) -> int:
 async def lifecycle(ctx: Context) -> AsyncIterator[None]:
     """For the app's cleanup_ctx: prune at start-up and then every PRUNE_INTERVAL_S."""
     async with periodic.running("notification pruning", PRUNE_INTERVAL_S, lambda: prune_and_log(ctx),
-                                first_at_start=True):
+                                first_at_start=True, board=ctx.tasks):
         yield
 
 
-async def prune_and_log(ctx: Context) -> None:
+async def prune_and_log(ctx: Context) -> dict[str, int]:
     if n := await prune(ctx):
         log.info("notifications: %d past the retention period deleted", n)
+    return {"deleted": n}

@@ -67,6 +67,7 @@ def test_triggers_count_messages_per_utc_hour_and_keep_totals(conn):
     # a deleted message still counts as sent in its hour; the total of stored messages drops
     assert stats_q.hourly(conn, "messages", hour, hour + 1) == {hour: 3}
     assert stats_q.total(conn, "messages") == 4
+    assert stats_q.total(conn, "messages_sent") == 5
     assert stats_q.hourly_sums(conn, "messages", [hour, hour + 1, hour + 3]) == [3, 2]
 
 

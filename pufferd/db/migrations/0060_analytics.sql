@@ -13,7 +13,8 @@ CREATE TABLE stats_hourly (
     PRIMARY KEY (metric, hour)
 ) STRICT, WITHOUT ROWID;
 
--- Running totals of what exists now: 'users', 'messages', 'chats:<type>', 'files:<mime type>' and
+-- Running totals: 'messages_sent' (ever, for the /metrics counter) and of what exists now:
+-- 'users', 'messages', 'chats:<type>', 'files:<mime type>' and
 -- 'bytes:<mime type>' (stored uploads, as uploaded), 'blobs' and 'blob_bytes' (distinct contents
 -- on disk, after deduplication).
 CREATE TABLE stats_totals (
@@ -43,7 +44,7 @@ CREATE INDEX activity_last_by_time ON activity_last(at);
 CREATE TRIGGER stats_messages_insert AFTER INSERT ON messages BEGIN
     INSERT INTO stats_hourly(metric, hour, n) VALUES ('messages', CAST(NEW.created_at / 3600 AS INTEGER), 1)
         ON CONFLICT (metric, hour) DO UPDATE SET n = n + 1;
-    UPDATE stats_totals SET value = value + 1 WHERE name = 'messages';
+    UPDATE stats_totals SET value = value + 1 WHERE name IN ('messages', 'messages_sent');
     INSERT OR IGNORE INTO activity_days(day, user_id)
         SELECT CAST(NEW.created_at / 86400 AS INTEGER), NEW.sender_id WHERE NEW.sender_id IS NOT NULL;
 END;
@@ -110,6 +111,7 @@ INSERT INTO stats_hourly(metric, hour, n)
 INSERT INTO stats_totals(name, value) VALUES
     ('users', (SELECT count(*) FROM users)),
     ('messages', (SELECT count(*) FROM messages)),
+    ('messages_sent', (SELECT count(*) FROM messages)),
     ('chats:private', (SELECT count(*) FROM chats WHERE type = 'private')),
     ('chats:group', (SELECT count(*) FROM chats WHERE type = 'group')),
     ('chats:channel', (SELECT count(*) FROM chats WHERE type = 'channel')),
