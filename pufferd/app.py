@@ -20,7 +20,7 @@ from pufferd.passwords import PasswordHasher
 from pufferd.realtime.bus import Bus
 from pufferd.realtime.hub import Hub
 from pufferd.realtime.presence import Presence
-from pufferd.web import middleware, openapi
+from pufferd.web import middleware, openapi, webapp
 from pufferd.web.keys import CTX, HUB
 from pufferd.web.routes import all_routes
 
@@ -52,6 +52,7 @@ def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicati
     for r in routes:
         app.router.add_route(r.method, r.path, r.view)  # type: ignore[arg-type]
     openapi.setup(app, routes, title=settings.server_name)
+    webapp.setup(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         ctx.db.start()
