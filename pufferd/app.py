@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from functools import partial
+from typing import Any
 
 from aiohttp import web
 
-from pufferd import accounts, activity, media, notifications
-from pufferd.blobs import LocalBlobStore
+from pufferd import accounts, activity, instance, ipblocks, media, notifications
 from pufferd.authcache import AuthCache
+from pufferd.blobs import LocalBlobStore
 from pufferd.clock import Clock
 from pufferd.config import Settings
 from pufferd.context import Context
@@ -20,7 +21,7 @@ from pufferd.passwords import PasswordHasher
 from pufferd.realtime.bus import Bus
 from pufferd.realtime.hub import Hub
 from pufferd.realtime.presence import Presence
-from pufferd.web import middleware, openapi, webapp
+from pufferd.web import ipguard, middleware, openapi, webapp
 from pufferd.web.keys import CTX, HUB
 from pufferd.web.routes import all_routes
 
@@ -30,7 +31,10 @@ def make_context(settings: Settings, *, clock: Clock | None = None) -> Context:
     keys = Keys.load(settings.keys_dir)
     db = open_database(settings)
     clock = clock or Clock()
-    return Context(settings=settings, db=db, clock=clock, keys=keys, bus=Bus(),
+    live = instance.load_settings(db, settings)  # flags > env > file > default, then database overrides
+    settings = live.current
+    return Context(settings=settings, live=live, ip_blocks=ipblocks.load(db, clock.time()),
+                   db=db, clock=clock, keys=keys, bus=Bus(),
                    hasher=PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency, settings.bcrypt_nice),
                    limiter=Limiter(clock), presence=Presence(), mailer=make_mailer(settings),
                    auth_cache=AuthCache(settings.auth_cache_seconds, clock),
@@ -40,7 +44,8 @@ def make_context(settings: Settings, *, clock: Clock | None = None) -> Context:
 def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """The application the CLI serves and the tests drive."""
     ctx = make_context(settings, clock=clock)
-    mws = [middleware.errors]
+    settings = ctx.settings
+    mws: list[Any] = [middleware.errors, ipguard.refuse_blocked]
     if settings.cors_origins:
         mws.insert(0, middleware.cors(settings.cors_origins))
     app = web.Application(middlewares=mws, client_max_size=settings.max_body_bytes)
@@ -69,5 +74,6 @@ def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicati
     app.cleanup_ctx.append(lambda _app: media.lifecycle(ctx))  # after the db starts, stops before it
     app.cleanup_ctx.append(lambda _app: notifications.lifecycle(ctx))
     app.cleanup_ctx.append(lambda _app: accounts.watch_revocations(ctx))
+    app.cleanup_ctx.append(lambda _app: ipblocks.lifecycle(ctx))
     app.on_shutdown.append(close_sockets)
     return app

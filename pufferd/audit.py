@@ -22,6 +22,9 @@ EVENTS = (
     "admin_create_user", "admin_reset_password", "admin_set_admin", "admin_disable_user",
     # file management and maintenance over the API (issue 13, items 7 and 8)
     "file_deleted", "media_cleanup", "task_run",
+    # administration over the API (issue 13)
+    "role_changed", "settings_changed", "server_info_changed", "invite_created", "invite_revoked",
+    "ip_blocked", "ip_unblocked",
 )
 
 
@@ -47,11 +50,12 @@ CLI = ClientInfo(None, "pufferd admin (command line)")
 
 def record(conn: apsw.Connection, event: str, *, client: ClientInfo, now: float,
            user_id: int | None = None, actor: str | None = None,
-           detail: dict[str, Any] | None = None) -> None:
-    """Append one entry. ACTOR defaults to the user concerned, else 'anonymous'."""
+           detail: dict[str, Any] | None = None, target: str | None = None) -> None:
+    """Append one entry. ACTOR defaults to the user concerned, else 'anonymous'. TARGET names
+    what was acted on when it is not (only) the user concerned: 'ip:<network>', 'invite:<id>'."""
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
     if actor is None:
         actor = f"user:{user_id}" if user_id is not None else "anonymous"
     audit_q.insert(conn, event=event, user_id=user_id, actor=actor, ip_address=client.ip,
-                   user_agent=client.user_agent, detail=detail, now=now)
+                   user_agent=client.user_agent, detail=detail, now=now, target=target)

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("pufferd-data")
     server_name: str = Field("pufferd", min_length=1, max_length=64)
+    server_description: str = Field("", max_length=1000)
+    server_avatar_url: str = Field("", max_length=2048)  # an http(s) URL anyone may fetch, or ""
+    server_banner_url: str = Field("", max_length=2048)
     public_url: str = ""
     host: str = "127.0.0.1"
     port: int = Field(7575, ge=0, le=65535)
@@ -46,6 +49,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     cors_origins: list[str] = []
     trusted_proxies: list[str] = []
+
+    # registration: open to anyone, by server invite code only, or closed (README "Administration")
+    registration_mode: Literal["open", "invite_only", "closed"] = "open"
+    max_users: int = Field(0, ge=0)  # accounts registration may create up to; 0: no limit
 
     # accounts
     bcrypt_rounds: int = Field(12, ge=4, le=16)  # init calibrates (never below 10); tests use 4
@@ -130,6 +137,14 @@ class Settings(BaseSettings):
                 raise ValueError(f"{entry!r} is not an IP address or network") from None
         return value
 
+    @field_validator("server_avatar_url", "server_banner_url")
+    @classmethod
+    def _image_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be empty or start with http:// or https://")
+        return value
+
     @field_validator("analytics_timezone")
     @classmethod
     def _analytics_timezone(cls, value: str) -> str:
@@ -188,6 +203,36 @@ class Settings(BaseSettings):
     @property
     def config_path(self) -> Path:
         return self.data_dir / CONFIG_FILE
+
+
+# Settings an administrator may change while the server runs (PUT /api/v1/system/settings):
+# stored in the database, they take effect at once, because every reader looks the value up on
+# ctx.settings when it needs it (pufferd/livesettings.py). One line per setting.
+RUNTIME_SETTINGS = frozenset({
+    "server_name", "server_description", "server_avatar_url", "server_banner_url",
+    "registration_mode", "max_users", "require_verified_email",
+    "access_token_ttl_seconds", "refresh_token_ttl_seconds",
+    "email_verification_ttl_seconds", "password_reset_ttl_seconds",
+    "login_rate_limit_per_minute", "register_rate_limit_per_minute", "refresh_rate_limit_per_minute",
+    "reset_rate_limit_per_minute", "message_rate_limit_per_minute", "duplicate_message_cooldown_seconds",
+    "upload_url_rate_limit_per_minute",
+    "max_message_length", "max_pinned_chats",
+    "max_upload_size_bytes", "upload_url_ttl_seconds", "download_url_ttl_seconds",
+    "unattached_upload_ttl_seconds", "unattached_upload_quota_bytes", "min_free_disk_bytes",
+    "notify_every_message_max_members", "notification_retention_days",
+    "presence_max_group_members", "typing_interval_seconds", "typing_expires_seconds",
+    "ws_max_sockets_per_user",
+})
+
+# Settings an administrator may change over the API that are read once at start-up: stored in
+# the database and applied at the next start (the answer says `restart_required`).
+RESTART_SETTINGS = frozenset({
+    "max_body_bytes", "auth_cache_seconds", "bcrypt_concurrency",
+    "ws_heartbeat_seconds", "ws_resume_events", "ws_resume_seconds", "ws_send_queue_bytes",
+    "ws_max_frame_bytes", "presence_grace_seconds", "media_janitor_interval_seconds",
+})
+# Every other setting (addresses, paths, keys, secrets, mail, proxies, ...) is changed only in
+# pufferd.toml, the environment or a flag, and needs a restart.
 
 
 def resolve_data_dir(flag: str | os.PathLike | None) -> Path:

@@ -11,8 +11,10 @@ from pufferd.config import Settings
 from pufferd.db.database import Database
 from pufferd.keys import Keys
 from pufferd.limiter import Limiter
+from pufferd.livesettings import LiveSettings
 from pufferd.mail import Mailer
 from pufferd.monitor import Monitor
+from pufferd.netblocks import BlockList
 from pufferd.passwords import PasswordHasher
 from pufferd.periodic import Board
 from pufferd.realtime.bus import Bus
@@ -34,7 +36,7 @@ class Hooks:
 
 @dataclass
 class Context:
-    settings: Settings
+    settings: Settings  # the settings in effect: live.current (changed in place at run time)
     db: Database
     clock: Clock
     keys: Keys
@@ -43,8 +45,10 @@ class Context:
     limiter: Limiter
     presence: Presence
     blobs: BlobStore
+    live: LiveSettings  # configured settings, database overrides (pufferd/livesettings.py)
     hooks: Hooks = field(default_factory=Hooks)
     mailer: Mailer | None = None  # make_context sets it; without one, sending mail is a 503
     auth_cache: AuthCache = field(default_factory=AuthCache.disabled)  # make_context sets the real one
+    ip_blocks: BlockList = field(default_factory=BlockList)  # active IP blocks (pufferd/ipblocks.py)
     tasks: Board = field(default_factory=Board)  # background jobs, listed and run by pufferd.tasks
     monitor: Monitor = field(default_factory=Monitor)  # event-loop lag, activity, uptime
