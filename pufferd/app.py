@@ -10,6 +10,7 @@ from aiohttp import web
 from pufferd import accounts, activity, instance, ipblocks, media, notifications
 from pufferd.authcache import AuthCache
 from pufferd.blobs import LocalBlobStore
+from pufferd import analytics, backups
 from pufferd.clock import Clock
 from pufferd.config import Settings
 from pufferd.context import Context
@@ -23,6 +24,8 @@ from pufferd.realtime.hub import Hub
 from pufferd.realtime.presence import Presence
 from pufferd.web import ipguard, middleware, openapi, webapp
 from pufferd.web.keys import CTX, HUB
+from pufferd.web.metrics import METRICS, Metrics
+from pufferd.web.metrics import middleware as metrics_middleware
 from pufferd.web.routes import all_routes
 
 
@@ -44,12 +47,15 @@ def make_context(settings: Settings, *, clock: Clock | None = None) -> Context:
 def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """The application the CLI serves and the tests drive."""
     ctx = make_context(settings, clock=clock)
+    metrics = Metrics(ctx)
     settings = ctx.settings
     mws: list[Any] = [middleware.errors, ipguard.refuse_blocked]
+    mws.insert(0, metrics_middleware(metrics))  # outside the error middleware: sees the final status
     if settings.cors_origins:
         mws.insert(0, middleware.cors(settings.cors_origins))
     app = web.Application(middlewares=mws, client_max_size=settings.max_body_bytes)
     app[CTX] = ctx
+    app[METRICS] = metrics
     hub = app[HUB] = Hub(ctx, on_presence=partial(activity.presence_changed, ctx),
                          on_last_seen=partial(activity.record_last_seen, ctx))
     ctx.hooks.sessions_revoked.append(hub.revoke_user)
@@ -73,6 +79,8 @@ def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicati
     app.cleanup_ctx.append(lifecycle)
     app.cleanup_ctx.append(lambda _app: media.lifecycle(ctx))  # after the db starts, stops before it
     app.cleanup_ctx.append(lambda _app: notifications.lifecycle(ctx))
+    app.cleanup_ctx.append(lambda _app: analytics.lifecycle(ctx))  # flushes activity before the db closes
+    app.cleanup_ctx.append(lambda _app: backups.lifecycle(ctx))
     app.cleanup_ctx.append(lambda _app: accounts.watch_revocations(ctx))
     app.cleanup_ctx.append(lambda _app: ipblocks.lifecycle(ctx))
     app.on_shutdown.append(close_sockets)

@@ -46,7 +46,8 @@ def list_files(conn: apsw.Connection, *, limit: int, cursor: Cursor | None, uplo
     Plan: media_objects_by_uploader_created with UPLOADER_ID, else media_objects_by_created,
     walked backwards; the other filters are checked on the rows walked.
     """
-    where, args = ["state = 'stored'"], []
+    where: list[str] = ["state = 'stored'"]
+    args: list[Any] = []
     if uploader_id is not None:
         where.append("uploader_id = ?")
         args.append(uploader_id)
