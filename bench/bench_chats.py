@@ -36,7 +36,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pufferd import chats  # noqa: E402
+from pufferd import chat_reads  # noqa: E402
 from pufferd.db import chats_q  # noqa: E402
 from pufferd.realtime.presence import Presence  # noqa: E402
 
@@ -115,7 +115,7 @@ def statements_per_list(directory: Path, viewer: int, before_id: int) -> tuple[i
         with conn:
             key = chats_q.sort_key(conn, viewer, before) if before else None
             ids = chats_q.list_page(conn, viewer, archived=False, limit=50, before=key)
-            chats.views_txn(conn, Presence(), [(i, viewer) for i in ids])
+            chat_reads.views_txn(conn, Presence(), [(i, viewer) for i in ids])
         conn.exec_trace = None
         counts.append(len(seen))
     conn.close()

@@ -1,14 +1,15 @@
-"""Typing indicators and presence: who may be told (membership, privacy), decided once, here.
+"""Typing indicators and presence: who may be told (membership through pufferd/access.py,
+privacy through pufferd/privacy.py).
 
 The realtime layer calls these and delivers what they publish; it never decides an audience.
 """
 from __future__ import annotations
 
-from pufferd import privacy
+from pufferd import access, privacy
 from pufferd.clock import iso
 from pufferd.context import Context
 from pufferd.db import activity_q, users_q
-from pufferd.errors import NotFound, RateLimited
+from pufferd.errors import RateLimited
 from pufferd.realtime.bus import Event
 
 TYPING_BUCKET = "typing"
@@ -17,30 +18,17 @@ TYPING_BUCKET = "typing"
 async def typing(ctx: Context, user_id: int, chat_id: int) -> bool:
     """Relay "USER is typing in CHAT" to the chat's other members; False when dropped.
 
-    Rules: NotFound unless USER is a member (same answer whether the chat exists or not);
-    at most one relay per user and chat per `typing_interval_seconds` (more are dropped silently,
-    as clients send one per keystroke); nothing is relayed in channels (subscribers see posts,
-    not who writes them) nor to a private-chat counterpart who blocked USER. The event's
+    Who is told is access.typing_audience: NotFound unless USER is a member (same answer whether
+    the chat exists or not); nobody in channels (subscribers see posts, not who writes them); not
+    a private-chat counterpart who blocked USER. At most one relay per user and chat per
+    `typing_interval_seconds` (more are dropped silently, as clients send one per keystroke). The event's
     `expires_at` (now + `typing_expires_seconds`) lets a client drop a stale one, e.g. replayed.
     """
-    def recipients_txn(conn) -> list[int] | None:
-        member = activity_q.membership(conn, chat_id, user_id)
-        if member is None:
-            return None
-        if member.chat_type == "channel":
-            return []
-        others = activity_q.other_members(conn, chat_id, user_id)
-        if member.chat_type == "private":
-            others = [o for o in others if not privacy.has_blocked(conn, o, user_id)]
-        return others
-
     try:  # before the read: clients send a frame per keystroke
         ctx.limiter.hit(TYPING_BUCKET, f"{user_id}:{chat_id}", 1, ctx.settings.typing_interval_seconds)
     except RateLimited:
         return False
-    recipients = await ctx.db.read(recipients_txn)
-    if recipients is None:
-        raise NotFound("Chat not found")
+    recipients = await ctx.db.read(lambda conn: access.typing_audience(conn, chat_id, user_id))
     if not recipients:
         return False
     expires_at = iso(ctx.clock.time() + ctx.settings.typing_expires_seconds)

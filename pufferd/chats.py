@@ -1,9 +1,10 @@
 """Chats: private chats, groups, channels and saved messages (API reference 3.3, 3.7, 7).
 
-Every rule of the chats area lives here; handlers parse, call one function and serialise.
-Each function runs its whole unit of work in one database hop, then (after the commit) computes
-the affected users' ChatRead in one read hop and publishes `chat_updated` / `chat_removed` /
-`notification` events on the bus.
+Every rule of the chats area lives here; handlers parse, call one function and serialise. Who
+may see or act on a chat is asked of pufferd/access.py; what a client receives (ChatRead and the
+other read models) is computed by pufferd/chat_reads.py. Each function runs its whole unit of work
+in one database hop, which returns a `_Change`; after the commit the affected users' ChatRead is
+computed in one read hop and `chat_updated` / `chat_removed` / `notification` events are published.
 
 Roles: a group or channel has exactly one owner, any number of admins, and members. Owner and
 admins manage members, bans, invite links, the profile and pinned messages; only the owner
@@ -13,26 +14,24 @@ member is its "owner").
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import apsw
 
-from pufferd import media, notifications, privacy, text
-from pufferd.clock import iso
+from pufferd import access, chat_reads, media, notifications, privacy, text
+from pufferd.chat_reads import ChatDetail, ChatView, DiscoverView, InviteLink, MemberView, NotificationSettings
 from pufferd.context import Context
 from pufferd.db import chats_q, notifications_q, users_q
 from pufferd.db.chats_q import Chat, Member
 from pufferd.db.users_q import User
 from pufferd.errors import Conflict, Forbidden, NotFound, RuleViolation, field_error
 from pufferd.realtime.bus import Event
-from pufferd.realtime.presence import Presence
 
-SAVED_TITLE = "Saved Messages"
-DELETED_ACCOUNT = "Deleted Account"
 # A handle: 5-32 characters, ASCII letters, digits and "_", starting with a letter; unique
 # without regard to case ("MyGroup" and "mygroup" collide).
 HANDLE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{4,31}$"
@@ -40,199 +39,26 @@ _HANDLE = re.compile(HANDLE_PATTERN)
 TITLE_MAX = 128
 DESCRIPTION_MAX = 1024
 MAX_INITIAL_MEMBERS = 200
-MANAGERS = ("owner", "admin")
 _PUBLIC_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: 24 chars = 120 bits
-
-
-# What the API returns ---------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class ChatView:
-    """ChatRead for one viewer (API reference 3.3); times are already ISO strings."""
-
-    id: int
-    public_id: str
-    type: str
-    title: str | None
-    avatar_url: str | None
-    display_title: str
-    handle: str | None
-    description: str | None
-    is_public: bool
-    is_saved: bool
-    archived: bool
-    pinned: bool
-    unread_count: int
-    unread_mentions_count: int
-    pinned_message_id: int | None
-    members_count: int
-    online_count: int
-    subscribers_count: int | None
-    counterpart_user_id: int | None
-    counterpart_name: str | None
-    counterpart_username: str | None
-    counterpart_avatar_url: str | None
-    counterpart_is_online: bool | None
-    counterpart_last_seen_at: str | None
-    last_message_text: str | None
-    last_message_type: str | None
-    last_message_created_at: str | None
-    my_role: str | None
-    created_at: str
-
-    def to_json(self) -> dict[str, Any]:
-        """The ChatRead JSON object (the `chat_updated` event's data)."""
-        return {name: getattr(self, name) for name in _VIEW_FIELDS}
-
-
-_VIEW_FIELDS = tuple(f.name for f in fields(ChatView))
-
-
-@dataclass(frozen=True, slots=True)
-class MemberView:
-    """ChatMemberRead."""
-
-    id: int
-    user_id: int
-    role: str
-    joined_at: str
-
-    @classmethod
-    def of(cls, m: Member) -> MemberView:
-        return cls(m.id, m.user_id, m.role, iso(m.joined_at))  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True, slots=True)
-class ChatDetail:
-    """ChatDetailRead: the viewer's ChatRead plus the member list."""
-
-    chat: ChatView
-    members: list[MemberView]
-
-
-@dataclass(frozen=True, slots=True)
-class DiscoverView:
-    """ChatDiscoverRead: a public group or channel as seen from outside."""
-
-    id: int
-    public_id: str
-    type: str
-    title: str | None
-    handle: str | None
-    description: str | None
-    avatar_url: str | None
-    members_count: int
-    subscribers_count: int | None
-    is_member: bool
-    created_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class InviteLink:
-    chat_id: int
-    token: str
-    invite_url: str
-
-
-@dataclass(frozen=True, slots=True)
-class NotificationSettings:
-    chat_id: int
-    user_id: int
-    muted: bool
-
-
-# ChatRead computation ---------------------------------------------------------------------------
-
-def views_txn(conn: apsw.Connection, presence: Presence, pairs: list[tuple[int, int]]) -> list[ChatView]:
-    """ChatRead for each (chat_id, viewer_id) pair, in order, with a fixed number of statements.
-
-    Statements: one for the chat rows (chats_q.reads), one for the member ids, and at most three
-    for privacy (last-seen modes of online members, contacts, blocks) — never one per chat.
-    `last_message_*` is the newest message the viewer may see: ids at or below their
-    cleared_before_id and messages they deleted for themselves are skipped, so a cleared chat
-    shows no last message and a hidden last message shows the one before it.
-    """
-    rows = chats_q.reads(conn, pairs)
-    if not rows:
-        return []
-    members = chats_q.members_of(conn, [r["id"] for r in rows])
-    online = presence.online_among({u for ids in members.values() for u in ids})
-    viewers = {r["viewer_id"] for r in rows}
-    counterparts = {r["cp_id"] for r in rows if r["cp_id"] is not None}
-    modes = chats_q.privacy_modes(conn, sorted(online - viewers)) if online - viewers else {}
-    targets = (online | counterparts) - viewers
-    rel = privacy.relations(conn, viewers, targets) if targets else privacy.Relations(frozenset(), frozenset())
-    return [_view(r, members.get(r["id"], []), online, modes, rel) for r in rows]
-
-
-def _view(r: dict[str, Any], member_ids: list[int], online: set[int], modes: dict[int, str],
-          rel: privacy.Relations) -> ChatView:
-    viewer = r["viewer_id"]
-    online_count = sum(1 for u in member_ids if u in online
-                       and (u == viewer or privacy.sees_last_seen(rel, viewer, u, modes.get(u, "nobody"))))
-    cp = r["cp_id"]
-    is_private = r["type"] == "private"
-    cp_avatar = cp_online = cp_seen = None
-    if cp is not None:
-        if privacy.sees_avatar(rel, viewer, cp, r["cp_privacy_avatar"]):
-            cp_avatar = r["cp_avatar_url"]
-        if privacy.sees_last_seen(rel, viewer, cp, r["cp_privacy_last_seen"]):
-            cp_online = cp in online
-            cp_seen = iso(r["cp_last_seen_at"])
-    if r["is_saved"]:
-        display = SAVED_TITLE
-    elif is_private:
-        display = r["cp_name"] if cp is not None else DELETED_ACCOUNT
-    else:
-        display = r["title"] or ""
-    members_count = len(member_ids)
-    return ChatView(
-        id=r["id"], public_id=r["public_id"], type=r["type"], title=r["title"], avatar_url=r["avatar_url"],
-        display_title=display, handle=r["handle"], description=r["description"],
-        is_public=bool(r["is_public"]), is_saved=bool(r["is_saved"]), archived=bool(r["archived"]),
-        pinned=r["pinned_at"] is not None, unread_count=r["unread_count"],
-        unread_mentions_count=r["unread_mentions_count"], pinned_message_id=r["live_pinned_message_id"],
-        members_count=members_count, online_count=online_count,
-        subscribers_count=members_count if r["type"] == "channel" else None,
-        counterpart_user_id=cp, counterpart_name=r["cp_name"], counterpart_username=r["cp_username"],
-        counterpart_avatar_url=cp_avatar, counterpart_is_online=cp_online, counterpart_last_seen_at=cp_seen,
-        last_message_text=r["last_message_text"], last_message_type=r["last_message_type"],
-        last_message_created_at=iso(r["last_message_created_at"]), my_role=r["role"],
-        created_at=iso(r["created_at"]),  # type: ignore[arg-type]
-    )
-
-
-def chat_reads_txn(conn: apsw.Connection, presence: Presence, chat_id: int,
-                   viewer_ids: Iterable[int]) -> dict[int, ChatView]:
-    """ChatRead of one chat for many viewers, in one read hop (for fan-out after a change).
-
-    Returns {} when the chat does not exist (any more).
-    """
-    views = views_txn(conn, presence, [(chat_id, v) for v in sorted(set(viewer_ids))])
-    return {v: view for v, view in zip(sorted(set(viewer_ids)), views)}
 
 
 # Publishing -------------------------------------------------------------------------------------
 
 @dataclass
 class _Change:
-    """What a committed unit of work changed, for the events and the caller's response."""
+    """What a committed unit of work changed: each transaction returns one, and it is published
+    after the commit (the only way a transaction's outcome reaches the bus)."""
 
     chat_id: int
     updated: set[int] = field(default_factory=set)   # users whose ChatRead changed
     removed: set[int] = field(default_factory=set)   # users who no longer have the chat
     notes: list[notifications_q.Notification] = field(default_factory=list)
-    result: Any = None
 
 
-async def _publish(ctx: Context, change: _Change, caller: int | None = None) -> ChatView | None:
-    """Publish the events of a committed CHANGE; return CALLER's ChatRead (same read hop)."""
-    wanted = set(change.updated)
-    if caller is not None:
-        wanted.add(caller)
+async def _read_and_publish(ctx: Context, change: _Change, wanted: set[int]) -> dict[int, ChatView]:
     views: dict[int, ChatView] = {}
     if wanted:
-        views = await ctx.db.read(lambda conn: chat_reads_txn(conn, ctx.presence, change.chat_id, wanted))
+        views = await ctx.db.read(lambda conn: chat_reads.chat_reads_txn(conn, ctx.presence, change.chat_id, wanted))
     for uid in sorted(change.updated):
         if uid in views:
             ctx.bus.publish(Event.to("chat_updated", views[uid].to_json(), [uid]))
@@ -240,51 +66,30 @@ async def _publish(ctx: Context, change: _Change, caller: int | None = None) -> 
         ctx.bus.publish(Event.to("chat_removed", {"chat_id": change.chat_id}, change.removed))
     for n in change.notes:
         ctx.bus.publish(Event.to("notification", notifications.as_dict(n), [n.user_id]))
-    if caller is None:
-        return None
+    return views
+
+
+async def _publish(ctx: Context, change: _Change) -> None:
+    """Publish the events of a committed CHANGE: each updated user's own ChatRead, chat_removed,
+    notifications."""
+    await _read_and_publish(ctx, change, set(change.updated))
+
+
+async def _publish_for(ctx: Context, change: _Change, caller: int) -> ChatView:
+    """Publish CHANGE and return CALLER's ChatRead, computed in the same read hop."""
+    views = await _read_and_publish(ctx, change, change.updated | {caller})
     if caller not in views:  # the chat went away between the commit and the read
-        raise NotFound("chat not found")
+        raise NotFound(access.CHAT_NOT_FOUND)
     return views[caller]
 
 
 # Shared checks ----------------------------------------------------------------------------------
 
-def _chat_txn(conn: apsw.Connection, chat_id: int) -> Chat:
-    chat = chats_q.get(conn, chat_id)
-    if chat is None:
-        raise NotFound("chat not found")
-    return chat
-
-
-def _visible_txn(conn: apsw.Connection, chat_id: int, user_id: int) -> tuple[Chat, Member | None]:
-    """The chat if USER_ID may see it (a member, or the chat is public); else 404."""
-    chat = _chat_txn(conn, chat_id)
-    member = chats_q.membership_txn(conn, chat_id, user_id)
-    if member is None and not chat.is_public:
-        raise NotFound("chat not found")
-    return chat, member
-
-
-def _member_txn(conn: apsw.Connection, chat_id: int, user_id: int) -> tuple[Chat, Member]:
-    """The chat and USER_ID's membership; 404 if they cannot see it, 403 if public but not joined."""
-    chat, member = _visible_txn(conn, chat_id, user_id)
-    if member is None:
-        raise Forbidden("you are not a member of this chat")
-    return chat, member
-
-
-def _require_manager(chat: Chat, member: Member, action: str) -> None:
-    if chat.is_private:
-        raise RuleViolation(f"only groups and channels allow you to {action}")
-    if member.role not in MANAGERS:
-        raise Forbidden(f"only the owner or an admin can {action}")
-
-
 def _watchers(conn: apsw.Connection, chat: Chat) -> set[int]:
     """Who is told when membership counts change: every member; in a channel only owner/admins
     (subscribers do not follow each other's comings and goings)."""
     if chat.type == "channel":
-        return {m.user_id for m in chats_q.members(conn, chat.id) if m.role in MANAGERS}
+        return set(chats_q.manager_ids(conn, chat.id))
     return set(chats_q.member_ids(conn, chat.id))
 
 
@@ -368,7 +173,7 @@ async def create_chat(ctx: Context, user: User, *, type: str, title: str | None 
         return change
 
     change = await ctx.db.write(txn)
-    return await _publish(ctx, change, user.id)  # type: ignore[return-value]
+    return await _publish_for(ctx, change, user.id)
 
 
 async def _create_private(ctx: Context, user: User, targets: list[int], *, title: str | None,
@@ -392,11 +197,7 @@ async def _create_private(ctx: Context, user: User, targets: list[int], *, title
         if existing is not None:
             # creating it again returns it (and shows it again if the caller had deleted it)
             return _Change(existing.id, updated=set(chats_q.unhide(conn, existing.id, [user.id])))
-        if privacy.has_blocked(conn, user.id, target_id):
-            raise Forbidden("you have blocked this user; unblock them to start a private chat")
-        if not privacy.can_message(conn, user.id, target):
-            raise Forbidden("this user does not accept private messages from you"
-                            " (privacy_private_messages)")
+        access.check_private_counterpart(conn, user.id, target.id)
         chat = chats_q.insert(conn, public_id=_new_public_id(), type="private",
                               pair_key=chats_q.private_key(user.id, target_id), created_by=user.id, now=now)
         chats_q.add_member(conn, chat.id, user.id, "member", now)
@@ -404,7 +205,7 @@ async def _create_private(ctx: Context, user: User, targets: list[int], *, title
         return _Change(chat.id, updated={user.id, target_id})
 
     change = await ctx.db.write(txn)
-    return await _publish(ctx, change, user.id)  # type: ignore[return-value]
+    return await _publish_for(ctx, change, user.id)
 
 
 async def saved_chat(ctx: Context, user: User) -> ChatView:
@@ -418,7 +219,7 @@ async def saved_chat(ctx: Context, user: User) -> ChatView:
         member = chats_q.membership_txn(conn, chat.id, user.id)
         if member is None or member.hidden:
             return None
-        return chat_reads_txn(conn, ctx.presence, chat.id, [user.id])[user.id]
+        return chat_reads.chat_reads_txn(conn, ctx.presence, chat.id, [user.id])[user.id]
 
     view = await ctx.db.read(read_txn)
     if view is not None:
@@ -435,7 +236,7 @@ async def saved_chat(ctx: Context, user: User) -> ChatView:
         return _Change(chat.id, updated=set(chats_q.unhide(conn, chat.id, [user.id])))
 
     change = await ctx.db.write(txn)
-    return await _publish(ctx, change, user.id)  # type: ignore[return-value]
+    return await _publish_for(ctx, change, user.id)
 
 
 # Reading ----------------------------------------------------------------------------------------
@@ -458,7 +259,7 @@ async def list_chats(ctx: Context, user: User, *, limit: int, before_id: int | N
             if before is None:
                 raise RuleViolation("before_id: not one of your chats")
         ids = chats_q.list_page(conn, user.id, archived=archived, limit=limit, before=before, query=query)
-        return views_txn(conn, ctx.presence, [(i, user.id) for i in ids])
+        return chat_reads.views_txn(conn, ctx.presence, [(i, user.id) for i in ids])
 
     return await ctx.db.read(txn)
 
@@ -466,9 +267,9 @@ async def list_chats(ctx: Context, user: User, *, limit: int, before_id: int | N
 async def get_chat(ctx: Context, user: User, chat_id: int) -> ChatDetail:
     """ChatDetailRead: a chat the caller belongs to, or any public chat."""
     def txn(conn: apsw.Connection) -> ChatDetail:
-        _visible_txn(conn, chat_id, user.id)
-        view = chat_reads_txn(conn, ctx.presence, chat_id, [user.id])[user.id]
-        return ChatDetail(view, [MemberView.of(m) for m in chats_q.members(conn, chat_id)])
+        chat, me = access.visible_chat(conn, chat_id, user.id)
+        view = chat_reads.chat_reads_txn(conn, ctx.presence, chat_id, [user.id])[user.id]
+        return ChatDetail(view, [MemberView.of(m) for m in access.visible_members(conn, chat, me)])
 
     return await ctx.db.read(txn)
 
@@ -476,8 +277,8 @@ async def get_chat(ctx: Context, user: User, chat_id: int) -> ChatDetail:
 async def list_members(ctx: Context, user: User, chat_id: int) -> list[MemberView]:
     """The members of a chat the caller can see, oldest first."""
     def txn(conn: apsw.Connection) -> list[MemberView]:
-        _visible_txn(conn, chat_id, user.id)
-        return [MemberView.of(m) for m in chats_q.members(conn, chat_id)]
+        chat, me = access.visible_chat(conn, chat_id, user.id)
+        return [MemberView.of(m) for m in access.visible_members(conn, chat, me)]
 
     return await ctx.db.read(txn)
 
@@ -486,12 +287,7 @@ async def discover(ctx: Context, user: User, *, query: str | None, limit: int) -
     """Public groups and channels whose title or handle contains QUERY, largest first."""
     query = (query or "").strip() or None
     rows = await ctx.db.read(lambda conn: chats_q.discover(conn, user.id, query, limit))
-    return [DiscoverView(
-        id=r["id"], public_id=r["public_id"], type=r["type"], title=r["title"], handle=r["handle"],
-        description=r["description"], avatar_url=r["avatar_url"], members_count=r["members_count"],
-        subscribers_count=r["members_count"] if r["type"] == "channel" else None,
-        is_member=bool(r["is_member"]), created_at=iso(r["created_at"]),  # type: ignore[arg-type]
-    ) for r in rows]
+    return [DiscoverView.of_row(r) for r in rows]
 
 
 # Membership -------------------------------------------------------------------------------------
@@ -500,9 +296,9 @@ async def add_member(ctx: Context, user: User, chat_id: int, target_id: int) -> 
     """Owner/admin adds a user to a group or channel (privacy_group_invites and bans apply)."""
     now = ctx.clock.time()
 
-    def txn(conn: apsw.Connection) -> _Change:
-        chat, me = _member_txn(conn, chat_id, user.id)
-        _require_manager(chat, me, "add members")
+    def txn(conn: apsw.Connection) -> tuple[_Change, Member]:
+        chat, me = access.joined_chat(conn, chat_id, user.id)
+        access.require_manager(me, "add members")
         target = _user_txn(conn, target_id)
         if chats_q.membership_txn(conn, chat_id, target_id) is not None:
             raise Conflict("user is already a member of this chat")
@@ -511,11 +307,11 @@ async def add_member(ctx: Context, user: User, chat_id: int, target_id: int) -> 
         _check_invite(conn, user, target)
         member = chats_q.add_member(conn, chat_id, target_id, "member", now)
         return _Change(chat_id, updated=_watchers(conn, chat) | {target_id},
-                       notes=[_added_note(conn, target_id, chat_id, user.id, now)], result=member)
+                       notes=[_added_note(conn, target_id, chat_id, user.id, now)]), member
 
-    change = await ctx.db.write(txn)
+    change, member = await ctx.db.write(txn)
     await _publish(ctx, change)
-    return MemberView.of(change.result)
+    return MemberView.of(member)
 
 
 async def set_role(ctx: Context, user: User, chat_id: int, target_id: int, role: str) -> MemberView:
@@ -524,8 +320,8 @@ async def set_role(ctx: Context, user: User, chat_id: int, target_id: int, role:
     if role not in ("owner", "admin", "member"):
         raise RuleViolation("role: must be owner, admin or member")
 
-    def txn(conn: apsw.Connection) -> _Change:
-        chat, me = _member_txn(conn, chat_id, user.id)
+    def txn(conn: apsw.Connection) -> tuple[_Change, Member]:
+        chat, me = access.joined_chat(conn, chat_id, user.id)
         if chat.is_private:
             raise RuleViolation("only groups and channels have roles")
         if me.role != "owner":
@@ -535,7 +331,7 @@ async def set_role(ctx: Context, user: User, chat_id: int, target_id: int, role:
             raise NotFound("user is not a member of this chat")
         if target_id == user.id:
             if role == "owner":
-                return _Change(chat_id, result=target)
+                return _Change(chat_id), target
             raise RuleViolation("the owner cannot change their own role; make another member the owner instead")
         change = _Change(chat_id)
         if target.role != role:
@@ -544,12 +340,11 @@ async def set_role(ctx: Context, user: User, chat_id: int, target_id: int, role:
             if role == "owner":
                 chats_q.set_role(conn, chat_id, user.id, "admin")
                 change.updated.add(user.id)
-        change.result = chats_q.membership_txn(conn, chat_id, target_id)
-        return change
+        return change, dataclasses.replace(target, role=role)
 
-    change = await ctx.db.write(txn)
+    change, member = await ctx.db.write(txn)
     await _publish(ctx, change)
-    return MemberView.of(change.result)
+    return MemberView.of(member)
 
 
 async def remove_member(ctx: Context, user: User, chat_id: int, target_id: int) -> None:
@@ -558,8 +353,8 @@ async def remove_member(ctx: Context, user: User, chat_id: int, target_id: int) 
         return await leave(ctx, user, chat_id)
 
     def txn(conn: apsw.Connection) -> _Change:
-        chat, me = _member_txn(conn, chat_id, user.id)
-        _require_manager(chat, me, "remove members")
+        chat, me = access.joined_chat(conn, chat_id, user.id)
+        access.require_manager(me, "remove members")
         target = chats_q.membership_txn(conn, chat_id, target_id)
         if target is None:
             raise NotFound("user is not a member of this chat")
@@ -577,7 +372,7 @@ async def leave(ctx: Context, user: User, chat_id: int) -> None:
     """Leave a group or channel. An owner hands ownership to the oldest admin, else the oldest
     member; an owner who is the last member deletes the chat."""
     def txn(conn: apsw.Connection) -> _Change:
-        chat, me = _member_txn(conn, chat_id, user.id)
+        chat, me = access.joined_chat(conn, chat_id, user.id)
         if chat.is_private:
             raise RuleViolation("a private chat cannot be left; delete it instead")
         change = _Change(chat_id, removed={user.id})
@@ -600,17 +395,18 @@ async def join(ctx: Context, user: User, chat_id: int) -> ChatView:
     now = ctx.clock.time()
 
     def txn(conn: apsw.Connection) -> _Change:
-        chat, me = _visible_txn(conn, chat_id, user.id)
-        if me is not None:
+        chat = access.chat_or_404(conn, chat_id)
+        if chats_q.membership_txn(conn, chat_id, user.id) is not None:
             return _Change(chat_id, updated=set(chats_q.unhide(conn, chat_id, [user.id])))
+        if not chat.is_public:
+            raise NotFound(access.CHAT_NOT_FOUND)
         return _join_txn(conn, chat, user, now)
 
-    return await _publish(ctx, await ctx.db.write(txn), user.id)  # type: ignore[return-value]
+    return await _publish_for(ctx, await ctx.db.write(txn), user.id)
 
 
 def _join_txn(conn: apsw.Connection, chat: Chat, user: User, now: float) -> _Change:
-    if chats_q.is_banned(conn, chat.id, user.id):
-        raise Forbidden("you are banned from this chat")
+    access.check_not_banned(conn, chat.id, user.id)
     chats_q.add_member(conn, chat.id, user.id, "member", now)
     return _Change(chat.id, updated=_watchers(conn, chat) | {user.id})
 
@@ -621,8 +417,8 @@ async def create_invite_link(ctx: Context, user: User, chat_id: int) -> InviteLi
     now = ctx.clock.time()
 
     def txn(conn: apsw.Connection) -> None:
-        chat, me = _member_txn(conn, chat_id, user.id)
-        _require_manager(chat, me, "create invite links")
+        chat, me = access.joined_chat(conn, chat_id, user.id)
+        access.require_manager(me, "create invite links")
         chats_q.update(conn, chat_id, now, invite_token=token)
 
     await ctx.db.write(txn)
@@ -641,7 +437,7 @@ async def join_by_invite(ctx: Context, user: User, token: str) -> ChatView:
             return _Change(chat.id, updated=set(chats_q.unhide(conn, chat.id, [user.id])))
         return _join_txn(conn, chat, user, now)
 
-    return await _publish(ctx, await ctx.db.write(txn), user.id)  # type: ignore[return-value]
+    return await _publish_for(ctx, await ctx.db.write(txn), user.id)
 
 
 # Bans -------------------------------------------------------------------------------------------
@@ -651,8 +447,8 @@ async def ban(ctx: Context, user: User, chat_id: int, target_id: int) -> None:
     now = ctx.clock.time()
 
     def txn(conn: apsw.Connection) -> _Change:
-        chat, me = _member_txn(conn, chat_id, user.id)
-        _require_manager(chat, me, "ban users")
+        chat, me = access.joined_chat(conn, chat_id, user.id)
+        access.require_manager(me, "ban users")
         if target_id == user.id:
             raise RuleViolation("you cannot ban yourself")
         _user_txn(conn, target_id)
@@ -675,8 +471,8 @@ async def ban(ctx: Context, user: User, chat_id: int, target_id: int) -> None:
 async def unban(ctx: Context, user: User, chat_id: int, target_id: int) -> None:
     """Lift a ban (the user may then join or be added again)."""
     def txn(conn: apsw.Connection) -> None:
-        chat, me = _member_txn(conn, chat_id, user.id)
-        _require_manager(chat, me, "unban users")
+        chat, me = access.joined_chat(conn, chat_id, user.id)
+        access.require_manager(me, "unban users")
         if not chats_q.unban(conn, chat_id, target_id):
             raise NotFound("user is not banned from this chat")
 
@@ -709,8 +505,8 @@ async def update_profile(ctx: Context, user: User, chat_id: int, *, title: Any =
     now = ctx.clock.time()
 
     def txn(conn: apsw.Connection) -> _Change:
-        chat, me = _member_txn(conn, chat_id, user.id)
-        _require_manager(chat, me, "edit the chat profile")
+        chat, me = access.joined_chat(conn, chat_id, user.id)
+        access.require_manager(me, "edit the chat profile")
         if "avatar_url" in changes:
             # an image of this server's media store that the editor uploaded (media area's rule)
             media.check_avatar_url_txn(conn, ctx.settings, changes["avatar_url"], user.id, current=chat.avatar_url)
@@ -719,7 +515,7 @@ async def update_profile(ctx: Context, user: User, chat_id: int, *, title: Any =
         chats_q.update(conn, chat_id, now, **changes)
         return _Change(chat_id, updated=set(chats_q.member_ids(conn, chat_id)))
 
-    return await _publish(ctx, await ctx.db.write(txn), user.id)  # type: ignore[return-value]
+    return await _publish_for(ctx, await ctx.db.write(txn), user.id)
 
 
 async def pin_message(ctx: Context, user: User, chat_id: int, message_id: int | None) -> ChatView:
@@ -727,26 +523,26 @@ async def pin_message(ctx: Context, user: User, chat_id: int, message_id: int | 
     now = ctx.clock.time()
 
     def txn(conn: apsw.Connection) -> _Change:
-        chat, me = _member_txn(conn, chat_id, user.id)
-        if not chat.is_private and me.role not in MANAGERS:
-            raise Forbidden("only the owner or an admin can pin messages")
+        chat, me = access.joined_chat(conn, chat_id, user.id)
+        if not chat.is_private:
+            access.require_manager(me, "pin messages")
         if message_id is not None and not chats_q.message_in_chat(conn, message_id, chat_id):
             raise RuleViolation("message_id: the message does not belong to this chat")
         chats_q.update(conn, chat_id, now, pinned_message_id=message_id)
         return _Change(chat_id, updated=set(chats_q.member_ids(conn, chat_id)))
 
-    return await _publish(ctx, await ctx.db.write(txn), user.id)  # type: ignore[return-value]
+    return await _publish_for(ctx, await ctx.db.write(txn), user.id)
 
 
 # Per-user state ---------------------------------------------------------------------------------
 
 async def _set_state(ctx: Context, user: User, chat_id: int, **state: Any) -> ChatView:
     def txn(conn: apsw.Connection) -> _Change:
-        _member_txn(conn, chat_id, user.id)
+        access.joined_chat(conn, chat_id, user.id)
         chats_q.set_member_state(conn, chat_id, user.id, **state)
         return _Change(chat_id, updated={user.id})
 
-    return await _publish(ctx, await ctx.db.write(txn), user.id)  # type: ignore[return-value]
+    return await _publish_for(ctx, await ctx.db.write(txn), user.id)
 
 
 async def archive(ctx: Context, user: User, chat_id: int) -> ChatView:
@@ -764,7 +560,7 @@ async def pin_chat(ctx: Context, user: User, chat_id: int) -> ChatView:
     now = ctx.clock.time()
 
     def txn(conn: apsw.Connection) -> _Change:
-        _, me = _member_txn(conn, chat_id, user.id)
+        _, me = access.joined_chat(conn, chat_id, user.id)
         if me.pinned_at is not None:  # already pinned: it keeps its place
             return _Change(chat_id)
         if chats_q.pinned_count(conn, user.id) >= limit:
@@ -772,7 +568,7 @@ async def pin_chat(ctx: Context, user: User, chat_id: int) -> ChatView:
         chats_q.set_member_state(conn, chat_id, user.id, pinned_at=now)
         return _Change(chat_id, updated={user.id})
 
-    return await _publish(ctx, await ctx.db.write(txn), user.id)  # type: ignore[return-value]
+    return await _publish_for(ctx, await ctx.db.write(txn), user.id)
 
 
 async def unpin_chat(ctx: Context, user: User, chat_id: int) -> ChatView:
@@ -781,7 +577,7 @@ async def unpin_chat(ctx: Context, user: User, chat_id: int) -> ChatView:
 
 async def get_mute(ctx: Context, user: User, chat_id: int) -> NotificationSettings:
     def txn(conn: apsw.Connection) -> NotificationSettings:
-        _, me = _member_txn(conn, chat_id, user.id)
+        _, me = access.joined_chat(conn, chat_id, user.id)
         return NotificationSettings(chat_id, user.id, me.muted)
 
     return await ctx.db.read(txn)
@@ -790,7 +586,7 @@ async def get_mute(ctx: Context, user: User, chat_id: int) -> NotificationSettin
 async def set_mute(ctx: Context, user: User, chat_id: int, muted: bool) -> NotificationSettings:
     """Mute or unmute the chat for the caller (mentions are still delivered: messages area)."""
     def txn(conn: apsw.Connection) -> NotificationSettings:
-        _member_txn(conn, chat_id, user.id)
+        access.joined_chat(conn, chat_id, user.id)
         chats_q.set_member_state(conn, chat_id, user.id, muted=muted)
         return NotificationSettings(chat_id, user.id, muted)
 
@@ -800,7 +596,7 @@ async def set_mute(ctx: Context, user: User, chat_id: int, muted: bool) -> Notif
 async def clear_history(ctx: Context, user: User, chat_id: int) -> None:
     """Hide every message up to the chat's newest one, for the caller only."""
     def txn(conn: apsw.Connection) -> _Change:
-        _, me = _member_txn(conn, chat_id, user.id)
+        _, me = access.joined_chat(conn, chat_id, user.id)
         newest = chats_q.newest_message_id(conn, chat_id)
         chats_q.set_member_state(conn, chat_id, user.id, cleared_before_id=max(newest, me.cleared_before_id))
         return _Change(chat_id, updated={user.id})
@@ -814,7 +610,7 @@ async def delete_chat(ctx: Context, user: User, chat_id: int, *, for_all: bool) 
     for the caller only: its history is cleared and it leaves their list (a new message brings
     it back); in a group or channel they stay a member."""
     def txn(conn: apsw.Connection) -> _Change:
-        chat, me = _member_txn(conn, chat_id, user.id)
+        chat, me = access.joined_chat(conn, chat_id, user.id)
         if for_all:
             if not chat.is_private and me.role != "owner":
                 raise Forbidden("only the owner can delete a group or channel for everyone")

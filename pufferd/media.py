@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import secrets
@@ -25,17 +26,26 @@ from urllib.parse import urlencode, urlsplit
 
 import apsw
 
-from pufferd import messages, periodic, privacy
+from pufferd import access, messages, periodic
 from pufferd.blobs import BlobCorrupt, BlobError, BlobNotFound, BlobReader, UrlSigner
 from pufferd.blobs.local import LocalBlobStore
 from pufferd.blobs.sniff import HEAD_BYTES, detect, matches
 from pufferd.config import Settings
 from pufferd.context import Context
-from pufferd.db import cdn_q, chats_q, media_q, messages_q
+from pufferd.db import cdn_q, media_q, messages_q
 from pufferd.db.media_q import Attachment, ChatAttachment, MediaObject
 from pufferd.db.users_q import User
-from pufferd.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, RuleViolation, Unauthorized, \
-    Unavailable, field_error
+from pufferd.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    RuleViolation,
+    Unauthorized,
+    Unavailable,
+    field_error,
+)
 
 log = logging.getLogger("pufferd.media")
 
@@ -51,7 +61,7 @@ EXTENSIONS: dict[str, str] = {
 }
 ALLOWED_TYPES = tuple(EXTENSIONS)
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]{32}\.(?:%s)$" % "|".join(sorted(set(EXTENSIONS.values()))))
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{32}\.(?:" + "|".join(sorted(set(EXTENSIONS.values()))) + ")$")
 
 MAX_ATTACHMENTS_PER_MESSAGE = 10
 UPLOAD_IDLE_TIMEOUT = 60.0  # seconds a PUT may stall before it is dropped
@@ -257,14 +267,10 @@ async def attach(ctx: Context, user: User, *, message_id: int, file_url: str, fi
     if key is None:
         raise field_error("file_url", "file_url must be a file URL of this server's media bucket")
     now = ctx.clock.time()
-    changed: list[tuple[messages.MessageView, list[int]]] = []
 
-    def attach_txn(conn: apsw.Connection) -> Attachment:
-        message = media_q.message_for_member(conn, message_id, user.id)
-        if message is None:
-            raise NotFound("Message not found")
-        if message.sender_id != user.id:
-            raise Forbidden("Only message sender can attach files")
+    def attach_txn(conn: apsw.Connection) -> tuple[Attachment, messages.MessageEvent | None]:
+        """The attachment, and message_updated when MessageRead changed (attachment_waveform)."""
+        message = access.attachable_message(conn, message_id, user.id)
         obj = media_q.get_object(conn, key)
         if obj is None:
             raise NotFound("File not found")
@@ -280,19 +286,18 @@ async def attach(ctx: Context, user: User, *, message_id: int, file_url: str, fi
             raise Conflict("This file is already attached to the message")
         if media_q.count_attachments(conn, message.id) >= MAX_ATTACHMENTS_PER_MESSAGE:
             raise RuleViolation(f"A message has at most {MAX_ATTACHMENTS_PER_MESSAGE} attachments")
-        before = messages_q.get(conn, message.id)
         attachment = media_q.insert_attachment(conn, message_id=message.id, chat_id=message.chat_id,
                                                uploader_id=user.id, object_key=key, file_type=obj.file_type,
                                                file_size=obj.file_size, waveform=waveform, now=now)
         after = messages_q.get(conn, message.id)
-        if after is not None and before is not None and after.waveform != before.waveform:
-            # MessageRead.attachment_waveform changed: the chat hears message_updated
-            changed.append((messages.views(conn, user.id, [after])[0], chats_q.member_ids(conn, message.chat_id)))
-        return attachment
+        if after is None or after.waveform == message.waveform:
+            return attachment, None
+        # MessageRead.attachment_waveform changed: the chat hears message_updated
+        return attachment, messages.updated_txn(conn, user.id, after)
 
-    attachment = await ctx.db.write(attach_txn)
-    for view, audience in changed:
-        messages.publish_updated(ctx, view, audience)
+    attachment, event = await ctx.db.write(attach_txn)
+    if event is not None:
+        messages.publish(ctx, [event])
     return attachment
 
 
@@ -300,11 +305,9 @@ async def chat_attachments(ctx: Context, user: User, chat_id: int, *, limit: int
                            before_id: int | None) -> list[ChatAttachment]:
     """A page of a chat's attachments, newest first, for its members (others: 404)."""
     def list_txn(conn: apsw.Connection) -> list[ChatAttachment]:
-        cleared = media_q.member_cleared_before(conn, chat_id, user.id)
-        if cleared is None:
-            raise NotFound("Chat not found")
-        return media_q.chat_attachments(conn, chat_id=chat_id, viewer_id=user.id, cleared_before_id=cleared,
-                                        before_id=before_id, limit=limit)
+        member = access.member_or_404(conn, chat_id, user.id)
+        return media_q.chat_attachments(conn, chat_id=chat_id, viewer_id=user.id,
+                                        cleared_before_id=member.cleared_before_id, before_id=before_id, limit=limit)
 
     return await ctx.db.read(list_txn)
 
@@ -324,27 +327,12 @@ class SignedGet:
         return bool(self.uid or self.exp or self.sig)
 
 
-def _visible_txn(conn: apsw.Connection, obj: MediaObject | None, viewer_id: int) -> MediaObject:
-    """OBJ if VIEWER may download it; NotFound otherwise (no existence leak)."""
-    if obj is None or obj.state != "stored":
-        raise NotFound("File not found")
-    if obj.uploader_id == viewer_id:
-        return obj
-    if media_q.shared_with_member(conn, obj.object_key, viewer_id):
-        return obj
-    if any(privacy.can_see_avatar(conn, viewer_id, owner) for owner in media_q.avatar_owners(conn, obj.object_key)):
-        return obj
-    if media_q.avatar_chat_visible(conn, obj.object_key, viewer_id):
-        return obj
-    raise NotFound("File not found")
-
-
 async def find_download(ctx: Context, name: str, *, viewer: User | None, signed: SignedGet) -> MediaObject:
     """The object NAME names, if the caller may download it.
 
     The caller is the bearer-token user (VIEWER) or, without one, the user a valid signed GET
-    URL names. Uploader, members of a chat where it is attached, and anyone who may see the
-    user or chat whose avatar it is, may download; everyone else gets 404.
+    URL names. Who may download is access.visible_file (the uploader, members who see a message
+    it is attached to, whoever may see the user or chat whose avatar it is); anyone else gets 404.
     """
     key = key_from_name(name)
     viewer_id: int | None = viewer.id if viewer is not None else None
@@ -369,7 +357,7 @@ async def find_download(ctx: Context, name: str, *, viewer: User | None, signed:
             issued = int(signed.exp or 0) - ctx.settings.download_url_ttl_seconds
             if user is None or issued < int(user.tokens_valid_after):
                 raise Forbidden("Download URL is no longer valid")
-        return _visible_txn(conn, media_q.get_object(conn, key), viewer_id)
+        return access.visible_file(conn, key, viewer_id)
 
     return await ctx.db.read(find_txn)
 
@@ -389,7 +377,7 @@ async def sign_download_url(ctx: Context, user: User, file_url: str) -> tuple[st
     key = key_from_url(ctx.settings, file_url)
     if key is None:
         raise field_error("file_url", "file_url must be a file URL of this server's media bucket")
-    await ctx.db.read(lambda conn: _visible_txn(conn, media_q.get_object(conn, key), user.id))
+    await ctx.db.read(lambda conn: access.visible_file(conn, key, user.id))
     ttl = ctx.settings.download_url_ttl_seconds
     expires = int(ctx.clock.time()) + ttl
     sig = _signer(ctx).sign("GET", key, user.id, expires)
@@ -467,7 +455,7 @@ async def recover(ctx: Context) -> None:
         on_disk = await ctx.blobs.digests()
         for i in range(0, len(on_disk), GC_BATCH):
             batch = on_disk[i:i + GC_BATCH]
-            known = await ctx.db.read(lambda conn: media_q.known_blobs(conn, batch))
+            known = await ctx.db.read(functools.partial(media_q.known_blobs, digests=batch))
             orphans += [d for d in batch if d not in known]
         for digest in orphans:
             await ctx.blobs.delete(digest)

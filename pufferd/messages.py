@@ -1,9 +1,10 @@
 """Messages (API reference 3.4, 8 and the message limits of 12): the rules, one db hop per call.
 
-Visibility. A message is visible to a user who is a member of its chat, when its id is above the
-member's clear-history mark (`cleared_before_id`) and the user has not deleted it for themself.
-Anything not visible is answered as "not found" (404), like a chat the caller is not in, so that
-neither reveals that it exists.
+Who may see, post, edit, react to or delete a message is decided by pufferd/access.py: a message
+is visible to a member of its chat when its id is above the member's clear-history mark
+(`cleared_before_id`) and the member has not deleted it for themself; anything not visible is
+404, like a chat the caller is not in, so that neither reveals that it exists. Editing follows
+the posting rule.
 
 delivery_status (MessageRead), computed for the viewer:
 - the viewer's own message: `read` once any other member's read cursor reached it, else
@@ -12,7 +13,8 @@ delivery_status (MessageRead), computed for the viewer:
 - someone else's message: `read` once the viewer's own read cursor reached it, else `delivered`
   (the viewer has it in hand).
 
-client_message_id is shown only to the sender. Events: see `_publish_message`.
+client_message_id is shown only to the sender. Each transaction returns what it has to publish
+(MessageEvent and the like); it is published after the commit (see `publish`).
 """
 from __future__ import annotations
 
@@ -21,21 +23,21 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import apsw
-import regex
+import regex  # type: ignore[import-untyped]
 
-from pufferd import notifications, privacy
+from pufferd import access, notifications
 from pufferd.clock import iso
 from pufferd.context import Context
-from pufferd.db import chats_q, messages_q, notifications_q, users_q
-from pufferd.db.chats_q import Member
-from pufferd.db.messages_q import Audience, Cursors, Message, ReactionCount, Receipts
+from pufferd.db import chats_q, messages_q, notifications_q
+from pufferd.db.chats_q import Audience
+from pufferd.db.messages_q import Cursors, Message, ReactionCount, Receipts
 from pufferd.db.notifications_q import Notification
 from pufferd.db.users_q import User
-from pufferd.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited, field_error
+from pufferd.errors import Conflict, DomainError, NotFound, RateLimited, field_error
 from pufferd.realtime.bus import Event
 from pufferd.text import is_blank
 
@@ -137,115 +139,64 @@ def views(conn: apsw.Connection, viewer_id: int, messages: list[Message]) -> lis
             for m in messages]
 
 
-# rules on a connection ---------------------------------------------------------------------------
-
-def member_or_404(conn: apsw.Connection, chat_id: int, user_id: int) -> Member:
-    member = chats_q.membership_txn(conn, chat_id, user_id)
-    if member is None:
-        raise NotFound("chat not found")
-    return member
-
-
-def check_can_post(conn: apsw.Connection, chat_id: int, user_id: int) -> Audience:
-    """The chat's audience when USER_ID may post in it, else the error the posting rules give
-    (API reference 3.3, 7, 13): not a member 404, a channel's plain member 403, a private chat
-    refused by a block or the counterpart's privacy 403. One read of the member list serves as
-    both the check and the audience of the new message."""
-    audience = messages_q.audience(conn, chat_id)
-    me = audience.member(user_id) if audience else None
-    if audience is None or me is None:
-        raise NotFound("chat not found")
-    if audience.chat_type == "channel" and me.role not in ("owner", "admin"):
-        raise Forbidden("only the owner and admins can post in a channel")
-    if audience.chat_type == "private" and not audience.is_saved:
-        check_private_counterpart(conn, user_id, [r.user_id for r in audience.members if r.user_id != user_id])
-    return audience
-
-
-def check_private_counterpart(conn: apsw.Connection, user_id: int, other_ids: Iterable[int]) -> None:
-    """In a private chat: neither side has blocked the other and the counterpart's
-    privacy_private_messages / allow_private_messages admit the sender."""
-    for other_id in other_ids:
-        if privacy.has_blocked(conn, user_id, other_id):
-            raise Forbidden("you have blocked this user; unblock them to send messages")
-        other = users_q.get(conn, other_id)
-        if other is not None and not privacy.can_message(conn, user_id, other):
-            raise Forbidden("this user does not accept messages from you")
-
-
-def visible_or_404(conn: apsw.Connection, message_id: int, user_id: int) -> tuple[Message, Member]:
-    """The message and the viewer's membership of its chat, when the viewer may see it."""
-    message = messages_q.get(conn, message_id)
-    member = chats_q.membership_txn(conn, message.chat_id, user_id) if message else None
-    if (message is None or member is None or message.id <= member.cleared_before_id
-            or messages_q.is_hidden(conn, user_id, message.id)):
-        raise NotFound("message not found")
-    return message, member
-
-
 # publishing --------------------------------------------------------------------------------------
 
-def _publish_message(ctx: Context, event_type: str, view: MessageView, audience: Iterable[int]) -> None:
-    """Publish a message event to the chat's members: the sender gets VIEW, the sender's view
-    (delivery_status, client_message_id); everyone else one shared view whose delivery_status is
-    `delivered` and without client_message_id (each client keeps its own read state from the
-    chat's read cursor)."""
-    audience = set(audience)
-    data = view.as_dict()
-    sender = view.message.sender_id
-    if sender in audience:
-        ctx.bus.publish(Event.to(event_type, data, (sender,)))
-        audience.discard(sender)
-    if audience:
-        others = {**data, "delivery_status": "delivered", "client_message_id": None}
-        ctx.bus.publish(Event.to(event_type, others, audience))
+@dataclass(frozen=True, slots=True)
+class MessageEvent:
+    """A message event that a transaction hands back, to be published after its commit: the
+    event type, the actor's view of the message, the chat's members, the notifications stored."""
+
+    type: str  # message_created | message_updated
+    view: MessageView
+    audience: tuple[int, ...]
+    notes: tuple[Notification, ...] = ()
 
 
-def publish_updated(ctx: Context, view: MessageView, audience: Iterable[int]) -> None:
-    """Publish message_updated after another area changed what MessageRead shows (media: an
-    attachment's waveform becomes attachment_waveform)."""
-    _publish_message(ctx, "message_updated", view, audience)
+def publish(ctx: Context, events: Iterable[MessageEvent]) -> None:
+    """Publish committed message events to the chat's members: the actor gets their own view
+    (delivery_status, client_message_id); everyone else one shared view whose delivery_status
+    is `delivered` and without client_message_id (each client keeps its own read state from the
+    chat's read cursor). Then the notifications, each to its user."""
+    for event in events:
+        audience = set(event.audience)
+        data = event.view.as_dict()
+        sender = event.view.message.sender_id
+        if sender in audience:
+            ctx.bus.publish(Event.to(event.type, data, (sender,)))
+            audience.discard(sender)
+        if audience:
+            others = {**data, "delivery_status": "delivered", "client_message_id": None}
+            ctx.bus.publish(Event.to(event.type, others, audience))
+        notifications.publish(ctx, event.notes)
 
 
-@dataclass
-class _Posted:
-    """What a transaction that created messages hands back for publishing after commit."""
-
-    # settings.notify_every_message_max_members: larger chats store only `mention` notifications
-    notify_max_members: int
-    views: list[MessageView] = field(default_factory=list)
-    audiences: list[list[int]] = field(default_factory=list)
-    notes: list[Notification] = field(default_factory=list)
-    created: bool = True
-
-    def publish(self, ctx: Context) -> None:
-        for view, audience in zip(self.views, self.audiences):
-            _publish_message(ctx, "message_created", view, audience)
-        notifications.publish(ctx, self.notes)
+def updated_txn(conn: apsw.Connection, viewer_id: int, message: Message) -> MessageEvent:
+    """message_updated for what another area changed in MessageRead (media: an attachment's
+    waveform becomes attachment_waveform), to the chat's members, as VIEWER_ID (the actor) sees it."""
+    return MessageEvent("message_updated", views(conn, viewer_id, [message])[0],
+                        tuple(chats_q.member_ids(conn, message.chat_id)))
 
 
-def _post_txn(conn: apsw.Connection, out: _Posted, audience: Audience, *, sender_id: int, type_: str,
-              text: str | None, now: float, usernames: list[str], **extra: Any) -> Message | None:
+def _post_txn(conn: apsw.Connection, audience: Audience, *, sender_id: int, type_: str, text: str | None,
+              now: float, usernames: list[str], notify_max_members: int, **extra: Any) -> MessageEvent | None:
     """Insert one message and everything that goes with it: the chat's last message, mentions,
-    notifications. None when the client_message_id already exists (see `send`)."""
+    notifications (settings.notify_every_message_max_members: larger chats store only `mention`
+    notifications). None when the client_message_id already exists (see `send`)."""
     chat_id = audience.chat_id
     message = messages_q.insert(conn, chat_id=chat_id, sender_id=sender_id, type_=type_, text=text,
                                 now=now, **extra)
     if message is None:
         return None
     messages_q.set_chat_last(conn, chat_id, message.id, now)
-    hidden = [r.user_id for r in audience.members if r.hidden]
-    if hidden:  # a chat deleted "for me" comes back with a new message
-        chats_q.unhide(conn, chat_id, hidden)
+    if audience.hidden:  # a chat deleted "for me" comes back with a new message
+        chats_q.unhide(conn, chat_id, sorted(audience.hidden))
     mentioned = set(messages_q.member_ids_by_username(conn, chat_id, usernames)) - {sender_id}
     if mentioned:
         messages_q.set_mentions(conn, message.id, chat_id, mentioned)
-    out.notes += notifications.for_message_txn(conn, message, audience.members, mentioned, now,
-                                               every_message=len(audience.members) <= out.notify_max_members)
+    notes = notifications.for_message_txn(conn, message, audience, mentioned, now,
+                                          every_message=len(audience.user_ids) <= notify_max_members)
     status = "read" if audience.is_saved else "sent"
-    out.views.append(MessageView(message, sender_id, status))
-    out.audiences.append([r.user_id for r in audience.members])
-    return message
+    return MessageEvent("message_created", MessageView(message, sender_id, status), audience.user_ids, tuple(notes))
 
 
 # send ------------------------------------------------------------------------------------------
@@ -287,42 +238,44 @@ async def send(ctx: Context, author: User, *, chat_id: int, type_: str, text: st
     limited, dup_key = _hit_limits(ctx, author.id, chat_id, text)
     if limited is not None and client_message_id is None:
         raise limited
-    out = _Posted(notify_max_members=ctx.settings.notify_every_message_max_members)
+    notify_max = ctx.settings.notify_every_message_max_members
 
-    def replay(conn: apsw.Connection, existing: Message) -> MessageView:
+    def replay(conn: apsw.Connection, existing: Message | None) -> tuple[MessageView, MessageEvent | None]:
+        assert existing is not None  # the UNIQUE index found it
         if existing.chat_id != chat_id:
             raise Conflict("client_message_id was already used for a message in another chat")
-        out.created = False
-        return views(conn, author.id, [existing])[0]
+        return views(conn, author.id, [existing])[0], None
 
-    def send_txn(conn: apsw.Connection) -> MessageView:
+    def send_txn(conn: apsw.Connection) -> tuple[MessageView, MessageEvent | None]:
+        """The message and its event; no event when it was stored before (a replay)."""
         if client_message_id is not None:
             existing = messages_q.by_client_id(conn, author.id, client_message_id)
             if existing is not None:
                 return replay(conn, existing)
         if limited is not None:
             raise limited
-        audience = check_can_post(conn, chat_id, author.id)
+        audience = access.can_post(conn, chat_id, author.id)
         if reply_to_message_id is not None and messages_q.chat_of(conn, reply_to_message_id) != chat_id:
             raise field_error("reply_to_message_id", "reply_to_message_id must be a message of the same chat")
-        message = _post_txn(conn, out, audience, sender_id=author.id, type_=type_, text=text,
-                            now=ctx.clock.time(), usernames=usernames,
-                            reply_to_message_id=reply_to_message_id, client_message_id=client_message_id)
-        if message is None:  # lost a race on the UNIQUE index: the other insert won
-            return replay(conn, messages_q.by_client_id(conn, author.id, client_message_id))  # type: ignore[arg-type]
-        return out.views[0]
+        event = _post_txn(conn, audience, sender_id=author.id, type_=type_, text=text, now=ctx.clock.time(),
+                          usernames=usernames, notify_max_members=notify_max,
+                          reply_to_message_id=reply_to_message_id, client_message_id=client_message_id)
+        if event is None:  # lost a race on the UNIQUE index: the other insert won
+            assert client_message_id is not None
+            return replay(conn, messages_q.by_client_id(conn, author.id, client_message_id))
+        return event.view, event
 
     try:
-        view = await ctx.db.write(send_txn)
+        view, event = await ctx.db.write(send_txn)
     except DomainError:
         if dup_key is not None:
             ctx.limiter.reset("messages-duplicate", dup_key)
         raise
-    if out.created:
-        out.publish(ctx)
+    if event is not None:
+        publish(ctx, [event])
     elif dup_key is not None:
         ctx.limiter.reset("messages-duplicate", dup_key)
-    return view, out.created
+    return view, event is not None
 
 
 # reading ---------------------------------------------------------------------------------------
@@ -331,7 +284,7 @@ async def history(ctx: Context, viewer: User, chat_id: int, *, limit: int,
                   before_id: int | None = None) -> list[MessageView]:
     """A page of the chat's messages, newest first, strictly older than BEFORE_ID when given."""
     def history_txn(conn: apsw.Connection) -> list[MessageView]:
-        member = member_or_404(conn, chat_id, viewer.id)
+        member = access.member_or_404(conn, chat_id, viewer.id)
         page = messages_q.history(conn, chat_id=chat_id, viewer_id=viewer.id,
                                   after_id=member.cleared_before_id, before_id=before_id, limit=limit)
         return views(conn, viewer.id, page)
@@ -341,7 +294,7 @@ async def history(ctx: Context, viewer: User, chat_id: int, *, limit: int,
 async def thread(ctx: Context, viewer: User, message_id: int, *, limit: int) -> list[MessageView]:
     """The message and its replies, breadth-first by reply links, at most LIMIT messages."""
     def thread_txn(conn: apsw.Connection) -> list[MessageView]:
-        root, member = visible_or_404(conn, message_id, viewer.id)
+        root, _ = access.visible_message(conn, message_id, viewer.id)
         # replies always have larger ids than what they answer, so the clear-history mark cannot
         # hide a descendant of a visible root; only delete-for-me can, and those are walked past
         hidden = messages_q.hidden_count(conn, viewer.id, root.chat_id, THREAD_HIDDEN_CAP)
@@ -356,32 +309,29 @@ async def edit(ctx: Context, editor: User, message_id: int, text: str) -> Messag
     """Replace the text of the caller's own message; updated_at moves, search re-indexes (trigger),
     mentions are recomputed and newly mentioned members are notified."""
     usernames = mentioned_usernames(text)
-    notes: list[Notification] = []
 
-    def edit_txn(conn: apsw.Connection) -> tuple[MessageView, list[int], bool]:
-        message, member = visible_or_404(conn, message_id, editor.id)
-        if message.sender_id != editor.id:
-            raise Forbidden("only the sender can edit a message")
+    def edit_txn(conn: apsw.Connection) -> tuple[MessageView, MessageEvent | None]:
+        """The edited message and its event; no event when the text did not change."""
+        message, audience = access.can_edit(conn, message_id, editor.id)
         if message.forwarded_from_message_id is not None:
             raise field_error("text", "a forwarded message cannot be edited")
         check_content(ctx, message.type, text)
         if text == message.text:
-            return views(conn, editor.id, [message])[0], [], False
+            return views(conn, editor.id, [message])[0], None
         now = ctx.clock.time()
         messages_q.update_text(conn, message.id, text, now)
         before = messages_q.mention_ids(conn, message.id)
         mentioned = set(messages_q.member_ids_by_username(conn, message.chat_id, usernames)) - {editor.id}
         if mentioned != before:
             messages_q.set_mentions(conn, message.id, message.chat_id, mentioned)
-        updated = messages_q.get(conn, message.id)
-        assert updated is not None
-        notes.extend(notifications.for_mentions_txn(conn, updated, mentioned - before, now))
-        return views(conn, editor.id, [updated])[0], chats_q.member_ids(conn, message.chat_id), True
+        updated = dataclasses.replace(message, text=text, updated_at=now)
+        notes = notifications.for_mentions_txn(conn, updated, audience, mentioned - before, now)
+        view = views(conn, editor.id, [updated])[0]
+        return view, MessageEvent("message_updated", view, audience.user_ids, tuple(notes))
 
-    view, audience, changed = await ctx.db.write(edit_txn)
-    if changed:
-        _publish_message(ctx, "message_updated", view, audience)
-        notifications.publish(ctx, notes)
+    view, event = await ctx.db.write(edit_txn)
+    if event is not None:
+        publish(ctx, [event])
     return view
 
 
@@ -390,14 +340,11 @@ async def delete(ctx: Context, user: User, message_id: int, *, for_all: bool) ->
     (the sender, or the owner/admins of a group or channel): its row, mentions, reactions,
     attachments, search entry and notifications go, and the chat's last message is recomputed."""
     def delete_txn(conn: apsw.Connection) -> tuple[int, list[int]]:
-        message, member = visible_or_404(conn, message_id, user.id)
+        message, member = access.visible_message(conn, message_id, user.id)
         if not for_all:
             messages_q.hide(conn, user.id, message.id, message.chat_id)
             return message.chat_id, [user.id]
-        moderator = member.chat_type in ("group", "channel") and member.role in ("owner", "admin")
-        if message.sender_id != user.id and not moderator:
-            raise Forbidden("only the sender, or an owner or admin of a group or channel, can delete "
-                            "a message for everyone")
+        access.check_delete_for_all(message, member)
         audience = chats_q.member_ids(conn, message.chat_id)
         notifications_q.delete_for_message(conn, message.id)
         messages_q.delete(conn, message.id)
@@ -417,18 +364,19 @@ async def update_status(ctx: Context, user: User, *, chat_id: int, message_id: i
     Cursors never move backwards: an older id leaves them as they are, and both are returned.
     Reading implies delivery. MESSAGE_ID must be a position in this chat: a message of the chat,
     or the id of one that has since been deleted (any id up to the chat's newest message that
-    belongs to no other chat). A change is published as `message_status` to the chat's members.
+    belongs to no other chat). A change is published as `message_status` to those who may see
+    the caller's cursors (access.cursor_audience).
     """
     def status_txn(conn: apsw.Connection) -> tuple[Cursors, list[int]]:
-        member = member_or_404(conn, chat_id, user.id)
+        member = access.member_or_404(conn, chat_id, user.id)
         owner = messages_q.chat_of(conn, message_id)
         if owner != chat_id and (owner is not None or message_id > chats_q.newest_message_id(conn, chat_id)):
-            raise NotFound("message not found")
+            raise NotFound(access.MESSAGE_NOT_FOUND)
         read = message_id if status == STATUS_READ else 0
         cursors = messages_q.advance_cursors(conn, chat_id, user.id, delivered=message_id, read=read)
         unchanged = (cursors.last_delivered_message_id == member.last_delivered_message_id
                      and cursors.last_read_message_id == member.last_read_message_id)
-        return cursors, [] if unchanged else chats_q.member_ids(conn, chat_id)
+        return cursors, [] if unchanged else access.cursor_audience(conn, member)
 
     cursors, audience = await ctx.db.write(status_txn)
     if audience:
@@ -454,27 +402,29 @@ async def forward(ctx: Context, user: User, message_id: int, target_chat_ids: li
     original author — or null with include_author=false, so the copy stands as the caller's own.
     One forward request counts once against MESSAGE_RATE_LIMIT_PER_MINUTE."""
     ctx.limiter.hit("messages", str(user.id), ctx.settings.message_rate_limit_per_minute)
-    out = _Posted(notify_max_members=ctx.settings.notify_every_message_max_members)
+    notify_max = ctx.settings.notify_every_message_max_members
 
-    def forward_txn(conn: apsw.Connection) -> list[MessageView]:
-        source, _ = visible_or_404(conn, message_id, user.id)
+    def forward_txn(conn: apsw.Connection) -> list[MessageEvent]:
+        source, _ = access.visible_message(conn, message_id, user.id)
         author = source.forward_sender_id if source.forward_sender_id is not None else source.sender_id
         now = ctx.clock.time()
+        events = []
         for chat_id in target_chat_ids:
-            audience = check_can_post(conn, chat_id, user.id)
-            copy = _post_txn(conn, out, audience, sender_id=user.id, type_=source.type, text=source.text,
-                             now=now, usernames=[], forwarded_from_message_id=source.id,
-                             forward_sender_id=author if include_author else None)
-            assert copy is not None
-            messages_q.copy_attachments(conn, source.id, copy.id, chat_id, user.id, now)
-        if source.waveform is not None:  # the copies carry the same attachment
-            out.views = [dataclasses.replace(v, message=dataclasses.replace(v.message, waveform=source.waveform))
-                         for v in out.views]
-        return out.views
+            audience = access.can_post(conn, chat_id, user.id)
+            event = _post_txn(conn, audience, sender_id=user.id, type_=source.type, text=source.text, now=now,
+                              usernames=[], notify_max_members=notify_max, forwarded_from_message_id=source.id,
+                              forward_sender_id=author if include_author else None)
+            assert event is not None  # no client_message_id: no conflict
+            messages_q.copy_attachments(conn, source.id, event.view.message.id, chat_id, user.id, now)
+            if source.waveform is not None:  # the copy carries the same attachment
+                copy = dataclasses.replace(event.view.message, waveform=source.waveform)
+                event = dataclasses.replace(event, view=dataclasses.replace(event.view, message=copy))
+            events.append(event)
+        return events
 
-    result = await ctx.db.write(forward_txn)
-    out.publish(ctx)
-    return result
+    events = await ctx.db.write(forward_txn)
+    publish(ctx, events)
+    return [e.view for e in events]
 
 
 # reactions -------------------------------------------------------------------------------------
@@ -482,7 +432,7 @@ async def forward(ctx: Context, user: User, message_id: int, target_chat_ids: li
 async def reactions(ctx: Context, viewer: User, message_id: int) -> list[ReactionCount]:
     """Per emoji on a visible message: count, and whether the viewer reacted with it."""
     def reactions_txn(conn: apsw.Connection) -> list[ReactionCount]:
-        visible_or_404(conn, message_id, viewer.id)
+        access.visible_message(conn, message_id, viewer.id)
         return messages_q.reaction_counts(conn, message_id, viewer.id)
     return await ctx.db.read(reactions_txn)
 
@@ -491,22 +441,17 @@ async def toggle_reaction(ctx: Context, user: User, message_id: int, emoji: str)
     """Add the caller's EMOJI reaction (one emoji, see is_single_emoji) to a visible message, or
     remove it if present. In a private chat a block between the two sides forbids reacting, as it
     forbids sending."""
-    state: dict[str, Any] = {}
-
-    def toggle_txn(conn: apsw.Connection) -> list[ReactionCount]:
-        message, member = visible_or_404(conn, message_id, user.id)
-        audience = chats_q.member_ids(conn, message.chat_id)
-        if member.chat_type == "private" and not member.is_saved:
-            check_private_counterpart(conn, user.id, [uid for uid in audience if uid != user.id])
+    def toggle_txn(conn: apsw.Connection) -> tuple[list[ReactionCount], bool, Audience]:
+        """The counts after the toggle, whether the reaction is now present, the chat's audience."""
+        message, audience = access.can_react(conn, message_id, user.id)
         added = messages_q.toggle_reaction(conn, message.id, user.id, emoji, ctx.clock.time())
         if added and messages_q.user_reaction_count(conn, message.id, user.id) > MAX_REACTIONS_PER_USER:
             raise field_error("emoji", f"at most {MAX_REACTIONS_PER_USER} different reactions per message")
-        state.update(chat_id=message.chat_id, added=added, audience=audience)
-        return messages_q.reaction_counts(conn, message.id, user.id)
+        return messages_q.reaction_counts(conn, message.id, user.id), added, audience
 
-    counts = await ctx.db.write(toggle_txn)
+    counts, added, audience = await ctx.db.write(toggle_txn)
     ctx.bus.publish(Event.to("reactions_updated", {
-        "chat_id": state["chat_id"], "message_id": message_id,
+        "chat_id": audience.chat_id, "message_id": message_id,
         "reactions": [{"emoji": c.emoji, "count": c.count} for c in counts],
-        "user_id": user.id, "emoji": emoji, "reacted": state["added"]}, state["audience"]))
+        "user_id": user.id, "emoji": emoji, "reacted": added}, audience.user_ids))
     return counts

@@ -29,7 +29,8 @@ from pufferd import periodic
 from pufferd.clock import iso
 from pufferd.context import Context
 from pufferd.db import notifications_q
-from pufferd.db.messages_q import Message, Recipient
+from pufferd.db.chats_q import Audience
+from pufferd.db.messages_q import Message
 from pufferd.db.notifications_q import Notification
 from pufferd.db.users_q import User
 from pufferd.realtime.bus import Event
@@ -48,18 +49,20 @@ def as_dict(n: Notification, created_at: str | None = None) -> dict[str, Any]:
             "created_at": created_at or iso(n.created_at)}
 
 
-def for_message_txn(conn: apsw.Connection, message: Message, recipients: Iterable[Recipient],
+def for_message_txn(conn: apsw.Connection, message: Message, audience: Audience,
                     mentioned: set[int], now: float, *, every_message: bool = True) -> list[Notification]:
     """Store the notifications a new message causes (see the module table); return them.
-    EVERY_MESSAGE false: the chat is over the size limit, only mentions are stored."""
+    AUDIENCE is who may see the message (pufferd/access.py decided it: the chat's members, when
+    the sender may post there). EVERY_MESSAGE false: the chat is over the size limit, only
+    mentions are stored."""
     entries = []
-    for r in recipients:
-        if r.user_id == message.sender_id:
+    for user_id in audience.user_ids:
+        if user_id == message.sender_id:
             continue
-        if r.user_id in mentioned:
-            entries.append((r.user_id, MENTION))
-        elif every_message and not r.muted:
-            entries.append((r.user_id, MESSAGE_CREATED))
+        if user_id in mentioned:
+            entries.append((user_id, MENTION))
+        elif every_message and user_id not in audience.muted:
+            entries.append((user_id, MESSAGE_CREATED))
     return notifications_q.insert_many(conn, entries, _payload(message), now, chat_id=message.chat_id,
                                        message_id=message.id)
 
@@ -68,10 +71,12 @@ def _payload(message: Message) -> dict[str, Any]:
     return {"chat_id": message.chat_id, "message_id": message.id, "sender_id": message.sender_id}
 
 
-def for_mentions_txn(conn: apsw.Connection, message: Message, user_ids: Iterable[int],
+def for_mentions_txn(conn: apsw.Connection, message: Message, audience: Audience, user_ids: Iterable[int],
                      now: float) -> list[Notification]:
-    """Store `mention` notifications for users newly mentioned by an edit."""
-    entries = [(uid, MENTION) for uid in sorted(user_ids) if uid != message.sender_id]
+    """Store `mention` notifications for users newly mentioned by an edit (only members of
+    AUDIENCE, the chat the editor may post in: pufferd/access.py)."""
+    members = set(audience.user_ids)
+    entries = [(uid, MENTION) for uid in sorted(user_ids) if uid != message.sender_id and uid in members]
     return notifications_q.insert_many(conn, entries, _payload(message), now, chat_id=message.chat_id,
                                        message_id=message.id)
 

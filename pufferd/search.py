@@ -7,9 +7,9 @@ one character matches a whole word), and all pieces must match (AND). Quotes ins
 diacritics (unicode61, remove_diacritics 2): "cafe" finds "Café". Emoji and punctuation are not
 indexed, so a query made only of them finds nothing (an empty list, not an error).
 
-Results are what the caller may see: messages of chats they are in, newer than their
-clear-history mark and not deleted for them, newest first; users who have not blocked the
-caller (and are not disabled); chats the caller is in.
+Results are what the caller may see (pufferd/access.py; search_q applies the same rule in SQL):
+messages of chats they are in, newer than their clear-history mark and not deleted for them,
+newest first; users who have not blocked the caller (and are not disabled); chats the caller is in.
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import apsw
 
-from pufferd import chats, messages, users
-from pufferd.chats import ChatView
+from pufferd import access, chat_reads, messages, users
+from pufferd.chat_reads import ChatView
 from pufferd.context import Context
 from pufferd.db import search_q
 from pufferd.db.users_q import User
@@ -71,7 +71,7 @@ async def search_messages(ctx: Context, viewer: User, query: str, *, limit: int,
 
     def search_txn(conn: apsw.Connection) -> list[messages.MessageView]:
         if chat_id is not None:
-            messages.member_or_404(conn, chat_id, viewer.id)
+            access.member_or_404(conn, chat_id, viewer.id)
         if match is None:
             return []
         return _found_messages(conn, viewer, match, limit, chat_id)
@@ -99,7 +99,7 @@ async def global_search(ctx: Context, viewer: User, query: str, *, users_limit: 
         found_chats: list[ChatView] = []
         if chats_limit:
             ids = search_q.chat_ids(conn, viewer_id=viewer.id, match=match, limit=chats_limit)
-            found_chats = chats.views_txn(conn, ctx.presence, [(chat_id, viewer.id) for chat_id in ids])
+            found_chats = chat_reads.views_txn(conn, ctx.presence, [(chat_id, viewer.id) for chat_id in ids])
         found = _found_messages(conn, viewer, match, messages_limit) if messages_limit else []
         return found_chats, found
 

@@ -1,32 +1,10 @@
-"""Queries behind typing indicators and presence (synchronous, run inside db.read/db.write)."""
+"""Queries behind presence (synchronous, run inside db.read/db.write). Who may be told that a
+user is typing is an access question (pufferd/access.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import apsw
-
-
-@dataclass(frozen=True, slots=True)
-class Membership:
-    chat_id: int
-    chat_type: str  # private | group | channel
-    role: str
-
-
-def membership(conn: apsw.Connection, chat_id: int, user_id: int) -> Membership | None:
-    """USER's membership of CHAT, or None when they are not a member (or the chat does not exist)."""
-    row = conn.execute(
-        "SELECT c.id AS chat_id, c.type AS chat_type, m.role AS role"
-        " FROM chat_members m JOIN chats c ON c.id = m.chat_id"
-        " WHERE m.chat_id = ? AND m.user_id = ?", (chat_id, user_id)).fetchone()
-    return Membership(**row) if row else None
-
-
-def other_members(conn: apsw.Connection, chat_id: int, user_id: int) -> list[int]:
-    """Every member of CHAT except USER."""
-    return [r["user_id"] for r in conn.execute(
-        "SELECT user_id FROM chat_members WHERE chat_id = ? AND user_id <> ?", (chat_id, user_id))]
 
 
 def presence_candidates(conn: apsw.Connection, user_id: int, max_group_members: int) -> list[int]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, fields
-from typing import Any, NewType
+from typing import Any, NewType, cast
 
 import apsw
 
@@ -62,7 +62,8 @@ def _chat(row: dict[str, Any] | None) -> Chat | None:
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """One membership row, with the chat's type (what the messages area needs to check posting)."""
+    """One membership row, with the chat's type: the one row type for a member (pufferd/access.py
+    asks every question about a member of a chat with it)."""
 
     id: int
     chat_id: ChatId
@@ -94,6 +95,11 @@ def _member(row: dict[str, Any] | None) -> Member | None:
     for key in ("archived", "muted", "hidden", "is_saved"):
         row[key] = bool(row[key])
     return Member(**{n: row[n] for n in _MEMBER_FIELDS})
+
+
+def _one(conn: apsw.Connection, sql: str, params: Any) -> dict[str, Any]:
+    """The first row of a statement that always returns one (an aggregate)."""
+    return cast(dict[str, Any], conn.execute(sql, params).fetchone())
 
 
 def _next_id(table: str) -> str:
@@ -154,8 +160,7 @@ def delete(conn: apsw.Connection, chat_id: int) -> None:
 
 
 def newest_message_id(conn: apsw.Connection, chat_id: int) -> int:
-    row = conn.execute("SELECT max(id) AS id FROM messages WHERE chat_id = ?", (chat_id,)).fetchone()
-    return row["id"] or 0
+    return _one(conn, "SELECT max(id) AS id FROM messages WHERE chat_id = ?", (chat_id,))["id"] or 0
 
 
 def message_in_chat(conn: apsw.Connection, message_id: int, chat_id: int) -> bool:
@@ -182,6 +187,47 @@ def members(conn: apsw.Connection, chat_id: int) -> list[Member]:
 
 def member_ids(conn: apsw.Connection, chat_id: int) -> list[int]:
     return [r["user_id"] for r in conn.execute("SELECT user_id FROM chat_members WHERE chat_id = ?", (chat_id,))]
+
+
+def manager_ids(conn: apsw.Connection, chat_id: int) -> list[int]:
+    """The owner and admins of CHAT_ID, through the partial index of migration 0022 (named: without
+    statistics the planner would walk every member by the primary key, a large channel's
+    subscribers too)."""
+    return [r["user_id"] for r in conn.execute(
+        "SELECT user_id FROM chat_members INDEXED BY chat_members_managers WHERE chat_id = ? AND role <> 'member'",
+        (chat_id,))]
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """A chat's kind and who is in it, as sets of user ids rather than one row per member: the
+    posting check and the fan-out of one message (a large chat costs one aggregate row, not
+    thousands of Python objects built on the writer thread)."""
+
+    chat_id: int
+    chat_type: str
+    is_saved: bool
+    user_ids: tuple[int, ...]      # every member, in user id order
+    managers: frozenset[int]       # owner and admins
+    muted: frozenset[int]
+    hidden: frozenset[int]         # who deleted the chat for themselves (a new message brings it back)
+
+
+def audience(conn: apsw.Connection, chat_id: int) -> Audience | None:
+    """The chat's type and members in one statement and one row (walks chat_members by its
+    primary key); None when the chat does not exist or has no members."""
+    row = _one(
+        conn,
+        "SELECT c.type AS chat_type, c.is_saved, json_group_array(m.user_id) AS ids,"
+        " json_group_array(m.user_id) FILTER (WHERE m.role <> 'member') AS managers,"
+        " json_group_array(m.user_id) FILTER (WHERE m.muted) AS muted,"
+        " json_group_array(m.user_id) FILTER (WHERE m.hidden) AS hidden"
+        " FROM chats c JOIN chat_members m ON m.chat_id = c.id WHERE c.id = ?", (chat_id,))
+    if row["chat_type"] is None:
+        return None
+    return Audience(chat_id, row["chat_type"], bool(row["is_saved"]), tuple(json.loads(row["ids"])),
+                    frozenset(json.loads(row["managers"])), frozenset(json.loads(row["muted"])),
+                    frozenset(json.loads(row["hidden"])))
 
 
 def add_member(conn: apsw.Connection, chat_id: int, user_id: int, role: str, now: float) -> Member:
@@ -228,8 +274,8 @@ def unhide(conn: apsw.Connection, chat_id: int, user_ids: list[int] | None = Non
 
 
 def pinned_count(conn: apsw.Connection, user_id: int) -> int:
-    return conn.execute("SELECT count(*) AS n FROM chat_members WHERE user_id = ? AND pinned_at IS NOT NULL"
-                        " AND hidden = 0", (user_id,)).fetchone()["n"]
+    return _one(conn, "SELECT count(*) AS n FROM chat_members WHERE user_id = ? AND pinned_at IS NOT NULL"
+                " AND hidden = 0", (user_id,))["n"]
 
 
 def oldest_successor(conn: apsw.Connection, chat_id: int, leaving_id: int) -> int | None:
@@ -277,7 +323,7 @@ def sort_key(conn: apsw.Connection, user_id: int, chat_id: int) -> SortKey | Non
     row = conn.execute(
         f"SELECT {_KEY} FROM chat_members m JOIN chats c ON c.id = m.chat_id"
         " WHERE m.user_id = ? AND m.chat_id = ?", (user_id, chat_id)).fetchone()
-    return tuple(row.values()) if row else None  # type: ignore[return-value]
+    return cast(SortKey, tuple(row.values())) if row else None
 
 
 def _like(text: str) -> str:
@@ -296,7 +342,7 @@ def list_page(conn: apsw.Connection, user_id: int, *, archived: bool, limit: int
     sql.append("WHERE m.user_id = :user AND m.hidden = 0 AND m.archived = :archived")
     if before is not None:
         sql.append(f"AND ({_KEY}) < (:k1, :k2, :k3, :k4)")
-        params.update(zip(("k1", "k2", "k3", "k4"), before))
+        params.update(zip(("k1", "k2", "k3", "k4"), before, strict=True))
     if query:
         sql.append("AND (c.title LIKE :pat ESCAPE '\\' OR c.handle LIKE :pat ESCAPE '\\'"
                    " OR u.name LIKE :pat ESCAPE '\\' OR u.username LIKE :pat ESCAPE '\\'"
@@ -367,7 +413,7 @@ def reads(conn: apsw.Connection, pairs: list[tuple[int, int]]) -> list[dict[str,
     """One row per (chat_id, viewer_id) pair that names an existing chat, in the given order."""
     if not pairs:
         return []
-    return conn.execute(_READS, (json.dumps(pairs),)).fetchall()
+    return cast(list[dict[str, Any]], conn.execute(_READS, (json.dumps(pairs),)).fetchall())
 
 
 def members_of(conn: apsw.Connection, chat_ids: list[int]) -> dict[int, list[int]]:
@@ -401,4 +447,4 @@ def discover(conn: apsw.Connection, viewer_id: int, query: str | None, limit: in
         " EXISTS (SELECT 1 FROM chat_members x WHERE x.chat_id = c.id AND x.user_id = :viewer) AS is_member"
         f" FROM chats c WHERE {where}"
         " ORDER BY members_count DESC, c.last_activity_at DESC, c.id DESC LIMIT :limit")
-    return conn.execute(sql, params).fetchall()
+    return cast(list[dict[str, Any]], conn.execute(sql, params).fetchall())

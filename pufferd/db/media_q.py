@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import apsw
 
@@ -65,22 +65,20 @@ class ChatAttachment:
     file_size: int
 
 
-@dataclass(frozen=True, slots=True)
-class MessageRef:
-    id: int
-    chat_id: int
-    sender_id: int | None
+def _one(conn: apsw.Connection, sql: str, params: Any) -> dict[str, Any]:
+    """The row of a statement that always returns one (an aggregate, INSERT ... RETURNING)."""
+    return cast(dict[str, Any], conn.execute(sql, params).fetchone())
 
 
 # objects -------------------------------------------------------------------------------------
 
 def insert_object(conn: apsw.Connection, *, object_key: str, uploader_id: int, file_name: str,
                   file_type: str, file_size: int, upload_expires_at: int, now: float) -> MediaObject:
-    row = conn.execute(
+    return MediaObject.from_row(_one(
+        conn,
         "INSERT INTO media_objects(object_key, uploader_id, file_name, file_type, file_size,"
         " upload_expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
-        (object_key, uploader_id, file_name, file_type, file_size, upload_expires_at, now)).fetchone()
-    return MediaObject.from_row(row)
+        (object_key, uploader_id, file_name, file_type, file_size, upload_expires_at, now)))
 
 
 def get_object(conn: apsw.Connection, object_key: str) -> MediaObject | None:
@@ -114,43 +112,24 @@ def mark_stored(conn: apsw.Connection, object_key: str, *, sha256: str, size: in
 
 # attachments ---------------------------------------------------------------------------------
 
-def message_for_member(conn: apsw.Connection, message_id: int, user_id: int) -> MessageRef | None:
-    """The message, if USER_ID is a member of its chat and has not hidden it for themself."""
-    row = conn.execute(
-        "SELECT m.id, m.chat_id, m.sender_id FROM messages m"
-        " JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = ?"
-        " WHERE m.id = ? AND m.id > cm.cleared_before_id"
-        "   AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = ? AND h.message_id = m.id)",
-        (user_id, message_id, user_id)).fetchone()
-    return MessageRef(**row) if row else None
-
-
 def attachment_exists(conn: apsw.Connection, message_id: int, object_key: str) -> bool:
     return conn.execute("SELECT 1 FROM attachments WHERE message_id = ? AND object_key = ?",
                         (message_id, object_key)).fetchone() is not None
 
 
 def count_attachments(conn: apsw.Connection, message_id: int) -> int:
-    return conn.execute("SELECT count(*) AS n FROM attachments WHERE message_id = ?",
-                        (message_id,)).fetchone()["n"]
+    return _one(conn, "SELECT count(*) AS n FROM attachments WHERE message_id = ?", (message_id,))["n"]
 
 
 def insert_attachment(conn: apsw.Connection, *, message_id: int, chat_id: int, uploader_id: int,
                       object_key: str, file_type: str, file_size: int, waveform: list[int] | None,
                       now: float) -> Attachment:
-    row = conn.execute(
+    return Attachment.from_row(_one(
+        conn,
         "INSERT INTO attachments(message_id, chat_id, uploader_id, object_key, file_type, file_size,"
         " waveform, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
         (message_id, chat_id, uploader_id, object_key, file_type, file_size,
-         json.dumps(waveform, separators=(",", ":")) if waveform is not None else None, now)).fetchone()
-    return Attachment.from_row(row)
-
-
-def member_cleared_before(conn: apsw.Connection, chat_id: int, user_id: int) -> int | None:
-    """The member's cleared-history cursor, or None when USER_ID is not a member of CHAT_ID."""
-    row = conn.execute("SELECT cleared_before_id FROM chat_members WHERE chat_id = ? AND user_id = ?",
-                       (chat_id, user_id)).fetchone()
-    return None if row is None else row["cleared_before_id"]
+         json.dumps(waveform, separators=(",", ":")) if waveform is not None else None, now)))
 
 
 def chat_attachments(conn: apsw.Connection, *, chat_id: int, viewer_id: int, cleared_before_id: int,
@@ -172,11 +151,16 @@ def chat_attachments(conn: apsw.Connection, *, chat_id: int, viewer_id: int, cle
 
 # download visibility -------------------------------------------------------------------------
 
-def shared_with_member(conn: apsw.Connection, object_key: str, user_id: int) -> bool:
-    """True when the object is attached to a message of a chat USER_ID belongs to."""
+def attached_to_visible_message(conn: apsw.Connection, object_key: str, user_id: int) -> bool:
+    """True when the object is attached to a message USER_ID may see: a message of a chat they
+    are in, above their clear-history mark and not deleted for them (the batch form of
+    pufferd.access.visible_message). Plan: attachments_by_key, then chat_members and
+    message_hidden by their primary keys."""
     return conn.execute(
-        "SELECT 1 FROM attachments a JOIN chat_members cm ON cm.chat_id = a.chat_id AND cm.user_id = ?"
-        " WHERE a.object_key = ? LIMIT 1", (user_id, object_key)).fetchone() is not None
+        "SELECT 1 FROM attachments a JOIN chat_members cm ON cm.chat_id = a.chat_id AND cm.user_id = ?1"
+        " WHERE a.object_key = ?2 AND a.message_id > cm.cleared_before_id"
+        "   AND NOT EXISTS (SELECT 1 FROM message_hidden h WHERE h.user_id = ?1 AND h.message_id = a.message_id)"
+        " LIMIT 1", (user_id, object_key)).fetchone() is not None
 
 
 def avatar_owners(conn: apsw.Connection, object_key: str) -> list[User]:
@@ -186,13 +170,10 @@ def avatar_owners(conn: apsw.Connection, object_key: str) -> list[User]:
     return [u for u in (users_q.get(conn, i) for i in ids) if u is not None]
 
 
-def avatar_chat_visible(conn: apsw.Connection, object_key: str, user_id: int) -> bool:
-    """True when the object is the avatar of a public chat or of a chat USER_ID belongs to."""
-    return conn.execute(
-        "SELECT 1 FROM media_avatar_refs r JOIN chats c ON c.id = r.chat_id"
-        " WHERE r.object_key = ? AND (c.is_public = 1 OR EXISTS ("
-        "   SELECT 1 FROM chat_members cm WHERE cm.chat_id = c.id AND cm.user_id = ?)) LIMIT 1",
-        (object_key, user_id)).fetchone() is not None
+def avatar_chat_ids(conn: apsw.Connection, object_key: str) -> list[int]:
+    """The chats whose avatar this object is (almost always zero or one)."""
+    return [r["chat_id"] for r in conn.execute(
+        "SELECT chat_id FROM media_avatar_refs WHERE object_key = ? AND chat_id IS NOT NULL", (object_key,))]
 
 
 def active_user(conn: apsw.Connection, user_id: int) -> User | None:
@@ -242,8 +223,8 @@ def known_blobs(conn: apsw.Connection, digests: list[str]) -> set[str]:
 
 def unattached_bytes(conn: apsw.Connection, uploader_id: int) -> int:
     """Bytes of USER's objects that nothing refers to yet (pending, uploading or never attached)."""
-    return conn.execute("SELECT coalesce(sum(file_size), 0) AS n FROM media_objects"
-                        " WHERE uploader_id = ? AND attached_at IS NULL", (uploader_id,)).fetchone()["n"]
+    return _one(conn, "SELECT coalesce(sum(file_size), 0) AS n FROM media_objects"
+                " WHERE uploader_id = ? AND attached_at IS NULL", (uploader_id,))["n"]
 
 
 def blobs(conn: apsw.Connection) -> dict[str, int]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import apsw
 
@@ -41,41 +41,9 @@ def _message(row: dict[str, Any] | None) -> Message | None:
     return None if row is None else Message(**row)
 
 
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """One member of a chat, as a new message's audience and its notifications need them."""
-
-    user_id: int
-    role: str
-    muted: bool
-    hidden: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Audience:
-    """A chat's kind and every member: the posting check and the fan-out of one message."""
-
-    chat_id: int
-    chat_type: str
-    is_saved: bool
-    members: list[Recipient]
-
-    def member(self, user_id: int) -> Recipient | None:
-        return next((r for r in self.members if r.user_id == user_id), None)
-
-
-def audience(conn: apsw.Connection, chat_id: int) -> Audience | None:
-    """The chat's type and members in one statement (walks chat_members by its primary key);
-    None when the chat has no members or does not exist."""
-    rows = conn.execute(
-        "SELECT m.user_id, m.role, m.muted, m.hidden,"
-        " (SELECT type FROM chats WHERE id = ?1) AS chat_type,"
-        " (SELECT is_saved FROM chats WHERE id = ?1) AS is_saved"
-        " FROM chat_members m WHERE m.chat_id = ?1", (chat_id,)).fetchall()
-    if not rows or rows[0]["chat_type"] is None:
-        return None
-    return Audience(chat_id, rows[0]["chat_type"], bool(rows[0]["is_saved"]),
-                    [Recipient(r["user_id"], r["role"], bool(r["muted"]), bool(r["hidden"])) for r in rows])
+def _one(conn: apsw.Connection, sql: str, params: Any) -> dict[str, Any]:
+    """The row of a statement that always returns one (an aggregate, an UPDATE of a known row)."""
+    return cast(dict[str, Any], conn.execute(sql, params).fetchone())
 
 
 # single messages -------------------------------------------------------------------------------
@@ -184,9 +152,8 @@ def history(conn: apsw.Connection, *, chat_id: int, viewer_id: int, after_id: in
 
 
 def hidden_count(conn: apsw.Connection, user_id: int, chat_id: int, cap: int) -> int:
-    return conn.execute(
-        "SELECT count(*) AS n FROM (SELECT 1 FROM message_hidden WHERE user_id = ? AND chat_id = ? LIMIT ?)",
-        (user_id, chat_id, cap)).fetchone()["n"]
+    return _one(conn, "SELECT count(*) AS n FROM (SELECT 1 FROM message_hidden WHERE user_id = ? AND chat_id = ?"
+                " LIMIT ?)", (user_id, chat_id, cap))["n"]
 
 
 def thread(conn: apsw.Connection, *, root_id: int, viewer_id: int, limit: int, walk: int) -> list[Message]:
@@ -267,14 +234,14 @@ class Cursors:
 def advance_cursors(conn: apsw.Connection, chat_id: int, user_id: int, *, delivered: int,
                     read: int) -> Cursors:
     """Move the member's cursors forward to at least DELIVERED / READ; never backwards."""
-    row = conn.execute(
+    return Cursors(**_one(
+        conn,
         "UPDATE chat_members SET"
         " last_delivered_message_id = max(last_delivered_message_id, ?),"
         " last_read_message_id = max(last_read_message_id, ?)"
         " WHERE chat_id = ? AND user_id = ?"
         " RETURNING last_delivered_message_id, last_read_message_id",
-        (delivered, read, chat_id, user_id)).fetchone()
-    return Cursors(**row)
+        (delivered, read, chat_id, user_id)))
 
 
 # reactions -------------------------------------------------------------------------------------
@@ -299,8 +266,8 @@ def toggle_reaction(conn: apsw.Connection, message_id: int, user_id: int, emoji:
 
 
 def user_reaction_count(conn: apsw.Connection, message_id: int, user_id: int) -> int:
-    return conn.execute("SELECT count(*) AS n FROM message_reactions WHERE message_id = ? AND user_id = ?",
-                        (message_id, user_id)).fetchone()["n"]
+    return _one(conn, "SELECT count(*) AS n FROM message_reactions WHERE message_id = ? AND user_id = ?",
+                (message_id, user_id))["n"]
 
 
 def reaction_counts(conn: apsw.Connection, message_id: int, viewer_id: int) -> list[ReactionCount]:

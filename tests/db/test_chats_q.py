@@ -10,9 +10,9 @@ from typing import Any
 import apsw
 import pytest
 
-from pufferd import chats, privacy
+from pufferd import chat_reads, privacy
 from pufferd.datadir import database_key, open_database
-from pufferd.db import chats_q, users_q
+from pufferd.db import chats_q, media_q, users_q
 from pufferd.db.database import open_connection
 from pufferd.realtime.presence import Presence
 
@@ -49,7 +49,7 @@ def chat(conn: apsw.Connection, owner: users_q.User, *others: users_q.User, type
     else:
         c = chats_q.insert(conn, public_id=f"G{next(_names):023d}", type=type, title="T", created_by=owner.id, now=NOW)
         roles = ["owner"] + ["member"] * len(others)
-    for u, role in zip((owner, *others), roles):
+    for u, role in zip((owner, *others), roles, strict=True):
         chats_q.add_member(conn, c.id, u.id, role, NOW)
     for i in range(messages):
         sender = (owner, *others)[i % (1 + len(others))]
@@ -85,7 +85,7 @@ def plan(conn: apsw.Connection, sql: str, bindings: Any) -> list[str]:
 
 def list_page_views(conn: apsw.Connection, presence: Presence, viewer: users_q.User, **kw: Any) -> list:
     ids = chats_q.list_page(conn, viewer.id, archived=False, limit=50, **kw)
-    return chats.views_txn(conn, presence, [(i, viewer.id) for i in ids])
+    return chat_reads.views_txn(conn, presence, [(i, viewer.id) for i in ids])
 
 
 @pytest.fixture
@@ -116,7 +116,8 @@ def test_list_page_walks_the_viewers_memberships_only(conn, populated):
     viewer, _ = populated
     key = chats_q.sort_key(conn, viewer.id, chats_q.list_page(conn, viewer.id, archived=False, limit=1)[0])
     for kw in ({}, {"before": key}, {"query": "user"}):
-        [(sql, bindings)] = traced(conn, lambda: chats_q.list_page(conn, viewer.id, archived=False, limit=50, **kw))
+        [(sql, bindings)] = traced(conn, lambda kw=kw: chats_q.list_page(conn, viewer.id, archived=False, limit=50,
+                                                                         **kw))
         details = plan(conn, sql, bindings)
         assert any("chat_members_by_user" in d for d in details), details
         assert _full_scans(details) == [], details
@@ -131,6 +132,21 @@ def test_chat_read_statements_use_indexes(conn, populated):
     reads_plan = plan(conn, *[s for s in statements if "WITH p(" in s[0]][0])
     assert any("messages_by_chat" in d for d in reads_plan), reads_plan
     assert any("message_mentions_by_user" in d for d in reads_plan), reads_plan
+
+
+def test_access_queries_use_primary_keys_and_indexes(conn, populated):
+    """The queries behind pufferd/access.py: a chat's audience, its managers, whether a file is
+    attached to a message the viewer sees (statements run for one chat, never a table scan)."""
+    viewer, _ = populated
+    chat_id = chats_q.list_page(conn, viewer.id, archived=False, limit=1)[0]
+    statements = traced(conn, lambda: (chats_q.audience(conn, chat_id), chats_q.manager_ids(conn, chat_id),
+                                       media_q.attached_to_visible_message(conn, "uploads/x.txt", viewer.id)))
+    assert len(statements) == 3
+    for sql, bindings in statements:
+        details = plan(conn, sql, bindings)
+        assert _full_scans(details) == [], (sql, details)
+    assert any("chat_members_managers" in d for d in plan(conn, *statements[1])), statements[1]
+    assert any("attachments_by_key" in d for d in plan(conn, *statements[2])), statements[2]
 
 
 def test_chat_list_runs_a_fixed_number_of_statements(conn):
@@ -158,8 +174,9 @@ def test_chat_reads_for_many_viewers_run_a_fixed_number_of_statements(conn):
             presence.connected(m.id)
         cid = chat(conn, owner, *members, messages=10)
         views = {}
-        statements = traced(conn, lambda: views.update(
-            chats.chat_reads_txn(conn, presence, cid, [owner.id] + [m.id for m in members])))
+        viewer_ids = [owner.id] + [m.id for m in members]
+        statements = traced(conn, lambda views=views, cid=cid, viewer_ids=viewer_ids: views.update(
+            chat_reads.chat_reads_txn(conn, presence, cid, viewer_ids)))
         assert len(views) == n + 1 and views[owner.id].my_role == "owner"
         counts.append(len(statements))
     assert counts[0] == counts[1] <= 6, counts

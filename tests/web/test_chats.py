@@ -315,14 +315,14 @@ async def test_saved_chats_are_personal(client, alice, bob):
 async def test_unknown_chat_is_404(client, alice):
     for path in (f"{API}/987654", f"{API}/987654/members"):
         data = await call(client, "GET", path, alice, 404)
-        assert data == {"detail": "chat not found"}
+        assert data == {"detail": "Chat not found"}
 
 
 async def test_chat_caller_cannot_see_is_404_like_an_unknown_one(client, alice, bob, carol):
     chat = await group(client, alice, bob)
     dm = await private(client, alice, bob)
     for cid in (chat["id"], dm["id"]):
-        assert await call(client, "GET", f"{API}/{cid}", carol, 404) == {"detail": "chat not found"}
+        assert await call(client, "GET", f"{API}/{cid}", carol, 404) == {"detail": "Chat not found"}
         await call(client, "GET", f"{API}/{cid}/members", carol, 404)
 
 

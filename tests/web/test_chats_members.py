@@ -340,7 +340,7 @@ async def test_joining_a_non_public_chat_is_404(client, alice, bob, carol):
     chat = await group(client, alice, bob)
     dm = await private(client, alice, bob)
     for cid in (chat["id"], dm["id"], 99999):
-        assert await call(client, "POST", f"{API}/{cid}/join", carol, 404) == {"detail": "chat not found"}
+        assert await call(client, "POST", f"{API}/{cid}/join", carol, 404) == {"detail": "Chat not found"}
 
 
 # invite links ---------------------------------------------------------------------------------

@@ -54,15 +54,15 @@ async def test_send_keeps_the_chat_last_message_current(client, alice, bob):
 async def test_non_member_gets_404_chat_not_found(client, alice, bob, carol):
     chat = await make_chat(client, alice, bob)
     data = await send(client, carol, chat, "let me in", expect=404)
-    assert data == {"detail": "chat not found"}
-    assert await send(client, carol, 999_999, "nowhere", expect=404) == {"detail": "chat not found"}
+    assert data == {"detail": "Chat not found"}
+    assert await send(client, carol, 999_999, "nowhere", expect=404) == {"detail": "Chat not found"}
     assert await db_rows(client, "SELECT id FROM messages") == []
 
 
 async def test_channel_member_cannot_post_but_owner_and_admin_can(client, alice, bob, carol):
     chat = await make_chat(client, alice, bob, carol, type="channel")
     data = await send(client, bob, chat, "hi all", expect=403)
-    assert data == {"detail": "only the owner and admins can post in a channel"}
+    assert data == {"detail": "Only the owner and admins can post in a channel"}
     await send(client, alice, chat, "owner post")
     await set_role(client, alice, chat, carol, "admin")
     await send(client, carol, chat, "admin post")
@@ -72,14 +72,14 @@ async def test_private_chat_blocked_by_counterpart_is_403(client, alice, bob):
     chat = await make_chat(client, alice, bob, type="private")
     await block(client, bob, alice)
     data = await send(client, alice, chat, "hello?", expect=403)
-    assert data == {"detail": "this user does not accept messages from you"}
+    assert data == {"detail": "This user does not accept private messages from you (privacy_private_messages)"}
 
 
 async def test_private_chat_with_a_user_the_sender_blocked_is_403(client, alice, bob):
     chat = await make_chat(client, alice, bob, type="private")
     await block(client, alice, bob)
     data = await send(client, alice, chat, "hello?", expect=403)
-    assert data == {"detail": "you have blocked this user; unblock them to send messages"}
+    assert data == {"detail": "You have blocked this user; unblock them to send messages"}
 
 
 async def test_private_chat_privacy_private_messages_is_enforced(client, alice, bob):

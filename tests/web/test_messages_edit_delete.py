@@ -56,16 +56,16 @@ async def test_sender_edits_text_and_updated_at_moves(client, alice, bob):
 async def test_editing_another_users_message_is_403(client, alice, bob):
     chat = await make_chat(client, alice, bob)
     m = await send(client, alice, chat, "mine")
-    assert await edit(client, bob, m["id"], "yours now", expect=403) == {"detail": "only the sender can edit a message"}
+    assert await edit(client, bob, m["id"], "yours now", expect=403) == {"detail": "Only the sender can edit a message"}
     assert (await db_rows(client, "SELECT text FROM messages WHERE id = ?", m["id"]))[0]["text"] == "mine"
 
 
 async def test_editing_an_invisible_message_is_404(client, alice, bob, carol):
     chat = await make_chat(client, alice, bob)
     m = await send(client, alice, chat, "x")
-    assert await edit(client, carol, m["id"], "y", expect=404) == {"detail": "message not found"}
+    assert await edit(client, carol, m["id"], "y", expect=404) == {"detail": "Message not found"}
     await delete(client, alice, m["id"])  # deleted for me: gone for me
-    assert await edit(client, alice, m["id"], "y", expect=404) == {"detail": "message not found"}
+    assert await edit(client, alice, m["id"], "y", expect=404) == {"detail": "Message not found"}
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\u200b", "x" * 101])
@@ -126,7 +126,7 @@ async def test_delete_for_me_hides_it_for_the_caller_only(client, alice, bob):
     [ev] = events.of("message_deleted")
     assert ev.data == {"chat_id": chat, "message_id": m["id"]} and ev.user_ids == {bob.id}
     # again: it is no longer visible to bob
-    assert await delete(client, bob, m["id"], expect=404) == {"detail": "message not found"}
+    assert await delete(client, bob, m["id"], expect=404) == {"detail": "Message not found"}
 
 
 async def test_delete_for_all_by_the_sender_removes_everything(client, alice, bob, carol):
@@ -146,7 +146,7 @@ async def test_delete_for_all_by_the_sender_removes_everything(client, alice, bo
     assert await search(client, alice, "regrettable") == []
     [ev] = events.of("message_deleted")
     assert ev.data == {"chat_id": chat, "message_id": m["id"]} and ev.user_ids == {alice.id, bob.id, carol.id}
-    assert await delete(client, alice, m["id"], for_all=True, expect=404) == {"detail": "message not found"}
+    assert await delete(client, alice, m["id"], for_all=True, expect=404) == {"detail": "Message not found"}
 
 
 async def test_delete_for_all_fixes_the_chat_last_message_and_pin(client, alice, bob):
@@ -192,7 +192,7 @@ async def test_a_plain_member_cannot_delete_others_messages_for_all(client, alic
     chat = await make_chat(client, alice, bob, carol)
     m = await send(client, alice, chat, "owner's")
     data = await delete(client, bob, m["id"], for_all=True, expect=403)
-    assert data["detail"].startswith("only the sender")
+    assert data["detail"].startswith("Only the sender")
     assert len(await db_rows(client, "SELECT id FROM messages WHERE id = ?", m["id"])) == 1
 
 

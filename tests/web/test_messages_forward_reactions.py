@@ -82,7 +82,7 @@ async def test_forward_of_an_invisible_message_is_404(client, alice, bob, carol)
     mine = await make_chat(client, carol, bob)
     m = await send(client, alice, chat, "not yours")
     data = await forward(client, carol, m["id"], mine, expect=404)
-    assert data == {"detail": "message not found"}
+    assert data == {"detail": "Message not found"}
 
 
 async def test_forward_into_a_chat_where_the_caller_may_not_post(client, alice, bob, carol):
@@ -91,8 +91,8 @@ async def test_forward_into_a_chat_where_the_caller_may_not_post(client, alice, 
     stranger = await make_chat(client, carol, bob)
     m = await send(client, alice, chat, "x")
     assert await forward(client, alice, m["id"], channel, expect=403) == {
-        "detail": "only the owner and admins can post in a channel"}
-    assert await forward(client, alice, m["id"], stranger, expect=404) == {"detail": "chat not found"}
+        "detail": "Only the owner and admins can post in a channel"}
+    assert await forward(client, alice, m["id"], stranger, expect=404) == {"detail": "Chat not found"}
     assert len(await db_rows(client, "SELECT id FROM messages")) == 1
 
 
@@ -121,7 +121,7 @@ async def test_forward_bulk_is_all_or_nothing(client, alice, bob, carol):
     m = await send(client, alice, chat, "x")
     events = Events(client)
     data = await forward_bulk(client, alice, m["id"], [ok, channel], expect=403)
-    assert data == {"detail": "only the owner and admins can post in a channel"}
+    assert data == {"detail": "Only the owner and admins can post in a channel"}
     assert await db_rows(client, "SELECT id FROM messages WHERE chat_id = ?", ok) == []
     assert await db_rows(client, "SELECT last_message_id FROM chats WHERE id = ?", ok) == [{"last_message_id": None}]
     assert events.seen == []
@@ -197,9 +197,9 @@ async def test_anything_but_one_emoji_is_422(client, alice, bob, emoji):
 async def test_reactions_on_an_invisible_message_are_404(client, alice, bob, carol):
     chat = await make_chat(client, alice, bob)
     m = await send(client, alice, chat, "x")
-    assert await toggle(client, carol, m["id"], "👍", expect=404) == {"detail": "message not found"}
-    assert await reactions(client, carol, m["id"], expect=404) == {"detail": "message not found"}
-    assert await reactions(client, alice, 10**9, expect=404) == {"detail": "message not found"}
+    assert await toggle(client, carol, m["id"], "👍", expect=404) == {"detail": "Message not found"}
+    assert await reactions(client, carol, m["id"], expect=404) == {"detail": "Message not found"}
+    assert await reactions(client, alice, 10**9, expect=404) == {"detail": "Message not found"}
 
 
 async def test_one_user_may_put_at_most_ten_emoji_on_a_message(client, alice, bob):

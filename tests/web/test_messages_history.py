@@ -41,8 +41,8 @@ async def test_history_is_newest_first_and_pages_with_before_id(client, alice, b
 async def test_history_of_a_chat_the_caller_is_not_in_is_404(client, alice, bob, carol):
     chat = await make_chat(client, alice, bob)
     await send(client, alice, chat, "private")
-    assert await history(client, carol, chat, expect=404) == {"detail": "chat not found"}
-    assert await history(client, carol, 10**12, expect=404) == {"detail": "chat not found"}
+    assert await history(client, carol, chat, expect=404) == {"detail": "Chat not found"}
+    assert await history(client, carol, 10**12, expect=404) == {"detail": "Chat not found"}
 
 
 @pytest.mark.parametrize("params, field", [
@@ -173,9 +173,9 @@ async def test_status_for_a_message_of_another_chat_is_404(client, alice, bob, c
     other = await make_chat(client, alice, carol)
     await send(client, alice, chat, "here")
     theirs = await send(client, alice, other, "there")
-    assert await status(client, bob, chat, theirs["id"], expect=404) == {"detail": "message not found"}
-    assert await status(client, bob, chat, 10**9, expect=404) == {"detail": "message not found"}
-    assert await status(client, carol, chat, theirs["id"], expect=404) == {"detail": "chat not found"}
+    assert await status(client, bob, chat, theirs["id"], expect=404) == {"detail": "Message not found"}
+    assert await status(client, bob, chat, 10**9, expect=404) == {"detail": "Message not found"}
+    assert await status(client, carol, chat, theirs["id"], expect=404) == {"detail": "Chat not found"}
 
 
 async def test_status_accepts_a_since_deleted_message(client, alice, bob):
@@ -248,7 +248,7 @@ async def test_thread_skips_replies_hidden_for_me_but_keeps_their_replies(client
 async def test_thread_of_an_invisible_message_is_404(client, alice, bob, carol):
     chat = await make_chat(client, alice, bob)
     root = (await send(client, alice, chat, "root"))["id"]
-    assert await thread(client, carol, root, expect=404) == {"detail": "message not found"}
-    assert await thread(client, alice, 10**9, expect=404) == {"detail": "message not found"}
+    assert await thread(client, carol, root, expect=404) == {"detail": "Message not found"}
+    assert await thread(client, alice, 10**9, expect=404) == {"detail": "Message not found"}
     resp = await client.get(f"/api/v1/messages/{root}/thread", params={"limit": 501}, headers=alice.headers)
     assert resp.status == 422

@@ -155,7 +155,7 @@ async def test_search_within_one_chat(client, alice, bob, carol):
     m2 = await send(client, alice, c2, "kiwi there")
     assert await ids(client, alice, "kiwi", chat_id=c1) == [m1["id"]]
     assert await ids(client, alice, "kiwi", chat_id=c2) == [m2["id"]]
-    assert await search(client, bob, "kiwi", chat_id=c2, expect=404) == {"detail": "chat not found"}
+    assert await search(client, bob, "kiwi", chat_id=c2, expect=404) == {"detail": "Chat not found"}
 
 
 async def test_search_limit_is_bounded(client, alice, bob):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from pufferd import chats, text
-from pufferd.chats import ChatDetail, ChatView, DiscoverView, InviteLink, MemberView, NotificationSettings
+from pufferd.chat_reads import ChatDetail, ChatView, DiscoverView, InviteLink, MemberView, NotificationSettings
 
 ChatType = Literal["private", "group", "channel"]
 Role = Literal["owner", "admin", "member"]
