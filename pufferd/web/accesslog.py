@@ -20,7 +20,9 @@ from aiohttp.abc import AbstractAccessLogger
 
 FLUSH_INTERVAL = 0.25
 MAX_LINES = 256
-_TOKEN_PARAM = re.compile(r"([?&])token=[^&]*")
+# query parameters that are credentials: the WebSocket's ?token=<access token>, and the `sig` of
+# signed upload and download URLs (whoever holds the whole URL may use it until it expires)
+_SECRET_PARAM = re.compile(r"([?&])(token|sig)=[^&]*")
 
 
 class AccessLogBuffer:
@@ -73,8 +75,8 @@ def access_logger_class(buffer: AccessLogBuffer) -> type[AbstractAccessLogger]:
             version = request.version
             # raw_path: the request target as sent, without building a URL object for it
             path = request.raw_path
-            if "token=" in path:  # GET /api/v1/ws?token=<access token>: never write a credential
-                path = _TOKEN_PARAM.sub(r"\1token=[redacted]", path)
+            if "token=" in path or "sig=" in path:  # never write a credential
+                path = _SECRET_PARAM.sub(r"\1\2=[redacted]", path)
             buffer.add(f'{request.remote or "-"} "{request.method} {path} '
                        f'HTTP/{version.major}.{version.minor}" {response.status} '
                        f'{response.body_length} {time:06f}s')

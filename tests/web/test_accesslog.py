@@ -5,8 +5,10 @@ import asyncio
 import io
 import logging
 import re
+from urllib.parse import parse_qs, urlsplit
 
 from aiohttp.test_utils import TestServer
+from media_helpers import local, png, put, ticket
 
 from pufferd.web.accesslog import AccessLogBuffer, access_logger_class
 
@@ -71,3 +73,31 @@ async def test_access_log_survives_a_closed_stream() -> None:
     buffer.add("lost")
     buffer.flush()  # no exception: a broken stderr must not fail requests
     buffer.flush()
+
+
+async def test_access_log_redacts_the_signature_of_upload_and_download_urls(aiohttp_client, app,
+                                                                            make_user) -> None:
+    stream = io.StringIO()
+    buffer = AccessLogBuffer(stream, interval=60)
+    server = TestServer(app)
+    await server.start_server(access_log_class=access_logger_class(buffer),
+                              access_log=logging.getLogger("aiohttp.access"))
+    client = await aiohttp_client(server)
+    alice = await make_user("alice")
+    data = png(1000)
+    t = await ticket(client, alice, size=len(data))
+    assert (await put(client, t, data)).status == 200
+    resp = await client.post("/api/v1/media/download-url", json={"file_url": t["file_url"]}, headers=alice.headers)
+    signed = (await resp.json())["download_url"]
+    got = await client.get(local(signed))
+    assert got.status == 200 and await got.read() == data
+    for _ in range(100):  # a streamed response is logged just after its last byte went out
+        buffer.flush()
+        if stream.getvalue().count("\n") == 4:
+            break
+        await asyncio.sleep(0.01)
+    log = stream.getvalue()
+    secrets = [parse_qs(urlsplit(url).query)["sig"][0] for url in (t["upload_url"], signed)]
+    assert all(sig not in log for sig in secrets), log
+    assert log.count("sig=[redacted]") == 2, log
+    assert "exp=" in log  # only the credential goes
