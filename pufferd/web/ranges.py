@@ -1,39 +1,60 @@
 """HTTP conditional and range requests for file downloads (RFC 9110 sections 8.8.3, 13.1, 14).
 
 Only single byte ranges are served; a request for several ranges, or one this module cannot
-parse, gets the whole file (a server may always ignore Range, RFC 9110 14.2).
+parse, gets the whole file (a server may always ignore Range, RFC 9110 14.2). No Range header,
+however long its numbers, is an error of the server.
 """
 from __future__ import annotations
 
 import re
 from urllib.parse import quote
 
-_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+# RFC 9110 14.1.1 for one range: "bytes" "=" first-pos "-" [last-pos], or "-" suffix-length, with
+# optional whitespace. DIGIT is ASCII only (RFC 5234): re.ASCII keeps other scripts' digits out.
+_RANGE = re.compile(r"[ \t]*bytes[ \t]*=[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)[ \t]*", re.IGNORECASE | re.ASCII)
+# positions with more digits than this lie beyond any file, and are never turned into an int
+# (a Range header may hold thousands of digits; int() refuses more than 4300 of them)
+_MAX_DIGITS = 18
+_BEYOND = 10**_MAX_DIGITS
 
 
 class Unsatisfiable(Exception):
     """The range selects no byte of the representation: 416 with Content-Range: bytes */size."""
 
 
+def _position(digits: str) -> tuple[str, int]:
+    """DIGITS without leading zeros (for exact comparison) and its value, capped at _BEYOND."""
+    digits = digits.lstrip("0") or "0"
+    return digits, (int(digits) if len(digits) <= _MAX_DIGITS else _BEYOND)
+
+
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """(start, end exclusive) for a satisfiable single range, None to send everything."""
+    """(start, end exclusive) for a satisfiable single range, None to send everything.
+
+    Several ranges, another unit and anything malformed are ignored (None: the whole file, as
+    RFC 9110 14.2 allows); a range that starts at or past the end raises Unsatisfiable.
+    """
     if not header:
         return None
-    m = _RANGE.match(header)
+    m = _RANGE.fullmatch(header)
     if m is None:
-        return None  # several ranges or another unit: ignored
+        return None
     first, last = m.group(1), m.group(2)
     if not first and not last:
         return None
     if not first:  # suffix: the last N bytes
-        n = int(last)
+        _, n = _position(last)
         if n == 0 or size == 0:
             raise Unsatisfiable
         return max(0, size - n), size
-    start = int(first)
-    end = int(last) + 1 if last else size
-    if last and end <= start:
-        return None  # invalid (last < first): ignored, RFC 9110 14.1.1
+    first_digits, start = _position(first)
+    if last:
+        last_digits, end = _position(last)
+        if (len(last_digits), last_digits) < (len(first_digits), first_digits):
+            return None  # invalid (last < first): ignored, RFC 9110 14.1.1
+        end += 1
+    else:
+        end = size
     if start >= size:
         raise Unsatisfiable
     return start, min(end, size)
