@@ -17,7 +17,9 @@ Australia) each boundary falls inside a UTC hour and is moved back to that hour'
 period starts up to 45 minutes early (and the one before ends as early); `period=hour` points are
 the UTC hours, labelled in local time (10:30, 11:30, ... in India). Active users are counted per
 UTC day: each local period counts the users active on the UTC days nearest its boundaries (a day
-in Berlin is the UTC day it overlaps most), so `period=hour` is refused for them.
+in Berlin is the UTC day it overlaps most), so `period=hour` is refused for them. Weeks and
+months of active users are read from per-user weekly and monthly rollups (migration 0061), one
+row per user and week or month, rather than counted from every day of the range.
 """
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ import zoneinfo
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from itertools import pairwise
+from typing import Any, cast
 
 import apsw
 
@@ -226,6 +229,21 @@ def plan(period: str, start: datetime | None, end: datetime | None, now: float,
     return starts[0], nxt, starts, [b.timestamp() for b in bounds]
 
 
+_EPOCH = date(1970, 1, 1)
+
+
+def _rollup_key(period: str, lo: int, hi: int) -> int | None:
+    """The activity_weeks / activity_months key when the UTC days [LO, HI) are exactly one UTC
+    ISO week or month (always, in zones within 12 hours of UTC), else None."""
+    if period == "week":
+        return stats_q.week_of(lo) if hi - lo == 7 and (lo + 3) % 7 == 0 else None
+    if period == "month":
+        first, nxt = _EPOCH + timedelta(days=lo), _EPOCH + timedelta(days=hi)
+        following = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+        return stats_q.month_of(first.year, first.month) if first.day == 1 and nxt == following else None
+    return None
+
+
 async def series(ctx: Context, viewer: User, *, metric: str, period: str, start: datetime | None,
                  end: datetime | None, tz_name: str | None) -> Series:
     """A time series for a chart (VIEW_ANALYTICS): one point per period from START to END."""
@@ -241,7 +259,12 @@ async def series(ctx: Context, viewer: User, *, metric: str, period: str, start:
 
     def series_txn(conn: apsw.Connection) -> list[int]:
         if metric == "active_users":
-            return stats_q.distinct_active(conn, [round(t / 86400) for t in instants])
+            days = [round(t / 86400) for t in instants]
+            keys = [_rollup_key(period, lo, hi) for lo, hi in pairwise(days)]
+            if period != "day" and all(k is not None for k in keys):
+                count = stats_q.active_in_weeks if period == "week" else stats_q.active_in_months
+                return count(conn, cast(list[int], keys))
+            return stats_q.distinct_active(conn, days)
         return stats_q.hourly_sums(conn, metric, [int(t // 3600) for t in instants])
 
     values = await ctx.db.read(series_txn)

@@ -5,6 +5,7 @@ Every function reads a bounded number of index entries: running totals by key, h
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from typing import Any, cast
@@ -34,10 +35,17 @@ def hourly(conn: apsw.Connection, metric: str, first_hour: int, end_hour: int) -
         (metric, first_hour, end_hour))}
 
 
+def _ranges(edges: Sequence[int]) -> str:
+    return json.dumps([[a, b] for a, b in pairwise(edges)])
+
+
 def hourly_sums(conn: apsw.Connection, metric: str, edges: Sequence[int]) -> list[int]:
-    """The sum of METRIC over each hour range [EDGES[i], EDGES[i+1]); one index range per point."""
-    sql = "SELECT coalesce(sum(n), 0) FROM stats_hourly WHERE metric = ? AND hour >= ? AND hour < ?"
-    return [_value(conn, sql, (metric, a, b)) for a, b in pairwise(edges)]
+    """The sum of METRIC over each hour range [EDGES[i], EDGES[i+1]): one statement, one index
+    range per point (the ranges travel as one JSON array)."""
+    rows = conn.execute(
+        "SELECT (SELECT coalesce(sum(n), 0) FROM stats_hourly WHERE metric = ?1 AND hour >= r.value ->> 0"
+        "        AND hour < r.value ->> 1) AS s FROM json_each(?2) AS r ORDER BY r.key", (metric, _ranges(edges)))
+    return [r["s"] for r in rows]
 
 
 def active_since(conn: apsw.Connection, since: float) -> int:
@@ -46,9 +54,34 @@ def active_since(conn: apsw.Connection, since: float) -> int:
 
 
 def distinct_active(conn: apsw.Connection, day_edges: Sequence[int]) -> list[int]:
-    """Distinct users active on the UTC days [DAY_EDGES[i], DAY_EDGES[i+1]) for each i."""
-    sql = "SELECT count(DISTINCT user_id) FROM activity_days WHERE day >= ? AND day < ?"
-    return [_value(conn, sql, (a, b)) for a, b in pairwise(day_edges)]
+    """Distinct users active on the UTC days [DAY_EDGES[i], DAY_EDGES[i+1]) for each i (one statement)."""
+    rows = conn.execute(
+        "SELECT (SELECT count(DISTINCT user_id) FROM activity_days WHERE day >= r.value ->> 0"
+        "        AND day < r.value ->> 1) AS n FROM json_each(?1) AS r ORDER BY r.key", (_ranges(day_edges),))
+    return [r["n"] for r in rows]
+
+
+def week_of(day: int) -> int:
+    """The activity_weeks key of the ISO week (Monday to Sunday, UTC) holding DAY; (day + 3) % 7 == 0
+    on Mondays."""
+    return (day + 3) // 7
+
+
+def month_of(year: int, month: int) -> int:
+    """The activity_months key of a UTC month."""
+    return year * 12 + month - 1
+
+
+def active_in_weeks(conn: apsw.Connection, weeks: Sequence[int]) -> list[int]:
+    """Distinct users active in each of WEEKS (activity_weeks keys): one range count each."""
+    sql = "SELECT count(*) FROM activity_weeks WHERE week = ?"
+    return [_value(conn, sql, (w,)) for w in weeks]
+
+
+def active_in_months(conn: apsw.Connection, months: Sequence[int]) -> list[int]:
+    """Distinct users active in each of MONTHS (activity_months keys): one range count each."""
+    sql = "SELECT count(*) FROM activity_months WHERE month = ?"
+    return [_value(conn, sql, (m,)) for m in months]
 
 
 def record_activity(conn: apsw.Connection, entries: Iterable[tuple[int, float]]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import apsw
@@ -152,3 +153,21 @@ def test_the_counters_are_read_through_indexes_not_scans(conn):
                  ("SELECT count(*) FROM activity_last WHERE at >= ?", (0,)),
                  ("SELECT count(DISTINCT user_id) FROM activity_days WHERE day >= ? AND day < ?", (0, 10)))]
     assert all("SEARCH" in p and "SCAN" not in p for p in plans), plans
+
+
+def test_weekly_and_monthly_active_users_match_the_days_they_roll_up(conn):
+    apply(conn)
+    with conn:
+        users = [user(conn) for _ in range(3)]
+        # 2026-02-23 is a Monday; activity on Sun 03-01, Mon 03-02 and in February
+        for uid, day in ((users[0], "2026-02-23"), (users[0], "2026-03-01"), (users[1], "2026-03-02"),
+                         (users[2], "2026-03-02"), (users[2], "2026-03-31")):
+            stats_q.record_activity(conn, [(uid, datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp())])
+    d = int(datetime(2026, 2, 23, tzinfo=UTC).timestamp() // 86400)
+    assert (d + 3) % 7 == 0
+    assert stats_q.active_in_weeks(conn, [stats_q.week_of(d), stats_q.week_of(d + 7)]) == \
+        stats_q.distinct_active(conn, [d, d + 7, d + 14]) == [1, 2]
+    feb, mar = stats_q.month_of(2026, 2), stats_q.month_of(2026, 3)
+    march_first = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp() // 86400)
+    assert stats_q.active_in_months(conn, [feb, mar]) == \
+        stats_q.distinct_active(conn, [march_first - 28, march_first, march_first + 31]) == [1, 3]

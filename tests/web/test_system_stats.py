@@ -172,3 +172,18 @@ async def test_usage_reports_the_process_database_disk_and_event_loop(client, ad
     assert usage["uptime_seconds"] >= 0 and usage["loop_lag_seconds"] >= 0
     assert usage["db_write_queue"] >= 0 and usage["db_write_batches"] >= 0
     assert usage["cpu_user_seconds"] > 0
+
+
+async def test_active_users_per_week_and_month_count_each_user_once(client, admin, alice, bob):
+    await seed(client, alice.id, [at("2026-03-02T10:00"), at("2026-03-03T10:00"), at("2026-02-10T10:00")])
+    await seed(client, bob.id, [at("2026-03-09T10:00")])
+    months = await series(client, admin, metric="active_users", period="month", start="2026-02-01",
+                          end="2026-03-31", tz="Europe/Berlin")
+    assert [p["value"] for p in months["points"]] == [1, 2]
+    weeks = await series(client, admin, metric="active_users", period="week", start="2026-03-02",
+                         end="2026-03-15", tz="UTC")
+    assert [p["value"] for p in weeks["points"]] == [1, 1]
+    # 14 hours ahead of UTC, local weeks do not fall on UTC weeks: counted from the days instead
+    far = await series(client, admin, metric="active_users", period="week", start="2026-03-02",
+                       end="2026-03-15", tz="Pacific/Kiritimati")
+    assert [p["value"] for p in far["points"]] == [1, 1]
