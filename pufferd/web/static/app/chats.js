@@ -15,13 +15,14 @@ function ChatItem({ chat, active }) {
   const typing = typingIn(chat.id);
   const muted = s.muted.get(chat.id);
   const unread = chat.unread_count || 0;
-  const label = [chat.display_title, unread ? `${unread} unread` : "", chat.unread_mentions_count ? "mentioned" : "",
-    online ? "online" : "", chat.pinned ? "pinned" : ""].filter(Boolean).join(", ");
+  // read after the title by screen readers; the badges themselves are hidden from them
+  const extra = [unread ? `${unread} unread` : "", chat.unread_mentions_count ? "mentioned" : "",
+    online ? "online" : "", chat.pinned ? "pinned" : "", muted ? "muted" : ""].filter(Boolean).map(x => `, ${x}`).join("");
   return html`<li class=${cls("chat-item", active && "active")}>
-    <a href=${`/chat/${chat.id}`} onClick=${link} aria-current=${active ? "page" : undefined} aria-label=${label}>
+    <a href=${`/chat/${chat.id}`} onClick=${link} aria-current=${active ? "page" : undefined}>
       <${Avatar} name=${chat.display_title} id=${chat.id} url=${chat.avatar_url || chat.counterpart_avatar_url} online=${online}/>
       <span class="chat-main">
-        <span class="chat-top"><span class="chat-title">${chat.is_saved ? "Saved messages" : chat.display_title}</span>
+        <span class="chat-top"><span class="chat-title">${chat.is_saved ? "Saved messages" : chat.display_title}<span class="visually-hidden">${extra}</span></span>
           ${chat.pinned ? html`<${Icon} name="pin" size="14"/>` : null}
           <time class="chat-time">${shortTime(chat.last_message_created_at)}</time></span>
         <span class="chat-bottom"><span class="chat-last">${typing.length ? html`<em>typing…</em>` : previewText(chat)}</span>

@@ -241,7 +241,12 @@ function MessageList({ chat, m, jump, setJumpDone, onReply, onEdit, onForward, o
     }));
     setTimeout(() => setFlash(f => (f === id ? null : f)), 2500);
   };
-  useEffect(() => { if (jump && m.loaded) { jumpTo(jump); setJumpDone(); } }, [jump, m.loaded]);
+  useEffect(() => {
+    if (!jump || !m.loaded) return;
+    jumpTo(jump);
+    setJumpDone();
+    if (location.search) navigate(location.pathname, { replace: true }); // a reload opens the newest page
+  }, [jump, m.loaded]);
   const toBottom = () => { atBottom.current = true; setWin({ follow: true, topId: null, bottomId: null }); markRead(chat.id); };
 
   const group = chat.type !== "private";

@@ -116,6 +116,17 @@ export async function openChatById(chatId) {
   }
   return S.chats.get(chatId);
 }
+// Read a chat again (a few events change what ChatRead shows without carrying it), at most once
+// per chat in flight.
+const chatRefreshes = new Map();
+export function refreshChat(chatId) {
+  if (chatRefreshes.has(chatId) || !S.chats.has(chatId)) return;
+  chatRefreshes.set(chatId, api.get(`/api/v1/chats/${chatId}`).then(c => {
+    const { members, ...chat } = c;
+    S.members.set(chatId, members);
+    upsertChat(chat); store.bump();
+  }, () => {}).finally(() => chatRefreshes.delete(chatId)));
+}
 export async function loadMembers(chatId, force = false) {
   if (S.members.has(chatId) && !force) return S.members.get(chatId);
   const detail = await api.get(`/api/v1/chats/${chatId}`);
@@ -369,7 +380,10 @@ function apply(type, d) {
       if (m && m.byId.has(d.id)) upsertMessage(d);
       break;
     }
-    case "message_deleted": removeMessage(d.chat_id, d.message_id); S.attachments.delete(d.message_id); break;
+    case "message_deleted":
+      removeMessage(d.chat_id, d.message_id); S.attachments.delete(d.message_id);
+      refreshChat(d.chat_id); // its last message may have been this one
+      break;
     case "message_status": {
       if (d.user_id === S.me.id) break;
       const m = chatMessages(d.chat_id);

@@ -1,0 +1,277 @@
+"""The web client end to end: two people in two browser contexts sign up, verify by the mailed
+link and chat live; then files, search, offline and back, 2FA, an invite, screenshots and axe."""
+from __future__ import annotations
+
+import re
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import pyotp
+import pytest
+from conftest import DESKTOP, PHONE, api, axe_violations, mailed_link
+from playwright.sync_api import BrowserContext, Page, expect
+
+expect.set_options(timeout=10_000)
+PASSWORD = "correct-horse-1"
+
+
+class Person:
+    def __init__(self, name: str, username: str, context: BrowserContext, page: Page) -> None:
+        self.name, self.username, self.context, self.page = name, username, context, page
+        self.email = f"{username}@example.com"
+        self.errors: list[str] = []
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+
+
+def _person(browser, server, name: str, username: str) -> Person:
+    context = browser.new_context(viewport=DESKTOP, base_url=server.base_url)
+    return Person(name, username, context, context.new_page())
+
+
+@pytest.fixture(scope="module")
+def alice(playwright_browser, web_server):
+    p = _person(playwright_browser, web_server, "Alice Liddell", "alice")
+    yield p
+    p.context.close()
+
+
+@pytest.fixture(scope="module")
+def bob(playwright_browser, web_server):
+    p = _person(playwright_browser, web_server, "Bob Builder", "bob")
+    yield p
+    p.context.close()
+
+
+def sign_up(person: Person, next_path: str = "/") -> None:
+    page = person.page
+    page.goto(next_path)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("Name", exact=True).fill(person.name)
+    page.get_by_label("Username", exact=True).fill(person.username)
+    page.get_by_label("E-mail", exact=True).fill(person.email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+
+
+def open_chat(page: Page, title: str) -> None:
+    page.get_by_role("link", name=re.compile(re.escape(title))).first.click()
+    expect(page.get_by_role("heading", name=title, level=2)).to_be_visible()
+
+
+def send(page: Page, text: str) -> None:
+    box = page.get_by_role("combobox", name="Message")
+    box.fill(text)
+    box.press("Enter")
+
+
+def message(page: Page, text: str):
+    """The message whose own text (not a quoted reply) contains TEXT."""
+    return page.locator("article.msg", has=page.locator(".text", has_text=text))
+
+
+def png(width: int = 8, height: int = 6) -> bytes:
+    """A small valid PNG (red), made here so the test needs no fixture file."""
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def shoot(page: Page, artifacts: Path, name: str) -> None:
+    for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        page.wait_for_timeout(150)
+        page.screenshot(path=str(artifacts / f"{name}-{size_name}.png"))
+    page.set_viewport_size(DESKTOP)
+
+
+def test_sign_up_and_verify_by_the_mailed_link(alice, bob, web_server, artifacts):
+    alice.page.goto("/")
+    expect(alice.page).to_have_url(re.compile(r"/login$"))
+    shoot(alice.page, artifacts, "sign-in")
+    assert axe_violations(alice.page) == []
+    for person in (alice, bob):
+        sign_up(person)
+        expect(person.page.get_by_role("heading", name="pufferd", level=1)).to_be_visible()
+        link = mailed_link(web_server, person.email, "/verify-email")
+        person.page.goto(link)
+        expect(person.page.get_by_text("Your e-mail address is verified.")).to_be_visible()
+        person.page.get_by_role("link", name="Open pufferd").click()
+        expect(person.page.get_by_role("heading", name="pufferd", level=1)).to_be_visible()
+    me = api(web_server, "GET", "/api/v1/users/me", user_id=2)
+    assert me["username"] == "alice" and me["email_verified"] is True
+
+
+def test_live_chat_typing_ticks_reply_react_edit_delete(alice, bob, artifacts):
+    a, b = alice.page, bob.page
+    a.get_by_label("Search messages, chats and people").fill("bob")
+    a.get_by_role("button", name=re.compile("Bob Builder")).click()
+    expect(a.get_by_role("heading", name="Bob Builder", level=2)).to_be_visible()
+    send(a, "Hello Bob, this is Alice")
+    expect(message(a, "Hello Bob, this is Alice")).to_be_visible()
+    # Bob: the chat arrives live with its unread badge
+    chat_link = b.get_by_role("link", name=re.compile(r"Alice Liddell\s*, 1 unread"))
+    expect(chat_link).to_be_visible()
+    open_chat(b, "Alice Liddell")
+    expect(message(b, "Hello Bob, this is Alice")).to_be_visible()
+    # Alice sees her message read
+    expect(message(a, "Hello Bob, this is Alice").get_by_role("img", name="read")).to_be_visible()
+    # typing
+    b.get_by_role("combobox", name="Message").type("Hi Al")
+    expect(a.locator(".subtitle")).to_contain_text("Bob Builder is typing")
+    b.get_by_role("combobox", name="Message").press("Enter")
+    expect(message(a, "Hi Al")).to_be_visible()
+    # reply
+    msg = message(b, "Hello Bob, this is Alice")
+    msg.hover()
+    msg.get_by_role("button", name="Message actions").click()
+    b.get_by_role("menuitem", name="Reply").click()
+    send(b, "A reply to you")
+    reply = message(a, "A reply to you")
+    expect(reply.locator(".quote")).to_contain_text("Hello Bob, this is Alice")
+    # react
+    msg = message(a, "A reply to you")
+    msg.hover()
+    msg.get_by_role("button", name="Message actions").click()
+    a.get_by_role("menuitem", name="React 👍").click()
+    expect(message(b, "A reply to you").get_by_role("button", name=re.compile("👍 1"))).to_be_visible()
+    # edit
+    msg = message(a, "Hello Bob, this is Alice")
+    msg.hover()
+    msg.get_by_role("button", name="Message actions").click()
+    a.get_by_role("menuitem", name="Edit").click()
+    box = a.get_by_role("combobox", name="Message")
+    box.fill("Hello Bob, this is Alice (edited)")
+    box.press("Enter")
+    expect(message(b, "this is Alice (edited)")).to_contain_text("edited")
+    # delete for everyone
+    send(a, "A message to take back")
+    expect(message(b, "A message to take back")).to_be_visible()
+    msg = message(a, "A message to take back")
+    msg.hover()
+    msg.get_by_role("button", name="Message actions").click()
+    a.once("dialog", lambda d: d.accept())
+    a.get_by_role("menuitem", name="Delete for everyone").click()
+    expect(message(b, "A message to take back")).to_have_count(0)
+    expect(message(a, "A message to take back")).to_have_count(0)
+    shoot(a, artifacts, "conversation")
+    b.goto("/")
+    expect(b.get_by_role("link", name=re.compile("Alice Liddell"))).to_be_visible()
+    shoot(b, artifacts, "chat-list")
+    assert axe_violations(b) == []
+    b.go_back()
+    assert axe_violations(a) == []
+    assert alice.errors == [] and bob.errors == []
+
+
+def test_image_upload_shows_a_preview_to_both(alice, bob, tmp_path):
+    a, b = alice.page, bob.page
+    picture = tmp_path / "red.png"
+    picture.write_bytes(png())
+    a.get_by_role("combobox", name="Message").fill("a red square")
+    with a.expect_file_chooser() as chooser:
+        a.get_by_role("button", name="Attach a file").click()
+    chooser.value.set_files(str(picture))
+    for page in (a, b):
+        image = page.locator("article.msg img[alt='a red square']")
+        expect(image).to_be_visible()
+        page.wait_for_function("img => img.complete && img.naturalWidth === 8", arg=image.element_handle())
+
+
+def test_search_jumps_to_an_old_message(alice, bob, web_server):
+    chat_id = int(re.search(r"/chat/(\d+)", bob.page.url).group(1))
+    api(web_server, "POST", "/api/v1/messages", {"chat_id": chat_id, "text": "the quokka password is pineapple"}, user_id=2)
+    for i in range(160):  # pushes it far above the first page
+        api(web_server, "POST", "/api/v1/messages", {"chat_id": chat_id, "text": f"filler {i}"}, user_id=2)
+    b = bob.page
+    expect(message(b, "filler 159")).to_be_visible()
+    b.get_by_label("Search messages, chats and people").fill("quokka pine")
+    hit = b.locator("a.search-hit", has_text="quokka")
+    expect(hit.locator("mark")).to_have_count(2)
+    hit.click()
+    target = message(b, "the quokka password is pineapple")
+    expect(target).to_be_in_viewport()
+    assert b.locator("article.msg").count() <= 120  # windowed
+    # in-chat search too
+    b.get_by_role("button", name="Search in chat").click()
+    b.get_by_label("Search in this chat").fill("filler 3")
+    b.locator(".chat-search-results button", has_text="filler 3").first.click()
+    expect(message(b, "filler 3").first).to_be_in_viewport()
+
+
+def test_offline_and_back_loses_and_duplicates_nothing(alice, bob):
+    a, b = alice.page, bob.page
+    b.goto(re.sub(r"\?.*", "", b.url))  # a reload, back at the newest messages
+    expect(message(b, "filler 159")).to_be_visible()
+    bob.context.set_offline(True)
+    expect(b.get_by_role("status").filter(has_text="Offline")).to_be_visible()
+    for i in range(3):
+        send(a, f"while you were away {i}")
+    expect(message(a, "while you were away 2")).to_be_visible()
+    time.sleep(0.5)
+    bob.context.set_offline(False)
+    for i in range(3):
+        expect(message(b, f"while you were away {i}")).to_have_count(1)
+    # and a message Bob wrote offline is sent once he is back
+    bob.context.set_offline(True)
+    send(b, "written on the train")
+    expect(message(b, "written on the train").get_by_text("Not sent")).to_be_visible(timeout=15_000)
+    bob.context.set_offline(False)
+    expect(message(a, "written on the train")).to_have_count(1)
+    expect(message(b, "written on the train")).to_have_count(1)
+
+
+def test_two_factor_sign_in(alice, artifacts):
+    a = alice.page
+    a.goto("/settings/security")
+    a.get_by_role("button", name="Set up").click()
+    expect(a.get_by_role("img", name=re.compile("QR code"))).to_be_visible()
+    secret = a.locator("code.secret").inner_text().strip()
+    a.get_by_label("Code", exact=True).fill(pyotp.TOTP(secret).now())
+    a.get_by_role("button", name="Turn on").click()
+    expect(a.get_by_text("On: signing in asks for a code")).to_be_visible()
+    shoot(a, artifacts, "settings")
+    assert axe_violations(a) == []
+    a.get_by_role("button", name="Main menu").click()
+    a.get_by_role("menuitem", name="Sign out").click()
+    expect(a.get_by_role("heading", name="Sign in")).to_be_visible()
+    a.get_by_label("E-mail", exact=True).fill(alice.email)
+    a.get_by_label("Password", exact=True).fill(PASSWORD)
+    a.get_by_role("button", name="Sign in").click()
+    code = a.get_by_label("Authentication code")
+    expect(code).to_be_visible()
+    totp = pyotp.TOTP(secret)
+    code.fill(totp.at(time.time() + 30))  # the next step: the current one was used to enable
+    a.get_by_role("button", name="Sign in").click()
+    expect(a.get_by_role("heading", name="pufferd", level=1)).to_be_visible()
+
+
+def test_invite_link_opened_by_a_new_user(alice, playwright_browser, web_server):
+    a = alice.page
+    a.get_by_role("button", name="New chat").click()
+    a.get_by_role("menuitem", name="New group").click()
+    a.get_by_label("Title").fill("Book club")
+    a.get_by_role("button", name="Create").click()
+    expect(a.get_by_role("heading", name="Book club", level=2)).to_be_visible()
+    a.get_by_role("button", name="Chat info").click()
+    a.get_by_role("button", name="Create a link").click()
+    invite = a.get_by_label("Invite link").input_value()
+    assert "/join?token=" in invite
+    a.keyboard.press("Escape")
+    carol = _person(playwright_browser, web_server, "Carol Singer", "carol")
+    try:
+        path = invite[invite.index("/join"):]
+        sign_up(carol, path)
+        carol.page.get_by_role("button", name="Join the chat").click()
+        expect(carol.page.get_by_role("heading", name="Book club", level=2)).to_be_visible()
+        send(carol.page, "Hello book club")
+        expect(message(a, "Hello book club")).to_be_visible()
+        assert carol.errors == []
+    finally:
+        carol.context.close()
