@@ -20,7 +20,8 @@ Who sees what
 Who may act
 - Posting (send, forward) and editing follow one rule (`can_post`): a member; in a channel only
   the owner and admins; in a private chat neither side has blocked the other and the
-  counterpart's privacy admits the sender.
+  counterpart's privacy admits the sender. (Edits also count against the sending rate limit:
+  pufferd/messages.py.)
 - Reacting needs a visible message and, in a private chat, the same block and privacy rule.
 - Managing a group or channel (members, bans, invite links, profile, pins) needs its owner or an
   admin (`require_manager`).
@@ -161,13 +162,13 @@ def can_post(conn: apsw.Connection, chat_id: int, user_id: int) -> Audience:
 
 def can_edit(conn: apsw.Connection, message_id: int, user_id: int) -> tuple[Message, Audience]:
     """The message and its chat's audience when USER_ID may edit it: a message they see (404),
-    that they sent (403)."""
+    that they sent (403), in a chat where they may post now (`can_post`: an edit reaches the
+    chat like a new message, so a block, a ban, or losing a channel's posting right stops edits
+    as it stops sends)."""
     message, _ = visible_message(conn, message_id, user_id)
     if message.sender_id != user_id:
         raise Forbidden(ONLY_SENDER_EDITS)
-    audience = chats_q.audience(conn, message.chat_id)
-    assert audience is not None  # the sender is a member (visible_message)
-    return message, audience
+    return message, can_post(conn, message.chat_id, user_id)
 
 
 def can_react(conn: apsw.Connection, message_id: int, user_id: int) -> tuple[Message, Audience]:

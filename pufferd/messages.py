@@ -307,7 +307,12 @@ async def thread(ctx: Context, viewer: User, message_id: int, *, limit: int) -> 
 
 async def edit(ctx: Context, editor: User, message_id: int, text: str) -> MessageView:
     """Replace the text of the caller's own message; updated_at moves, search re-indexes (trigger),
-    mentions are recomputed and newly mentioned members are notified."""
+    mentions are recomputed and newly mentioned members are notified.
+
+    An edit reaches the chat like a new message, so it obeys the same rules: the posting rule
+    (access.can_edit: blocks, bans, a channel's posting right) and MESSAGE_RATE_LIMIT_PER_MINUTE,
+    which sends, forwards and edits share."""
+    ctx.limiter.hit("messages", str(editor.id), ctx.settings.message_rate_limit_per_minute)
     usernames = mentioned_usernames(text)
 
     def edit_txn(conn: apsw.Connection) -> tuple[MessageView, MessageEvent | None]:

@@ -63,11 +63,11 @@ EXPECTED: dict[str, dict[str, str]] = {
         "public":  "ok  ok  ok  404 404 ok  404 404 all  yes",
     },
     "blocked": {
-        "private": "ok  ok  ok  ok  ok  403 403 ok  all  yes",
+        "private": "ok  ok  ok  ok  ok  403 403 403 all  yes",
         "group":   "ok  ok  ok  ok  ok  ok  ok  ok  all  yes",
     },
     "subscriber": {
-        "channel": "ok  ok  ok  ok  ok  403 ok  ok  all  yes",
+        "channel": "ok  ok  ok  ok  ok  403 ok  403 all  yes",
     },
     "server admin": {
         "private": "404 404 404 404 404 404 404 -   404  no",

@@ -96,7 +96,12 @@ async def message_thread(request: web.Request, message_id: int, query: ThreadQue
 
 @routes.put("/api/v1/messages/{message_id}", body=MessageEdit, response=MessageRead)
 async def edit_message(request: web.Request, message_id: int, body: MessageEdit) -> MessageRead:
-    """Edit the text of the caller's own message (403 for someone else's); updated_at moves."""
+    """Edit the text of the caller's own message; updated_at moves.
+
+    The sending rules apply: 403 for someone else's message, a private chat refused by a block or
+    privacy, or a channel where the caller may no longer post; 404 when the caller cannot see the
+    message (left, banned); 429 over MESSAGE_RATE_LIMIT_PER_MINUTE, which edits share with sends.
+    """
     view = await messages.edit(request.app[CTX], request[USER], message_id, body.text)
     return MessageRead.of(view)
 
