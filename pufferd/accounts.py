@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import apsw
 
-from pufferd import audit, mail, periodic, tokens, twofa
+from pufferd import audit, invites, mail, periodic, tokens, twofa
 from pufferd.audit import ClientInfo
 from pufferd.context import Context
 from pufferd.db import accounts_q, users_q
@@ -112,8 +112,9 @@ async def _send_reset(ctx: Context, user: User, token: str) -> None:
 
 # registration and e-mail verification --------------------------------------------------------
 async def register(ctx: Context, *, email: str, username: str, name: str, password: str,
-                   client: ClientInfo) -> User:
-    """Create an account and mail a verification link; 409 when the e-mail or username is taken."""
+                   client: ClientInfo, invite_code: str | None = None) -> User:
+    """Create an account and mail a verification link; 409 when the e-mail or username is taken,
+    403 when the registration mode or account limit refuses it (pufferd/invites.py)."""
     s = ctx.settings
     ctx.limiter.hit("register", client.rate_key, s.register_rate_limit_per_minute)
     pw_hash = await ctx.hasher.hash(password)
@@ -121,15 +122,17 @@ async def register(ctx: Context, *, email: str, username: str, name: str, passwo
     now = ctx.clock.time()
 
     def register_txn(conn: apsw.Connection) -> User:
+        invite = invites.admit_txn(conn, ctx.settings, invite_code, now)
         if users_q.email_taken(conn, email):
             raise Conflict("Email already registered")
         if users_q.username_taken(conn, username):
             raise Conflict("Username already taken")
         user = users_q.insert(conn, email=email, username=username, name=name, password_hash=pw_hash, now=now)
+        invites.joined_txn(conn, invite, user.id, now)
         accounts_q.replace_account_token(conn, token_hash=token_hash, user_id=user.id, purpose="verify_email",
                                          now=now, expires_at=now + s.email_verification_ttl_seconds)
         audit.record(conn, "register", client=client, user_id=user.id, now=now,
-                     detail={"username": username})
+                     detail={"username": username, "invite_id": invite.id if invite else None})
         return user
 
     user = await ctx.db.write(register_txn)

@@ -10,6 +10,7 @@ from pufferd.web.handlers import realtime
 from pufferd.web.handlers import messages, notifications, search
 from pufferd.web.handlers import media
 from pufferd.web.handlers import auth, users
+from pufferd.web.handlers import system
 from pufferd.web.handlers import maintenance, metrics, system_stats
 from pufferd.web.route import Route
 
@@ -23,6 +24,7 @@ ROUTERS = [
     search.routes,
     notifications.routes,
     media.routes,
+    system.routes,
     system_stats.routes,
     maintenance.routes,
     metrics.routes,

@@ -49,9 +49,11 @@ async def register(request: web.Request, body: RegisterRequest) -> MessageRespon
     """Create an account and send a verification e-mail.
 
     Passwords: 8 or more characters, at most 72 bytes in UTF-8, at least 4 different characters.
+    403 when registration is closed, the server has reached `max_users`, or (registration mode
+    `invite_only`) `invite_code` is missing or not valid; a valid code is used up by one account.
     """
     await accounts.register(request.app[CTX], email=body.email, username=body.username, name=body.name,
-                            password=body.password, client=client_info(request))
+                            password=body.password, client=client_info(request), invite_code=body.invite_code)
     return MessageResponse(message="Registration successful: check your e-mail to verify your address")
 
 

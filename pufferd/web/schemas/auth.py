@@ -31,6 +31,7 @@ GivenPassword = Annotated[str, StringConstraints(min_length=1, max_length=1024),
 OtpCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]
 OpaqueToken = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
 Jwt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4096)]
+InviteCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
 class _Strict(BaseModel):
@@ -42,6 +43,8 @@ class RegisterRequest(_Strict):
     name: DisplayName
     username: Username
     password: NewPassword
+    # a server invite code: required when registration_mode is invite_only (README "Administration")
+    invite_code: InviteCode | None = None
 
 
 class LoginRequest(_Strict):
