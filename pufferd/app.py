@@ -19,6 +19,7 @@ from pufferd.keys import Keys
 from pufferd.limiter import Limiter
 from pufferd.mail import make_mailer
 from pufferd.passwords import PasswordHasher
+from pufferd.periodic import Board
 from pufferd.realtime.bus import Bus
 from pufferd.realtime.hub import Hub
 from pufferd.realtime.presence import Presence
@@ -47,10 +48,12 @@ def make_context(settings: Settings, *, clock: Clock | None = None) -> Context:
 def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """The application the CLI serves and the tests drive."""
     ctx = make_context(settings, clock=clock)
+    ctx.tasks = Board(ctx.clock.time)  # task times on the app's clock
     metrics = Metrics(ctx)
     settings = ctx.settings
     mws: list[Any] = [middleware.errors, ipguard.refuse_blocked]
-    mws.insert(0, metrics_middleware(metrics))  # outside the error middleware: sees the final status
+    if settings.metrics_enabled:  # outside the error middleware: sees the final status
+        mws.insert(0, metrics_middleware(metrics))
     if settings.cors_origins:
         mws.insert(0, middleware.cors(settings.cors_origins))
     app = web.Application(middlewares=mws, client_max_size=settings.max_body_bytes)

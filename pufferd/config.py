@@ -122,6 +122,7 @@ class Settings(BaseSettings):
     backup_interval_hours: float = Field(0.0, ge=0, le=24 * 366)  # scheduled backups; 0: off
     backup_dir: Path | None = None  # where scheduled backups go: a directory outside data_dir
     backup_keep: int = Field(7, ge=1, le=1000)  # scheduled backups kept; older ones are deleted
+    metrics_enabled: bool = True  # GET /metrics and the request metrics middleware; off: 404
     metrics_token: SecretStr | None = None  # GET /metrics needs it as a Bearer token; unset: loopback only
     loop_lag_interval_seconds: float = Field(0.5, ge=0.05, le=60)  # event-loop lag sampling period
 

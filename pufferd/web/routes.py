@@ -11,7 +11,7 @@ from pufferd.web.handlers import messages, notifications, search
 from pufferd.web.handlers import media
 from pufferd.web.handlers import auth, users
 from pufferd.web.handlers import system
-from pufferd.web.handlers import maintenance, metrics, system_stats
+from pufferd.web.handlers import cdn, maintenance, metrics, system_stats
 from pufferd.web.route import Route
 
 ROUTERS = [
@@ -27,6 +27,7 @@ ROUTERS = [
     system.routes,
     system_stats.routes,
     maintenance.routes,
+    cdn.routes,
     metrics.routes,
 ]
 
