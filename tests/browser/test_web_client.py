@@ -2,15 +2,18 @@
 link and chat live; then files, search, offline and back, 2FA, an invite, screenshots and axe."""
 from __future__ import annotations
 
+import json
 import re
 import struct
 import time
+import urllib.request
 import zlib
 from pathlib import Path
 
 import pyotp
 import pytest
 from conftest import DESKTOP, PHONE, api, axe_violations, mailed_link
+from e2e_support import ADMIN_EMAIL, ADMIN_PASSWORD, ADMIN_USERNAME
 from playwright.sync_api import BrowserContext, Page, expect
 
 expect.set_options(timeout=10_000)
@@ -275,3 +278,34 @@ def test_invite_link_opened_by_a_new_user(alice, playwright_browser, web_server)
         assert carol.errors == []
     finally:
         carol.context.close()
+
+
+def test_admin_changes_the_server_name_and_sees_a_chart(playwright_browser, web_server, artifacts):
+    paths = json.loads(urllib.request.urlopen(web_server.base_url + "/openapi.json", timeout=10).read())["paths"]
+    if "/api/v1/system/server-info" not in paths or "/api/v1/system/stats/series" not in paths:
+        pytest.skip("this tree has no administration API yet")
+    admin = _person(playwright_browser, web_server, "Admin", ADMIN_USERNAME)
+    page = admin.page
+    try:
+        page.goto("/login")
+        page.get_by_label("E-mail", exact=True).fill(ADMIN_EMAIL)
+        page.get_by_label("Password", exact=True).fill(ADMIN_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Main menu").click()
+        page.get_by_role("menuitem", name="Administration").click()
+        expect(page.get_by_role("heading", name="Administration")).to_be_visible()
+        page.get_by_role("link", name="Server", exact=True).click()
+        name = page.get_by_label("Server name")
+        name.fill("Puffer Club")
+        page.get_by_role("button", name="Save", exact=True).click()
+        expect(page.get_by_role("heading", name="Puffer Club", level=1)).to_be_visible()
+        assert api(web_server, "GET", "/api/v1/system/server-info")["name"] == "Puffer Club"
+        page.get_by_role("link", name="Overview").click()
+        chart = page.get_by_role("figure", name="Messages per day")
+        expect(chart.locator("canvas")).to_be_visible()
+        expect(chart.get_by_role("img")).to_have_attribute("aria-label", re.compile(r"Messages: \d"))
+        shoot(page, artifacts, "admin")
+        assert axe_violations(page) == []
+        assert admin.errors == []
+    finally:
+        admin.context.close()

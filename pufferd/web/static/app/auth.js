@@ -1,12 +1,14 @@
 // Sign in (with the 2FA step), sign up, forgotten password, and the pages the mailed links open.
-import { html, useState, useEffect, navigate, link, useRoute } from "./lib.js";
+import { html, useState, useEffect, navigate, link, useRoute, useStore } from "./lib.js";
 import * as api from "./api.js";
-import { startSession } from "./state.js";
+import { startSession, store } from "./state.js";
 import { Field, Icon } from "./ui.js";
 
 function Frame({ title, children }) {
+  const s = useStore(store);
   return html`<main class="auth" id="main"><div class="auth-card">
-    <div class="brand"><img src=${new URL("../icons/icon.svg", import.meta.url).href} alt="" width="40" height="40"/><span>pufferd</span></div>
+    <div class="brand"><img src=${new URL("../icons/icon.svg", import.meta.url).href} alt="" width="40" height="40"/><span>${s.server ? s.server.name : "pufferd"}</span></div>
+    ${s.server && s.server.description && html`<p class="muted">${s.server.description}</p>`}
     <h1>${title}</h1>${children}</div></main>`;
 }
 function Err({ error }) {
@@ -46,12 +48,15 @@ export function Login() {
 }
 
 export function Signup() {
+  const s = useStore(store);
+  const mode = s.server && s.server.registration_mode;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const submit = async e => {
     e.preventDefault();
     const f = new FormData(e.target);
     const body = { email: f.get("email").trim(), name: f.get("name").trim(), username: f.get("username").trim(), password: f.get("password") };
+    if (f.get("invite_code")) body.invite_code = f.get("invite_code").trim();
     setBusy(true); setError(null);
     try {
       await api.post("/api/v1/auth/register", body, { auth: false });
@@ -67,6 +72,9 @@ export function Signup() {
     <${Field} label="E-mail" name="email" type="email" autocomplete="email" required/>
     <${Field} label="Password" name="password" type="password" autocomplete="new-password" required minlength="8"
       hint="At least 8 characters."/>
+    ${mode === "invite_only" && html`<${Field} label="Invite code" name="invite_code" required autocomplete="off"
+      hint="This server accepts new accounts by invitation."/>`}
+    ${mode === "closed" && html`<p role="status">This server does not accept new accounts at the moment.</p>`}
     <${Err} error=${error}/>
     <button class="primary" disabled=${busy}>${busy ? "Creating…" : "Create account"}</button></form>
     <p class="alt">Already have an account? <a href=${`/login${location.search}`} onClick=${link}>Sign in</a></p>

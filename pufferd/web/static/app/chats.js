@@ -54,10 +54,10 @@ export function Sidebar({ activeId }) {
         { label: "Settings", action: () => navigate("/settings") },
         { label: "Saved messages", action: openSaved },
         { label: "Notifications", action: () => setModal("notifications") },
-        { label: "Administration", action: () => navigate("/admin") },
+        s.privileges.length > 0 && { label: "Administration", action: () => navigate("/admin") },
         { label: "Sign out", action: () => api.logout() },
       ]}/>
-      <h1 class="side-title">pufferd</h1>
+      <h1 class="side-title">${s.server ? s.server.name : "pufferd"}</h1>
       <span class=${cls("conn", s.connection)} role="status" aria-live="polite">${s.connection === "online" ? "" : s.connection === "connecting" ? "Connecting…" : "Offline"}</span>
       <button class="icon-btn bell" type="button" onClick=${() => setModal("notifications")}>
         <${Icon} name="bell" label=${`Notifications${s.unseenNotifications ? `, ${s.unseenNotifications} new` : ""}`}/>

@@ -1,7 +1,7 @@
 // Entry point: boot the session from the refresh token, route, lay out the screens.
 import { html, render, useStore, useRoute, useEffect, useState, navigate, cls } from "./lib.js";
 import * as api from "./api.js";
-import { store, startSession } from "./state.js";
+import { store, startSession, loadServerInfo } from "./state.js";
 import { Login, Signup, ForgotPassword, ResetPassword, VerifyEmail } from "./auth.js";
 import { Sidebar, JoinPage } from "./chats.js";
 import { Conversation } from "./conversation.js";
@@ -29,8 +29,9 @@ function App() {
   const { path, query } = useRoute();
   const Public = PUBLIC[path];
   useEffect(() => {
-    document.title = s.me ? "pufferd" : "pufferd — sign in";
-  }, [s.me]);
+    const name = s.server ? s.server.name : "pufferd";
+    document.title = s.me ? name : `${name} — sign in`;
+  }, [s.me, s.server]);
   if (Public) {
     // the mailed links work signed in or not; sign-in and sign-up move on when already signed in
     if (s.me && (path === "/login" || path === "/signup")) { navigate(query.get("next") || "/", { replace: true }); return null; }
@@ -60,6 +61,7 @@ function App() {
 }
 
 async function boot() {
+  loadServerInfo();
   const publicPage = Boolean(PUBLIC[location.pathname]);
   if (api.hasSession()) await startSession();
   else { store.state.booting = false; store.bump(); }

@@ -8,6 +8,8 @@ import { Realtime } from "./realtime.js";
 export const PAGE = 50;
 export const store = createStore({
   me: null,            // UserRead
+  server: null,        // ServerInfoRead (public), when the server has it
+  privileges: [],      // the caller's server privileges (GET /api/v1/system/privileges)
   booting: true,
   connection: "offline",
   chats: new Map(),    // id -> ChatRead
@@ -457,12 +459,20 @@ export const realtime = new Realtime({
 });
 
 // ---- session -----------------------------------------------------------------------------
+export async function loadServerInfo() {
+  try { S.server = await api.get("/api/v1/system/server-info", { auth: false }); store.bump(); } catch { /* an older server */ }
+  if (S.server) document.title = S.me ? S.server.name : `${S.server.name} — sign in`;
+}
+async function loadPrivileges() {
+  try { S.privileges = (await api.get("/api/v1/system/privileges")).privileges; store.bump(); } catch { S.privileges = []; }
+}
 export async function startSession() {
   S.booting = true; store.bump();
   try {
     S.me = await api.get("/api/v1/users/me");
     S.users.set(S.me.id, S.me);
     realtime.start();
+    loadPrivileges();
   } catch (e) {
     S.me = null;
     if (e.status !== 401) fail(e);
@@ -472,7 +482,7 @@ export function resetSession() {
   realtime.stop();
   realtime.seq = null;
   for (const k of ["chats", "messages", "users", "presence", "typing", "members", "muted", "attachments"]) S[k] = new Map();
-  Object.assign(S, { me: null, chatsLoaded: false, archivedLoaded: false, notifications: [], unseenNotifications: 0, openChatId: null });
+  Object.assign(S, { me: null, privileges: [], chatsLoaded: false, archivedLoaded: false, notifications: [], unseenNotifications: 0, openChatId: null });
   store.bump();
 }
 api.onSignedOut(() => { resetSession(); navigate(`/login`, { replace: true }); });
