@@ -31,9 +31,9 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pufferd.db import chats_q  # noqa: E402
-
 import benchlib  # noqa: E402
+
+from pufferd.db import chats_q  # noqa: E402
 
 EMAIL, PASSWORD = "admin@example.com", "bench-password-1"
 N_USERS, N_GROUPS = 2000, 1000
