@@ -13,7 +13,9 @@ reason (it does not exist, it is private, the caller left or was banned), with o
 Who sees what
 - A member of a chat sees the chat, its messages above their clear-history mark
   (`cleared_before_id`) that they have not deleted for themselves, and the files attached to those.
-- A public group or channel can be seen from outside (its card) and joined.
+- A public group or channel can be seen from outside (its card: title, handle, description,
+  counts; not its messages, last message or members) and joined, except by a user banned from
+  it, for whom it does not exist (404).
 - A server administrator has no access to chats they are not in: they manage accounts, not
   conversations.
 
@@ -67,10 +69,12 @@ def chat_or_404(conn: apsw.Connection, chat_id: int) -> Chat:
 
 
 def visible_chat(conn: apsw.Connection, chat_id: int, user_id: int) -> tuple[Chat, Member | None]:
-    """The chat and USER_ID's membership (None: an outsider of a public chat), if they may see it."""
+    """The chat and USER_ID's membership (None: an outsider of a public chat), if they may see it:
+    a member, or anyone not banned from a public chat (an outsider sees its card only: no
+    messages, no last message, no member list)."""
     chat = chat_or_404(conn, chat_id)
     member = chats_q.membership_txn(conn, chat_id, user_id)
-    if member is None and not chat.is_public:
+    if member is None and (not chat.is_public or chats_q.is_banned(conn, chat_id, user_id)):
         raise NotFound(CHAT_NOT_FOUND)
     return chat, member
 
@@ -112,8 +116,18 @@ def require_manager(member: Member, action: str) -> None:
         raise Forbidden(f"Only the owner or an admin can {action}")
 
 
+def sees_history(role: str | None) -> bool:
+    """Whether a viewer of a chat they may see (`visible_chat`), with ROLE in it (None: not a
+    member), sees its messages, last message and pinned message: members do; an outsider of a
+    public chat sees its card only (pufferd has no history open to non-members)."""
+    return role is not None
+
+
 def visible_members(conn: apsw.Connection, chat: Chat, member: Member | None) -> list[Member]:
-    """The members of CHAT whom a viewer with MEMBER (None: an outsider) may list, oldest first."""
+    """The members of CHAT whom a viewer with MEMBER (None: an outsider) may list, oldest first:
+    none for an outsider of a public chat (its card gives the count)."""
+    if member is None:
+        return []
     return chats_q.members(conn, chat.id)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import apsw
 
-from pufferd import privacy
+from pufferd import access, privacy
 from pufferd.clock import iso
 from pufferd.db import chats_q
 from pufferd.db.chats_q import Member
@@ -173,18 +173,21 @@ def _view(r: dict[str, Any], member_ids: list[int], online: set[int], modes: dic
     else:
         display = r["title"] or ""
     members_count = len(member_ids)
+    history = access.sees_history(r["role"])
     return ChatView(
         id=r["id"], public_id=r["public_id"], type=r["type"], title=r["title"], avatar_url=r["avatar_url"],
         display_title=display, handle=r["handle"], description=r["description"],
         is_public=bool(r["is_public"]), is_saved=bool(r["is_saved"]), archived=bool(r["archived"]),
         pinned=r["pinned_at"] is not None, unread_count=r["unread_count"],
-        unread_mentions_count=r["unread_mentions_count"], pinned_message_id=r["live_pinned_message_id"],
+        unread_mentions_count=r["unread_mentions_count"],
+        pinned_message_id=r["live_pinned_message_id"] if history else None,
         members_count=members_count, online_count=online_count,
         subscribers_count=members_count if r["type"] == "channel" else None,
         counterpart_user_id=cp, counterpart_name=r["cp_name"], counterpart_username=r["cp_username"],
         counterpart_avatar_url=cp_avatar, counterpart_is_online=cp_online, counterpart_last_seen_at=cp_seen,
-        last_message_text=r["last_message_text"], last_message_type=r["last_message_type"],
-        last_message_created_at=iso(r["last_message_created_at"]), my_role=r["role"],
+        last_message_text=r["last_message_text"] if history else None,
+        last_message_type=r["last_message_type"] if history else None,
+        last_message_created_at=iso(r["last_message_created_at"]) if history else None, my_role=r["role"],
         created_at=_iso(r["created_at"]),
     )
 

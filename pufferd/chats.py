@@ -265,7 +265,8 @@ async def list_chats(ctx: Context, user: User, *, limit: int, before_id: int | N
 
 
 async def get_chat(ctx: Context, user: User, chat_id: int) -> ChatDetail:
-    """ChatDetailRead: a chat the caller belongs to, or any public chat."""
+    """ChatDetailRead: a chat the caller belongs to, or the card of a public chat they are not
+    banned from (access.visible_chat, sees_history, visible_members)."""
     def txn(conn: apsw.Connection) -> ChatDetail:
         chat, me = access.visible_chat(conn, chat_id, user.id)
         view = chat_reads.chat_reads_txn(conn, ctx.presence, chat_id, [user.id])[user.id]
@@ -284,7 +285,8 @@ async def list_members(ctx: Context, user: User, chat_id: int) -> list[MemberVie
 
 
 async def discover(ctx: Context, user: User, *, query: str | None, limit: int) -> list[DiscoverView]:
-    """Public groups and channels whose title or handle contains QUERY, largest first."""
+    """Public groups and channels whose title or handle contains QUERY, largest first (not those
+    the caller is banned from)."""
     query = (query or "").strip() or None
     rows = await ctx.db.read(lambda conn: chats_q.discover(conn, user.id, query, limit))
     return [DiscoverView.of_row(r) for r in rows]

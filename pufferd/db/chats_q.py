@@ -435,8 +435,10 @@ def privacy_modes(conn: apsw.Connection, user_ids: list[int]) -> dict[int, str]:
 # discovery --------------------------------------------------------------------------------------
 
 def discover(conn: apsw.Connection, viewer_id: int, query: str | None, limit: int) -> list[dict[str, Any]]:
-    """Public groups and channels matching QUERY by title or handle, largest first."""
-    where = "c.is_public = 1"
+    """Public groups and channels matching QUERY by title or handle, largest first; not those
+    VIEWER_ID is banned from (for them the chat does not exist: pufferd.access.visible_chat)."""
+    where = ("c.is_public = 1 AND NOT EXISTS (SELECT 1 FROM chat_bans b"
+             " WHERE b.chat_id = c.id AND b.user_id = :viewer)")
     params: dict[str, Any] = {"viewer": viewer_id, "limit": limit}
     if query:
         where += " AND (c.title LIKE :pat ESCAPE '\\' OR c.handle LIKE :pat ESCAPE '\\')"

@@ -21,7 +21,7 @@ from pufferd.db import chats_q, contacts_q, media_q, messages_q, users_q
 from pufferd.errors import DomainError
 
 NOW = time.time()
-QUESTIONS = ("card", "act", "read", "message", "file", "post", "react", "edit", "members", "cursors")
+QUESTIONS = ("card", "act", "read", "message", "file", "post", "react", "edit", "members", "cursors", "history")
 
 # What each kind of viewer gets, per kind of chat; columns are QUESTIONS:
 #   card     access.visible_chat       (GET /chats/{id})
@@ -34,46 +34,47 @@ QUESTIONS = ("card", "act", "read", "message", "file", "post", "react", "edit", 
 #   edit     access.can_edit           (the viewer's own earlier message)
 #   members  access.visible_members    (all | self | none)
 #   cursors  in access.cursor_audience of another member's read cursor
+#   history  access.sees_history on the card (last message, pinned message)
 # "ok" is allowed; a number is the error's status.
 EXPECTED: dict[str, dict[str, str]] = {
     "member": {
-        "private": "ok  ok  ok  ok  ok  ok  ok  ok  all  yes",
-        "group":   "ok  ok  ok  ok  ok  ok  ok  ok  all  yes",
-        "public":  "ok  ok  ok  ok  ok  ok  ok  ok  all  yes",
+        "private": "ok  ok  ok  ok  ok  ok  ok  ok  all  yes yes",
+        "group":   "ok  ok  ok  ok  ok  ok  ok  ok  all  yes yes",
+        "public":  "ok  ok  ok  ok  ok  ok  ok  ok  all  yes yes",
     },
     "outsider": {
-        "private": "404 404 404 404 404 404 404 -   404  no",
-        "group":   "404 404 404 404 404 404 404 -   404  no",
-        "public":  "ok  403 404 404 404 404 404 -   all  no",
-        "channel": "ok  403 404 404 404 404 404 -   all  no",
+        "private": "404 404 404 404 404 404 404 -   404  no  404",
+        "group":   "404 404 404 404 404 404 404 -   404  no  404",
+        "public":  "ok  403 404 404 404 404 404 -   none no  no",
+        "channel": "ok  403 404 404 404 404 404 -   none no  no",
     },
     "banned": {
-        "group":   "404 404 404 404 404 404 404 404 404  no",
-        "public":  "ok  403 404 404 404 404 404 404 all  no",
-        "channel": "ok  403 404 404 404 404 404 404 all  no",
+        "group":   "404 404 404 404 404 404 404 404 404  no  404",
+        "public":  "404 404 404 404 404 404 404 404 404  no  404",
+        "channel": "404 404 404 404 404 404 404 404 404  no  404",
     },
     "left": {
-        "group":   "404 404 404 404 404 404 404 404 404  no",
-        "public":  "ok  403 404 404 404 404 404 404 all  no",
-        "channel": "ok  403 404 404 404 404 404 404 all  no",
+        "group":   "404 404 404 404 404 404 404 404 404  no  404",
+        "public":  "ok  403 404 404 404 404 404 404 none no  no",
+        "channel": "ok  403 404 404 404 404 404 404 none no  no",
     },
     "cleared": {
-        "private": "ok  ok  ok  404 404 ok  404 404 all  yes",
-        "group":   "ok  ok  ok  404 404 ok  404 404 all  yes",
-        "public":  "ok  ok  ok  404 404 ok  404 404 all  yes",
+        "private": "ok  ok  ok  404 404 ok  404 404 all  yes yes",
+        "group":   "ok  ok  ok  404 404 ok  404 404 all  yes yes",
+        "public":  "ok  ok  ok  404 404 ok  404 404 all  yes yes",
     },
     "blocked": {
-        "private": "ok  ok  ok  ok  ok  403 403 403 all  yes",
-        "group":   "ok  ok  ok  ok  ok  ok  ok  ok  all  yes",
+        "private": "ok  ok  ok  ok  ok  403 403 403 all  yes yes",
+        "group":   "ok  ok  ok  ok  ok  ok  ok  ok  all  yes yes",
     },
     "subscriber": {
-        "channel": "ok  ok  ok  ok  ok  403 ok  403 all  yes",
+        "channel": "ok  ok  ok  ok  ok  403 ok  403 all  yes yes",
     },
     "server admin": {
-        "private": "404 404 404 404 404 404 404 -   404  no",
-        "group":   "404 404 404 404 404 404 404 -   404  no",
-        "public":  "ok  403 404 404 404 404 404 -   all  no",
-        "channel": "ok  403 404 404 404 404 404 -   all  no",
+        "private": "404 404 404 404 404 404 404 -   404  no  404",
+        "group":   "404 404 404 404 404 404 404 -   404  no  404",
+        "public":  "ok  403 404 404 404 404 404 -   none no  no",
+        "channel": "ok  403 404 404 404 404 404 -   none no  no",
     },
 }
 
@@ -197,6 +198,13 @@ def answers(conn: apsw.Connection, t: Target) -> str:
         listed = {m.user_id for m in access.visible_members(conn, chat, me)}
         return "all" if t.watched in listed else "self" if listed == {t.viewer} else "none"
 
+    def history() -> str:
+        try:
+            _, me = access.visible_chat(conn, t.chat_id, t.viewer)
+        except DomainError as exc:
+            return str(exc.status)
+        return "yes" if access.sees_history(me.role if me else None) else "no"
+
     watched = chats_q.membership_txn(conn, t.chat_id, t.watched)
     assert watched is not None
     got = [
@@ -210,6 +218,7 @@ def answers(conn: apsw.Connection, t: Target) -> str:
         "-" if t.own_message_id is None else _outcome(lambda: access.can_edit(conn, t.own_message_id, t.viewer)),
         members(),
         "yes" if t.viewer in access.cursor_audience(conn, watched) else "no",
+        history(),
     ]
     return " ".join(got)
 

@@ -51,7 +51,8 @@ async def saved_chat(request: web.Request) -> ChatRead:
 
 @routes.get("/api/v1/chats/discover", query=DiscoverQuery, response=list[ChatDiscoverRead])
 async def discover(request: web.Request, query: DiscoverQuery) -> list[ChatDiscoverRead]:
-    """Public groups and channels whose title or handle contains `query`, largest first."""
+    """Public groups and channels whose title or handle contains `query`, largest first (not those
+    the caller is banned from)."""
     found = await chats.discover(request.app[CTX], request[USER], query=query.query, limit=query.limit)
     return [ChatDiscoverRead.of(v) for v in found]
 
@@ -77,7 +78,11 @@ async def join_by_invite(request: web.Request, body: InviteJoin) -> ChatRead:
 
 @routes.get(_ID, response=ChatDetailRead)
 async def get_chat(request: web.Request, chat_id: int) -> ChatDetailRead:
-    """A chat with its members (members of the chat, or anyone for a public chat)."""
+    """A chat with the members the caller may see.
+
+    Members see everything. Anyone not banned sees a public chat's card: no last message, no
+    pinned message, an empty member list. Anyone else gets 404.
+    """
     return ChatDetailRead.of_detail(await chats.get_chat(request.app[CTX], request[USER], chat_id))
 
 
@@ -115,7 +120,7 @@ async def update_profile(request: web.Request, chat_id: int, body: ProfileUpdate
 
 @routes.get(_ID + "/members", response=list[ChatMemberRead])
 async def list_members(request: web.Request, chat_id: int) -> list[ChatMemberRead]:
-    """The members of a chat, oldest first."""
+    """The members of a chat the caller may list, oldest first (an outsider of a public chat: none)."""
     return [ChatMemberRead.of(m) for m in await chats.list_members(request.app[CTX], request[USER], chat_id)]
 
 
