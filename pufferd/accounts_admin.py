@@ -12,9 +12,12 @@ import getpass
 
 import apsw
 
-from pufferd import audit
+from pufferd import audit, roles
 from pufferd.db import accounts_q, audit_q, users_q
 from pufferd.db.users_q import User
+from pufferd.errors import DomainError
+from pufferd.privileges import Role
+from pufferd.roles import RoleChange
 
 
 class AdminError(Exception):
@@ -72,14 +75,25 @@ def reset_password_txn(conn: apsw.Connection, ref: str, password_hash: str, now:
     return user, revoked
 
 
-def set_admin_txn(conn: apsw.Connection, ref: str, is_admin: bool, now: float) -> User:
+def set_role_txn(conn: apsw.Connection, ref: str, role: str, reason: str | None, now: float) -> RoleChange:
+    """Give the user REF the ROLE with the owner's authority (pufferd/roles.py has the rules):
+    making someone the owner hands ownership over; the owner is never demoted otherwise."""
     user = _find(conn, ref)
-    if user.role == "owner" and is_admin:
+    try:
+        return roles.change_role_txn(conn, actor_id=None, actor_label=actor(), target_id=user.id, role=Role(role),
+                                     reason=reason, client=audit.CLI, now=now)
+    except ValueError:
+        raise AdminError(f"unknown role {role!r}; roles: {', '.join(Role)}") from None
+    except DomainError as exc:
+        raise AdminError(str(exc.detail)) from None
+
+
+def set_admin_txn(conn: apsw.Connection, ref: str, is_admin: bool, now: float) -> User:
+    """`set-admin`: the admin role (the owner stays owner), or with IS_ADMIN false back to user."""
+    user = _find(conn, ref)
+    if user.role == Role.OWNER and is_admin or not is_admin and user.role not in (Role.ADMIN, Role.OWNER):
         return user
-    _owner_stays(user)
-    users_q.set_role(conn, user.id, "admin" if is_admin else "user", now)
-    _record(conn, "admin_set_admin", user, now, is_admin=is_admin)
-    return users_q.get(conn, user.id)  # type: ignore[return-value]
+    return set_role_txn(conn, ref, Role.ADMIN if is_admin else Role.USER, None, now).user
 
 
 def set_disabled_txn(conn: apsw.Connection, ref: str, disabled: bool, now: float) -> tuple[User, int]:

@@ -86,15 +86,16 @@ def _password(given: str | None) -> str:
 
 
 def _flags(user: User) -> str:
-    flags = [name for name, on in (("admin", user.is_admin), ("disabled", user.is_disabled),
+    flags = [name for name, on in ((user.role, user.role != "user"), ("disabled", user.is_disabled),
                                    ("verified", user.email_verified), ("2fa", user.twofa_enabled)) if on]
     return ",".join(flags) or "-"
 
 
 def _user_json(user: User) -> dict[str, Any]:
     return {"id": user.id, "username": user.username, "email": user.email, "name": user.name,
-            "is_admin": user.is_admin, "is_disabled": user.is_disabled, "email_verified": user.email_verified,
-            "twofa_enabled": user.twofa_enabled, "created_at": iso(user.created_at)}
+            "role": user.role, "is_admin": user.is_admin, "is_disabled": user.is_disabled,
+            "email_verified": user.email_verified, "twofa_enabled": user.twofa_enabled,
+            "created_at": iso(user.created_at)}
 
 
 @click.group()
@@ -138,12 +139,30 @@ def reset_password(data_dir: Path | None, user: str, password: str | None) -> No
     click.echo(f"password of {found.username} reset; {revoked} session(s) signed out")
 
 
+@admin.command("set-role")
+@_data_dir_option
+@click.argument("user")
+@click.argument("role", type=click.Choice(["owner", "admin", "moderator", "user"]))
+@click.option("--reason", default=None, help="why, for the audit log")
+def set_role(data_dir: Path | None, user: str, role: str, reason: str | None) -> None:
+    """Give USER (id, username or e-mail) a server ROLE. Making someone the owner hands ownership
+    over (the old owner becomes an admin); the owner cannot be demoted otherwise."""
+    with _database(data_dir) as (_, db):
+        change = _run(db, lambda conn: accounts_admin.set_role_txn(conn, user, role, reason, time.time()))
+    if change.previous_role == change.user.role:
+        click.echo(f"{change.user.username} is already {change.user.role}")
+        return
+    click.echo(f"{change.user.username} is now {change.user.role} (was {change.previous_role})")
+    if change.previous_owner is not None:
+        click.echo(f"{change.previous_owner.username} is now {change.previous_owner.role} (was owner)")
+
+
 @admin.command("set-admin")
 @_data_dir_option
 @click.argument("user")
 @click.option("--off", is_flag=True, help="take the administrator role away instead")
 def set_admin(data_dir: Path | None, user: str, off: bool) -> None:
-    """Make USER a server administrator (or, with --off, no longer one)."""
+    """Make USER a server administrator (or, with --off, no longer one): set-role USER admin|user."""
     with _database(data_dir) as (_, db):
         found = _run(db, lambda conn: accounts_admin.set_admin_txn(conn, user, not off, time.time()))
     click.echo(f"{found.username} is {'now' if found.is_admin else 'no longer'} an administrator")

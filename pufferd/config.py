@@ -223,6 +223,7 @@ RUNTIME_SETTINGS = frozenset({
     "notify_every_message_max_members", "notification_retention_days",
     "presence_max_group_members", "typing_interval_seconds", "typing_expires_seconds",
     "ws_max_sockets_per_user",
+    "analytics_timezone", "user_storage_quota_bytes", "backup_keep",
 })
 
 # Settings an administrator may change over the API that are read once at start-up: stored in

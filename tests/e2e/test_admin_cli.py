@@ -151,7 +151,7 @@ def test_list_users_prints_a_table(initialised_dir):
              "--password", PASSWORD, "--unverified"))
     lines = ok(admin(initialised_dir, "list-users")).splitlines()
     assert lines[0].split() == ["ID", "USERNAME", "EMAIL", "NAME", "FLAGS", "CREATED"]
-    assert lines[1].split()[:5] == ["1", ADMIN_USERNAME, ADMIN_EMAIL, ADMIN_USERNAME, "admin,verified"]
+    assert lines[1].split()[:5] == ["1", ADMIN_USERNAME, ADMIN_EMAIL, ADMIN_USERNAME, "owner,verified"]
     assert lines[2].split()[:5] == ["2", "zoe", "zoe@example.com", "zoe", "-"]
     assert ok(admin(initialised_dir, "list-users", "--after-id", "1", "--json")).count("\n") == 1
 
