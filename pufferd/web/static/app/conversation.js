@@ -9,6 +9,7 @@ import { Avatar, Icon, Menu, Modal, Spinner } from "./ui.js";
 import { ChatInfo } from "./chatinfo.js";
 
 const WINDOW = 120;   // messages in the DOM at most
+const FIRST = 30;     // messages rendered when a chat opens (a tall screen); more as you scroll
 const STEP = 40;      // moved per scroll step
 const EDGE = 600;     // px from an edge that loads or slides the window
 const QUICK = ["👍", "❤️", "😂", "😮", "😢", "🎉", "🙏", "👎"];
@@ -151,6 +152,10 @@ function Pending({ p }) {
     </div></article>`;
 }
 
+async function waitLoaded(m) {
+  while (m.loading) await new Promise(r => setTimeout(r, 10));
+}
+
 function indexOf(ids, id) {
   let lo = 0, hi = ids.length;
   while (lo < hi) { const mid = (lo + hi) >> 1; if (ids[mid] < id) lo = mid + 1; else hi = mid; }
@@ -167,7 +172,7 @@ function MessageList({ chat, m, jump, setJumpDone, onReply, onEdit, onForward, o
   const busy = useRef(false);
   const ids = m.ids;
   let end = win.follow ? ids.length : Math.min(ids.length, indexOf(ids, win.bottomId) + 1);
-  let start = win.topId === null ? Math.max(0, end - 50) : indexOf(ids, win.topId);
+  let start = win.topId === null ? Math.max(0, end - FIRST) : indexOf(ids, win.topId);
   if (end - start > WINDOW) { if (win.follow) start = end - WINDOW; else end = start + WINDOW; }
   const shown = ids.slice(start, end);
 
@@ -197,7 +202,15 @@ function MessageList({ chat, m, jump, setJumpDone, onReply, onEdit, onForward, o
     try {
       if (start === 0 && m.hasOlder) {
         remember();
+        const first = ids[0];
         await loadOlder(chat.id);
+        // widen the window over the page that arrived; the bottom stays where it was
+        const all = chatMessages(chat.id).ids;
+        const ns = Math.max(0, indexOf(all, first) - STEP);
+        const ne = Math.min(all.length, indexOf(all, first) + (end - start));
+        const keepEnd = Math.min(ne, ns + WINDOW);
+        setWin(win.follow && keepEnd >= all.length ? { follow: true, topId: all[ns], bottomId: null }
+          : { follow: false, topId: all[ns], bottomId: all[keepEnd - 1] });
         return;
       }
       if (start === 0) return;
@@ -296,7 +309,12 @@ function Composer({ chat, replyTo, setReplyTo, editing, setEditing }) {
   useEffect(() => { setText(getDraft(chat.id)); }, [chat.id]);
   useEffect(() => { if (editing) { setText(editing.text || ""); area.current.focus(); } }, [editing]);
   useEffect(() => { if (replyTo) area.current.focus(); }, [replyTo]);
-  useLayoutEffect(() => { const a = area.current; a.style.height = "auto"; a.style.height = `${Math.min(a.scrollHeight, 200)}px`; }, [text]);
+  // grow with the text; an empty box keeps its CSS height (no forced layout when a chat opens)
+  useLayoutEffect(() => {
+    const a = area.current;
+    a.style.height = "";
+    if (text.includes("\n") || text.length > 40) a.style.height = `${Math.min(a.scrollHeight, 200)}px`;
+  }, [text]);
   const mentions = useMentions(chat, text, caret);
   const update = v => { setText(v); if (!editing) setDraft(chat.id, v); };
   const send = () => {
@@ -413,6 +431,7 @@ export function Conversation({ chatId, jump }) {
   const s = useStore(store);
   const chat = s.chats.get(chatId);
   const m = chatMessages(chatId);
+  if (!m.loaded && !m.loading) loadNewest(chatId).catch(fail); // at once, not after the first paint
   const [replyTo, setReplyTo] = useState(null);
   const [editing, setEditing] = useState(null);
   const [dialog, setDialog] = useState(null);
@@ -424,7 +443,7 @@ export function Conversation({ chatId, jump }) {
     s.openChatId = chatId;
     setReplyTo(null); setEditing(null); setSearching(false); setQuery("");
     if (!chat) openChatById(chatId);
-    if (!m.loaded) loadNewest(chatId).then(() => markRead(chatId), fail); else markRead(chatId);
+    if (!m.loaded) (m.loading ? waitLoaded(m) : loadNewest(chatId)).then(() => markRead(chatId), fail); else markRead(chatId);
     const vis = () => { if (!document.hidden) markRead(chatId); };
     document.addEventListener("visibilitychange", vis);
     return () => { document.removeEventListener("visibilitychange", vis); if (s.openChatId === chatId) s.openChatId = null; };
