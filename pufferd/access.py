@@ -13,6 +13,8 @@ reason (it does not exist, it is private, the caller left or was banned), with o
 Who sees what
 - A member of a chat sees the chat, its messages above their clear-history mark
   (`cleared_before_id`) that they have not deleted for themselves, and the files attached to those.
+- Members see each other (the member list, read cursors, who reacted), except in a channel: there
+  only the owner and admins see the subscribers; a subscriber sees only themself.
 - A public group or channel can be seen from outside (its card: title, handle, description,
   counts; not its messages, last message or members) and joined, except by a user banned from
   it, for whom it does not exist (404).
@@ -123,11 +125,20 @@ def sees_history(role: str | None) -> bool:
     return role is not None
 
 
+def sees_members(member: Member) -> bool:
+    """Whether MEMBER sees the other members of their chat: who they are, their read cursors and
+    who reacted. In a channel only the owner and admins do; subscribers do not see each other."""
+    return member.chat_type != "channel" or member.role in MANAGERS
+
+
 def visible_members(conn: apsw.Connection, chat: Chat, member: Member | None) -> list[Member]:
     """The members of CHAT whom a viewer with MEMBER (None: an outsider) may list, oldest first:
-    none for an outsider of a public chat (its card gives the count)."""
+    none for an outsider of a public chat (its card gives the count); a channel's subscriber
+    sees only themself."""
     if member is None:
         return []
+    if not sees_members(member):
+        return [member]
     return chats_q.members(conn, chat.id)
 
 
@@ -202,8 +213,22 @@ def check_delete_for_all(message: Message, member: Member) -> None:
 
 
 def cursor_audience(conn: apsw.Connection, member: Member) -> list[int]:
-    """Who is told that MEMBER's delivered/read cursor moved."""
+    """Who is told that MEMBER's delivered/read cursor moved: the members who see the others
+    (`sees_members`), and MEMBER. In a channel that is the owner, the admins and MEMBER (one
+    indexed read, whatever the number of subscribers)."""
+    if member.chat_type == "channel":
+        return sorted(set(chats_q.manager_ids(conn, member.chat_id)) | {member.user_id})
     return chats_q.member_ids(conn, member.chat_id)
+
+
+def actor_audiences(audience: Audience, actor_id: int) -> tuple[list[int], list[int]]:
+    """AUDIENCE split in two for an act by ACTOR_ID that the chat sees (a reaction): who may be
+    told who did it, and who may only see its effect. In a channel the first is the owner, the
+    admins and the actor (as `sees_members`); elsewhere every member."""
+    if audience.chat_type != "channel":
+        return list(audience.user_ids), []
+    told = audience.managers | {actor_id}
+    return sorted(told), [u for u in audience.user_ids if u not in told]
 
 
 def typing_audience(conn: apsw.Connection, chat_id: int, user_id: int) -> list[int]:

@@ -445,7 +445,8 @@ async def reactions(ctx: Context, viewer: User, message_id: int) -> list[Reactio
 async def toggle_reaction(ctx: Context, user: User, message_id: int, emoji: str) -> list[ReactionCount]:
     """Add the caller's EMOJI reaction (one emoji, see is_single_emoji) to a visible message, or
     remove it if present. In a private chat a block between the two sides forbids reacting, as it
-    forbids sending."""
+    forbids sending. `reactions_updated` names the reacting user to those who may see who reacts
+    (access.actor_audiences); in a channel, subscribers get the counts only."""
     def toggle_txn(conn: apsw.Connection) -> tuple[list[ReactionCount], bool, Audience]:
         """The counts after the toggle, whether the reaction is now present, the chat's audience."""
         message, audience = access.can_react(conn, message_id, user.id)
@@ -455,8 +456,11 @@ async def toggle_reaction(ctx: Context, user: User, message_id: int, emoji: str)
         return messages_q.reaction_counts(conn, message.id, user.id), added, audience
 
     counts, added, audience = await ctx.db.write(toggle_txn)
-    ctx.bus.publish(Event.to("reactions_updated", {
-        "chat_id": audience.chat_id, "message_id": message_id,
-        "reactions": [{"emoji": c.emoji, "count": c.count} for c in counts],
-        "user_id": user.id, "emoji": emoji, "reacted": added}, audience.user_ids))
+    data = {"chat_id": audience.chat_id, "message_id": message_id,
+            "reactions": [{"emoji": c.emoji, "count": c.count} for c in counts],
+            "user_id": user.id, "emoji": emoji, "reacted": added}
+    told, others = access.actor_audiences(audience, user.id)
+    ctx.bus.publish(Event.to("reactions_updated", data, told))
+    # a channel's subscribers see the new counts, not which subscriber reacted
+    ctx.bus.publish(Event.to("reactions_updated", {**data, "user_id": None, "emoji": None, "reacted": None}, others))
     return counts

@@ -68,7 +68,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         "group":   "ok  ok  ok  ok  ok  ok  ok  ok  all  yes yes",
     },
     "subscriber": {
-        "channel": "ok  ok  ok  ok  ok  403 ok  403 all  yes yes",
+        "channel": "ok  ok  ok  ok  ok  403 ok  403 self no  yes",
     },
     "server admin": {
         "private": "404 404 404 404 404 404 404 -   404  no  404",

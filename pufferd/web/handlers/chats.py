@@ -120,7 +120,8 @@ async def update_profile(request: web.Request, chat_id: int, body: ProfileUpdate
 
 @routes.get(_ID + "/members", response=list[ChatMemberRead])
 async def list_members(request: web.Request, chat_id: int) -> list[ChatMemberRead]:
-    """The members of a chat the caller may list, oldest first (an outsider of a public chat: none)."""
+    """The members of a chat the caller may list, oldest first: an outsider of a public chat gets
+    none, a channel's subscriber only themself (only the owner and admins see subscribers)."""
     return [ChatMemberRead.of(m) for m in await chats.list_members(request.app[CTX], request[USER], chat_id)]
 
 
