@@ -1,18 +1,27 @@
 """/openapi.json built from the route registry and the pydantic models; /docs from shipped assets."""
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import typing
+from collections.abc import Mapping
+from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from pufferd import __version__
+from pufferd.web import raises
 from pufferd.web.route import Route
 
+log = logging.getLogger("pufferd.web")
 _ERROR = {"$ref": "#/components/schemas/HTTPError"}
+_SHOWN_TEXTS = 4  # detail texts quoted in an error's description
+Refs = Mapping[Any, dict[str, Any]]  # (model, mode) -> its schema or $ref
 _ERROR_SCHEMA = {
     "title": "HTTPError", "type": "object", "required": ["detail"],
     "properties": {"detail": {"title": "Detail", "description": "A message, or a list of validation errors"}},
@@ -25,13 +34,46 @@ def _models_of(tp: Any) -> list[type[BaseModel]]:
     return [m for arg in typing.get_args(tp) for m in _models_of(arg)]
 
 
-def _schema_for(tp: Any, refs: dict[tuple[type, str], dict[str, Any]]) -> dict[str, Any]:
+def _schema_for(tp: Any, refs: Refs) -> dict[str, Any]:
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return refs[(tp, "serialization")]
     origin = typing.get_origin(tp)
     if origin is list:
         return {"type": "array", "items": _schema_for(typing.get_args(tp)[0], refs)}
     raise TypeError(f"unsupported response type {tp!r}")
+
+
+def error_description(status: int, texts: list[str]) -> str:
+    """One line: the status phrase, then the detail texts the code raises it with."""
+    phrase = HTTPStatus(status).phrase
+    if not texts:
+        return phrase
+    shown = "; ".join(texts[:_SHOWN_TEXTS])
+    more = f" (and {len(texts) - _SHOWN_TEXTS} more)" if len(texts) > _SHOWN_TEXTS else ""
+    return f"{phrase}: {shown}{more}"
+
+
+def _responses(r: Route, refs: Refs) -> dict[str, Any]:
+    """Every status R can answer (pufferd/web/raises.py reads them from the code), then what the
+    route's `openapi=` says about some of them."""
+    found = raises.answers(r)
+    responses: dict[str, Any] = {}
+    for status in sorted(found.statuses):
+        if status == r.status == 204:
+            responses["204"] = {"description": "No content"}
+        elif status == r.status and r.response is not None:
+            responses[str(status)] = {"description": "Success", "content": {
+                "application/json": {"schema": _schema_for(r.response, refs)}}}
+        elif status < 400:
+            responses[str(status)] = {"description": "Success" if status == r.status else HTTPStatus(status).phrase}
+        else:
+            responses[str(status)] = {"description": error_description(status, found.texts(status)),
+                                      "content": {"application/json": {"schema": _ERROR}}}
+    for status, written in r.openapi.get("responses", {}).items():  # a better description, say
+        responses[status] = {**responses.get(status, {}), **written}
+    if r.method == "HEAD":  # no body, whatever the status
+        responses = {k: {"description": v["description"]} for k, v in responses.items()}
+    return responses
 
 
 def operation_id(r: Route) -> str:
@@ -42,7 +84,7 @@ def operation_id(r: Route) -> str:
 
 def build(routes: list[Route], *, title: str, server_url: str | None = None) -> dict[str, Any]:
     """The OpenAPI 3.1 document of ROUTES."""
-    wanted: set[tuple[type[BaseModel], str]] = set()
+    wanted: set[tuple[type[BaseModel], Literal["validation", "serialization"]]] = set()
     for r in routes:
         if r.body:
             wanted.add((r.body, "validation"))
@@ -73,26 +115,10 @@ def build(routes: list[Route], *, title: str, server_url: str | None = None) -> 
         if r.body is not None:
             op["requestBody"] = {"required": True,
                                  "content": {"application/json": {"schema": refs[(r.body, "validation")]}}}
-        responses: dict[str, Any] = {}
-        if r.status == 204:
-            responses["204"] = {"description": "No content"}
-        elif r.response is not None:
-            responses[str(r.status)] = {"description": "Success", "content": {
-                "application/json": {"schema": _schema_for(r.response, refs)}}}
-        else:
-            responses[str(r.status)] = {"description": "Success"}
         if r.auth:
             op["security"] = [{"bearerAuth": []}]
-            responses["401"] = {"description": "Not authenticated",
-                                "content": {"application/json": {"schema": _ERROR}}}
-        if r.body is not None or r.query is not None or r.path_params:
-            responses["422"] = {"description": "Validation error",
-                                "content": {"application/json": {"schema": _ERROR}}}
-        op["responses"] = responses
-        extra = dict(r.openapi)
-        extra_responses = extra.pop("responses", {})
-        op["responses"].update(extra_responses)
-        op.update(extra)
+        op["responses"] = _responses(r, refs)
+        op.update({k: v for k, v in r.openapi.items() if k != "responses"})
         paths.setdefault(r.path, {})[r.method.lower()] = op
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
@@ -105,12 +131,15 @@ def build(routes: list[Route], *, title: str, server_url: str | None = None) -> 
     }
     if server_url:
         doc["servers"] = [{"url": server_url}]
+    unsure = raises.unresolved()
+    if unsure:
+        log.warning("/openapi.json may miss statuses: the analysis could not tell %s", "; ".join(unsure))
     return doc
 
 
 def swagger_dir() -> Path:
     """The directory holding swagger-ui-bundle.js and swagger-ui.css, shipped with the program."""
-    import swagger_ui_bundle
+    import swagger_ui_bundle  # type: ignore[import-untyped]
 
     root = Path(swagger_ui_bundle.swagger_ui_path)
     return root
@@ -133,14 +162,27 @@ INIT_JS = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagge
 
 
 def setup(app: web.Application, routes: list[Route], title: str) -> None:
-    """Add /openapi.json, /docs and /docs/assets/* to APP."""
-    document = build(routes, title=title)
+    """Add /openapi.json, /docs and /docs/assets/* to APP.
+
+    The document is built on the first request for it, not at start-up: reading the handlers'
+    code for their statuses takes a fraction of a second, in a thread so the loop keeps serving.
+    """
+    document: asyncio.Future[bytes] | None = None
     html = DOCS_HTML.format(title=title)
     assets = swagger_dir()
     files = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "application/javascript"}
 
     async def openapi_json(request: web.Request) -> web.Response:
-        return web.json_response(document)
+        nonlocal document
+        if document is None:  # one build, shared by requests that arrive while it runs
+            document = asyncio.ensure_future(asyncio.to_thread(
+                lambda: json.dumps(build(routes, title=title)).encode()))
+        try:
+            body = await asyncio.shield(document)
+        except Exception:
+            document = None  # a failed build is tried again by the next request
+            raise
+        return web.Response(body=body, content_type="application/json")
 
     async def docs(request: web.Request) -> web.Response:
         return web.Response(text=html, content_type="text/html", headers={

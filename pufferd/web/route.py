@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -172,7 +173,7 @@ def _make_view(r: Route) -> Handler:
         if adapter is not None:
             body = adapter.dump_json(result)
         else:
-            body = web.json_response(result).body  # type: ignore[assignment]
+            body = json.dumps(result).encode()  # as web.json_response would, without building a response
         return web.Response(body=body, status=r.status, content_type="application/json")
 
     return view
