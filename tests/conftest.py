@@ -8,14 +8,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import openapi_statuses
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import BaseTestServer
 
 from pufferd import tokens
 from pufferd.app import make_app
 from pufferd.config import Settings, load_settings
 from pufferd.datadir import Admin, initialise
 from pufferd.db import users_q
+from pufferd.web import openapi, raises
 from pufferd.web.keys import CTX
+from pufferd.web.routes import all_routes
 
 ADMIN_PASSWORD = "admin-password-1"
 
@@ -55,6 +60,44 @@ def app(settings: Settings):
 @pytest.fixture
 async def client(aiohttp_client, app):
     return await aiohttp_client(app)
+
+
+@pytest.fixture
+def aiohttp_client(aiohttp_client):
+    """pytest-aiohttp's aiohttp_client; every app it serves records the statuses it answers
+    (tests/openapi_statuses.py), whichever way the test built it."""
+    async def serve(target, *args, **kwargs):
+        app = target.app if isinstance(target, BaseTestServer) else target
+        if isinstance(app, web.Application) and not app.on_response_prepare.frozen:
+            app.on_response_prepare.append(openapi_statuses.record)
+        return await aiohttp_client(target, *args, **kwargs)
+
+    return serve
+
+
+_UNDOCUMENTED = pytest.StashKey[list[str]]()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a status the tests saw is missing from /openapi.json."""
+    if not openapi_statuses.SEEN:
+        return
+    doc = openapi.build(all_routes(), title="pufferd-test")
+    missing = openapi_statuses.undocumented(doc, openapi_statuses.SEEN)
+    session.config.stash[_UNDOCUMENTED] = missing
+    if missing and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    missing = config.stash.get(_UNDOCUMENTED, [])
+    if missing:
+        terminalreporter.section("statuses answered but missing from /openapi.json", red=True, bold=True)
+        for line in missing:
+            terminalreporter.line(line)
+        for line in raises.unresolved():
+            terminalreporter.line(f"(the analysis could not tell: {line})")
+        terminalreporter.line(f"{len(missing)} undocumented: the run fails (see pufferd/web/raises.py)", red=True)
 
 
 @dataclass
