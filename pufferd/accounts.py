@@ -5,7 +5,8 @@ Tokens (DESIGN.md "Security"): a login creates a session whose id is the jti of 
 token; every access token carries that id as `sid`. Each refresh rotates the refresh token; a
 refresh token presented again after rotation means it was copied, so the whole session is revoked
 (theft detection). Revoking all sessions moves users.tokens_valid_after, which refuses every older
-access token, and asks the realtime layer to close the user's sockets.
+access token, and asks the realtime layer to close the user's sockets. Ending one session (a
+sign-out, or theft detection) closes that session's sockets and voids its signed download URLs.
 """
 from __future__ import annotations
 
@@ -304,6 +305,7 @@ async def refresh(ctx: Context, refresh_token: str, client: ClientInfo) -> Token
 
     def refresh_txn(conn: apsw.Connection) -> str | None:
         nonlocal revoked_user
+        revoked_user = None
         found = accounts_q.get_refresh_token(conn, claims.jti)
         if found is None or found.session.id != claims.session_jti or found.session.user_id != claims.user_id:
             return "Invalid token"
@@ -329,6 +331,7 @@ async def refresh(ctx: Context, refresh_token: str, client: ClientInfo) -> Token
     problem = await ctx.db.write(refresh_txn)
     if revoked_user is not None:
         ctx.auth_cache.invalidate(revoked_user)
+        ctx.hooks.revoke_sessions(revoked_user, session=claims.session_jti)
     if problem:
         raise Unauthorized(problem)
     return _issue_pair(ctx, claims.user_id, claims.session_jti, new_jti, now)
@@ -347,14 +350,18 @@ async def list_sessions(ctx: Context, user: User, claims: tokens.Claims, client:
 
 async def revoke_session(ctx: Context, user: User, claims: tokens.Claims, jti: str, client: ClientInfo) -> None:
     """End one session: a refresh session by its jti (its access tokens stop working too), or the
-    access token in use by its own jti (with the session it belongs to)."""
+    access token in use by its own jti (with the session it belongs to). The session's sockets
+    close (4001) and its signed download URLs stop working."""
     now = ctx.clock.time()
+    ended = jti
 
     def revoke_txn(conn: apsw.Connection) -> bool:
+        nonlocal ended
         if jti == claims.jti:
             accounts_q.revoke_access_token(conn, jti, user.id, claims.expires_at)
             if claims.session_jti:
                 accounts_q.revoke_session(conn, claims.session_jti, now, "logout")
+                ended = claims.session_jti
         else:
             session = accounts_q.get_session(conn, jti)
             if session is None or session.user_id != user.id or session.revoked_at is not None \
@@ -367,6 +374,7 @@ async def revoke_session(ctx: Context, user: User, claims: tokens.Claims, jti: s
     if not await ctx.db.write(revoke_txn):
         raise NotFound("Session not found")
     ctx.auth_cache.invalidate(user.id)
+    ctx.hooks.revoke_sessions(user.id, session=ended)
 
 
 async def revoke_all_sessions(ctx: Context, user: User, client: ClientInfo) -> None:
@@ -398,7 +406,8 @@ async def watch_revocations(ctx: Context) -> AsyncIterator[None]:
 
     async def poll() -> None:
         nonlocal mark
-        for user_id, at in await ctx.db.read(lambda conn: users_q.revocations_after(conn, mark)):
+        since = mark
+        for user_id, at in await ctx.db.read(lambda conn: users_q.revocations_after(conn, since)):
             ctx.auth_cache.invalidate(user_id)
             ctx.hooks.revoke_sessions(user_id, at)
             mark = max(mark, at)

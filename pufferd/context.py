@@ -25,13 +25,14 @@ from pufferd.realtime.presence import Presence
 class Hooks:
     """Callbacks a lower layer exposes for a higher one to fill (e.g. closing sockets on revoke)."""
 
-    # called with a user id (and the time tokens stop counting, None: now) when all that user's
-    # sessions are revoked (realtime closes sockets, 4001)
-    sessions_revoked: list[Callable[[int, float | None], None]] = field(default_factory=list)
+    # called with (user id, AT, SESSION) when sign-ins end (realtime closes sockets, 4001):
+    # SESSION None: all that user's sessions, tokens issued before AT (None: now) stop counting;
+    # SESSION given: that one session of the user (signed out, or refresh-token reuse detected)
+    sessions_revoked: list[Callable[[int, float | None, str | None], None]] = field(default_factory=list)
 
-    def revoke_sessions(self, user_id: int, at: float | None = None) -> None:
+    def revoke_sessions(self, user_id: int, at: float | None = None, *, session: str | None = None) -> None:
         for fn in list(self.sessions_revoked):
-            fn(user_id, at)
+            fn(user_id, at, session)
 
 
 @dataclass

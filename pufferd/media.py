@@ -4,9 +4,10 @@ API reference 3.5 and 9, CONTRACT.md "Uploads". The bucket lives on this server:
 
     file_url    <base_url>/media/bucket/uploads/<32 random chars>.<ext>     (object_key uploads/...)
     upload_url  file_url?exp=<unix>&sig=<HMAC over PUT, key, type, size, exp, uploader>
-    signed GET  file_url?uid=<viewer>&exp=<unix>&sig=<HMAC over GET, key, viewer, exp>
-                (POST /api/v1/media/download-url hands one out, for <img>/<video> tags that
-                cannot send an Authorization header)
+    signed GET  file_url?uid=<viewer>&sid=<session>&exp=<unix>&sig=<HMAC over GET, key, viewer,
+                session, exp> (POST /api/v1/media/download-url hands one out, for <img>/<video>
+                tags that cannot send an Authorization header; it stops working when the sign-in
+                session it was issued to ends)
 
 Bytes go to the BlobStore (encrypted, content-addressed, stored once); the database holds one
 media_objects row per object_key and counts blob references by trigger (migration 0040).
@@ -32,7 +33,7 @@ from pufferd.blobs.local import LocalBlobStore
 from pufferd.blobs.sniff import HEAD_BYTES, detect, matches
 from pufferd.config import Settings
 from pufferd.context import Context
-from pufferd.db import cdn_q, media_q, messages_q
+from pufferd.db import accounts_q, cdn_q, media_q, messages_q
 from pufferd.db.media_q import Attachment, ChatAttachment, MediaObject
 from pufferd.db.users_q import User
 from pufferd.errors import (
@@ -321,10 +322,11 @@ class SignedGet:
     uid: str | None
     exp: str | None
     sig: str | None
+    sid: str | None = None  # the session of the token it was issued to; absent for a token without one
 
     @property
     def present(self) -> bool:
-        return bool(self.uid or self.exp or self.sig)
+        return bool(self.uid or self.exp or self.sig or self.sid)
 
 
 async def find_download(ctx: Context, name: str, *, viewer: User | None, signed: SignedGet) -> MediaObject:
@@ -343,7 +345,7 @@ async def find_download(ctx: Context, name: str, *, viewer: User | None, signed:
             uid, expires = int(signed.uid or ""), int(signed.exp or "")
         except ValueError:
             raise Forbidden("Download URL signature is invalid") from None
-        if not _signer(ctx).verify(signed.sig, "GET", key, uid, expires):
+        if not _signer(ctx).verify(signed.sig, "GET", key, uid, signed.sid or "", expires):
             raise Forbidden("Download URL signature is invalid")
         if expires < ctx.clock.time():
             raise Forbidden("Download URL has expired")
@@ -356,6 +358,9 @@ async def find_download(ctx: Context, name: str, *, viewer: User | None, signed:
             # (to the second: a URL issued in the second of the revocation survives it)
             issued = int(signed.exp or 0) - ctx.settings.download_url_ttl_seconds
             if user is None or issued < int(user.tokens_valid_after):
+                raise Forbidden("Download URL is no longer valid")
+            # ...and ending the session it was issued to (sign-out, refresh-token reuse) ends it
+            if signed.sid and accounts_q.access_token_refused(conn, signed.sid, signed.sid):
                 raise Forbidden("Download URL is no longer valid")
         return access.visible_file(conn, key, viewer_id)
 
@@ -372,16 +377,18 @@ async def open_blob(ctx: Context, obj: MediaObject) -> BlobReader:
         raise Unavailable("The stored file is unavailable") from None
 
 
-async def sign_download_url(ctx: Context, user: User, file_url: str) -> tuple[str, int]:
-    """A short-lived GET URL for a file USER may see, usable without an Authorization header."""
+async def sign_download_url(ctx: Context, user: User, file_url: str, *,
+                            session: str | None = None) -> tuple[str, int]:
+    """A short-lived GET URL for a file USER may see, usable without an Authorization header,
+    until it expires or SESSION (the caller's sign-in session) ends."""
     key = key_from_url(ctx.settings, file_url)
     if key is None:
         raise field_error("file_url", "file_url must be a file URL of this server's media bucket")
     await ctx.db.read(lambda conn: access.visible_file(conn, key, user.id))
     ttl = ctx.settings.download_url_ttl_seconds
     expires = int(ctx.clock.time()) + ttl
-    sig = _signer(ctx).sign("GET", key, user.id, expires)
-    query = urlencode({"uid": user.id, "exp": expires, "sig": sig})
+    sig = _signer(ctx).sign("GET", key, user.id, session or "", expires)
+    query = urlencode({"uid": user.id, **({"sid": session} if session else {}), "exp": expires, "sig": sig})
     return f"{object_url(ctx.settings, key)}?{query}", ttl
 
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -277,7 +277,7 @@ class LocalBlobReader:
         self.sha256 = opened.sha256
         self._closed = False
 
-    async def iter_range(self, start: int, end: int) -> AsyncIterator[bytes]:
+    async def iter_range(self, start: int, end: int) -> AsyncGenerator[bytes, None]:
         end = min(end, self.size)
         if start >= end:
             return

@@ -7,7 +7,7 @@ async and never blocks the event loop.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -67,8 +67,9 @@ class BlobReader(Protocol):
     size: int
     sha256: str
 
-    def iter_range(self, start: int, end: int) -> AsyncIterator[bytes]:
-        """Plaintext bytes [START, END) in pieces; only the chunks they touch are decrypted."""
+    def iter_range(self, start: int, end: int) -> AsyncGenerator[bytes, None]:
+        """Plaintext bytes [START, END) in pieces; only the chunks they touch are decrypted
+        (an async generator: aclose() it when stopping early)."""
 
     async def close(self) -> None: ...
 

@@ -46,11 +46,13 @@ class Sink(Protocol):
 class Connection:
     """A socket of one user. push() is synchronous; the hub flushes pushed frames once per loop turn."""
 
-    __slots__ = ("user_id", "token_issued_at", "expiry", "pending", "_sink", "_max_bytes", "_allowance",
+    __slots__ = ("user_id", "session", "token_issued_at", "expiry", "pending", "_sink", "_max_bytes", "_allowance",
                  "_closer", "closed", "close_code", "__weakref__")
 
-    def __init__(self, user_id: int, sink: Sink, *, max_bytes: int, token_issued_at: float) -> None:
+    def __init__(self, user_id: int, sink: Sink, *, max_bytes: int, token_issued_at: float,
+                 session: str | None = None) -> None:
         self.user_id = user_id
+        self.session = session  # the sign-in session of the socket's token (its `sid`, else its jti)
         self.token_issued_at = token_issued_at
         self.expiry: asyncio.TimerHandle | None = None  # closes the socket when the token expires
         self.pending: list[Parts] = []  # frames for the next flush; the hub appends to it directly

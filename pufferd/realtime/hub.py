@@ -45,6 +45,7 @@ class Hub:
         self._conns: dict[int, set[Connection]] = {}
         self._logs: dict[int, UserLog] = {}
         self._revoked: dict[int, float] = {}  # user id -> wall time all their sessions were revoked
+        self._revoked_sessions: dict[str, float] = {}  # one revoked session -> wall time of revocation
         self._grace: dict[int, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -100,18 +101,20 @@ class Hub:
         return len(self._conns.get(user_id, ()))
 
     def attach(self, user_id: int, sink: Sink, *, since: int | None, token_issued_at: float,
-               token_expires_at: float) -> Connection:
+               token_expires_at: float, session: str | None = None) -> Connection:
         """Register a new socket: send `ready`, then the replay since SINCE (or resync_required).
 
+        SESSION is the sign-in session of the access token (revoking it closes the socket).
         The returned connection may already be closing (server stopping, sessions revoked
         meanwhile, too many sockets); the caller reads until the socket ends either way.
         """
         s = self._settings
-        conn = Connection(user_id, sink, max_bytes=s.ws_send_queue_bytes, token_issued_at=token_issued_at)
+        conn = Connection(user_id, sink, max_bytes=s.ws_send_queue_bytes, token_issued_at=token_issued_at,
+                          session=session)
         if self._closing:
             conn.close(CloseCode.GOING_AWAY, "server shutting down")
             return conn
-        if token_issued_at < self._revoked.get(user_id, float("-inf")):
+        if token_issued_at < self._revoked.get(user_id, float("-inf")) or self._session_revoked(session):
             conn.close(CloseCode.REVOKED, "sessions revoked")
             return conn
         group = self._conns.setdefault(user_id, set())
@@ -153,19 +156,38 @@ class Hub:
             self._grace[user_id] = loop.call_later(self._settings.presence_grace_seconds,
                                                    self._grace_over, user_id)
 
-    def reauthenticated(self, conn: Connection, *, issued_at: float, expires_at: float) -> None:
-        """The client sent a fresh access token in-band: move the socket's expiry."""
+    def reauthenticated(self, conn: Connection, *, issued_at: float, expires_at: float,
+                        session: str | None = None) -> None:
+        """The client sent a fresh access token in-band: move the socket's expiry; the socket
+        now belongs to that token's session."""
+        if self._session_revoked(session):
+            conn.close(CloseCode.REVOKED, "session revoked")
+            return
         conn.token_issued_at = issued_at
+        conn.session = session
         self._schedule_expiry(conn, expires_at)
 
-    def revoke_user(self, user_id: int, at: float | None = None) -> None:
-        """Hook for "all sessions revoked": close with 4001 the user's sockets authenticated by a
-        token issued before AT (None: now), and refuse such tokens from now on."""
-        cutoff = self._clock.time() if at is None else at
+    def revoke_user(self, user_id: int, at: float | None = None, session: str | None = None) -> None:
+        """The hook of ctx.hooks.sessions_revoked, two cases, both closing with 4001:
+        - SESSION None ("all sessions revoked"): the user's sockets authenticated by a token issued
+          before AT (None: now); such tokens are refused from now on;
+        - SESSION given (one session signed out, or revoked by refresh-token reuse detection): the
+          user's sockets of that session; the session is refused from now on."""
+        now = self._clock.time()
+        if session is not None:
+            self._revoked_sessions[session] = now
+            for conn in list(self._conns.get(user_id, ())):
+                if conn.session == session:
+                    conn.close(CloseCode.REVOKED, "session revoked")
+            return
+        cutoff = now if at is None else at
         self._revoked[user_id] = max(self._revoked.get(user_id, cutoff), cutoff)
         for conn in list(self._conns.get(user_id, ())):
             if conn.token_issued_at < cutoff:
                 conn.close(CloseCode.REVOKED, "sessions revoked")
+
+    def _session_revoked(self, session: str | None) -> bool:
+        return session is not None and session in self._revoked_sessions
 
     def send_to(self, conn: Connection, frame: bytes) -> None:
         """A direct answer to one socket (pong, error, auth_ok): no seq, never logged."""
@@ -288,6 +310,8 @@ class Hub:
         horizon = self._clock.time() - self._settings.access_token_ttl_seconds
         for user_id in [u for u, t in self._revoked.items() if t < horizon]:
             del self._revoked[user_id]
+        for session in [k for k, t in self._revoked_sessions.items() if t < horizon]:
+            del self._revoked_sessions[session]
 
     async def _sweep_forever(self) -> None:
         interval = max(1.0, min(30.0, self._settings.ws_resume_seconds / 4))

@@ -438,7 +438,7 @@ async def test_delete_unknown_or_foreign_session_is_404(client):
 
 async def test_revoke_all_refuses_older_tokens_and_closes_sockets(client, clock):
     closed = []
-    ctx_of(client).hooks.sessions_revoked.append(lambda user_id, at: closed.append(user_id))
+    ctx_of(client).hooks.sessions_revoked.append(lambda user_id, at, session: closed.append(user_id))
     a = await account(client, "dana")
     other = await (await login(client, "dana@example.com")).json()
     clock.advance(1)

@@ -184,7 +184,7 @@ async def test_a_newer_reset_request_voids_the_older_link(client, data_dir):
 
 async def test_reset_signs_out_every_session(client, data_dir, clock):
     closed = []
-    client.server.app[CTX].hooks.sessions_revoked.append(lambda user_id, at: closed.append(user_id))
+    client.server.app[CTX].hooks.sessions_revoked.append(lambda user_id, at, session: closed.append(user_id))
     a = await account(client, "dana")
     await client.post("/api/v1/auth/request-password-reset", json={"email": a.email})
     clock.advance(1)

@@ -5,7 +5,7 @@
     POST /api/v1/media/attachments              attach an uploaded file to one's own message
     GET  /api/v1/media/chats/{id}/attachments   a chat's attachments, for members
     POST /api/v1/media/download-url             a short-lived signed GET URL (no header needed)
-    GET|HEAD /media/bucket/uploads/{name}       download: bearer token or ?uid&exp&sig
+    GET|HEAD /media/bucket/uploads/{name}       download: bearer token or ?uid&sid&exp&sig
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -20,7 +21,7 @@ from pufferd import auth, media
 from pufferd.blobs import BlobError
 from pufferd.errors import BadRequest
 from pufferd.web import ranges
-from pufferd.web.keys import CTX, USER
+from pufferd.web.keys import CLAIMS, CTX, USER
 from pufferd.web.route import Router, bearer_token
 from pufferd.web.schemas.media import (
     AttachmentCreateRequest,
@@ -51,6 +52,8 @@ _GET_PARAMS = [
     _NAME,
     {"name": "uid", "in": "query", "required": False, "schema": {"type": "integer"},
      "description": "signed download URL: the user it was issued to"},
+    {"name": "sid", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "signed download URL: the sign-in session it was issued to (ending it ends the URL)"},
     {"name": "exp", "in": "query", "required": False, "schema": {"type": "integer"},
      "description": "signed download URL: expiry, unix seconds"},
     {"name": "sig", "in": "query", "required": False, "schema": {"type": "string"},
@@ -60,7 +63,7 @@ _GET_PARAMS = [
     {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}},
     {"name": "If-Range", "in": "header", "required": False, "schema": {"type": "string"}},
 ]
-_GET_OPENAPI = {
+_GET_OPENAPI: dict[str, Any] = {
     "parameters": _GET_PARAMS,
     "security": [{"bearerAuth": []}, {}],
     "responses": {
@@ -173,10 +176,11 @@ async def create_download_url(request: web.Request, body: DownloadUrlRequest) ->
     """A short-lived signed GET URL for a file the caller may see, for browsers.
 
     An <img> or <video> element cannot send an Authorization header; the returned URL carries
-    `uid`, `exp` and `sig` instead (download_url_ttl_seconds, default 300 s). 404 if the caller
-    may not see the file.
+    `uid`, `sid`, `exp` and `sig` instead (download_url_ttl_seconds, default 300 s); it stops
+    working when the caller's session ends. 404 if the caller may not see the file.
     """
-    url, ttl = await media.sign_download_url(request.app[CTX], request[USER], body.file_url)
+    url, ttl = await media.sign_download_url(request.app[CTX], request[USER], body.file_url,
+                                             session=request[CLAIMS].session_jti)
     return DownloadUrlResponse(download_url=url, expires_in=ttl)
 
 
@@ -204,7 +208,7 @@ async def _serve(request: web.Request, name: str, *, with_body: bool) -> web.Str
         viewer, _ = await auth.authenticate(ctx, token)
     q = request.query
     obj = await media.find_download(ctx, name, viewer=viewer,
-                                    signed=media.SignedGet(q.get("uid"), q.get("exp"), q.get("sig")))
+                                    signed=media.SignedGet(q.get("uid"), q.get("exp"), q.get("sig"), q.get("sid")))
     etag = f'"{obj.sha256}"'
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "X-Content-Type-Options": "nosniff",
                "Content-Security-Policy": CSP, "Accept-Ranges": "bytes", "Vary": "Authorization"}

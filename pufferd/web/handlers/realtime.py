@@ -121,7 +121,8 @@ async def websocket(request: web.Request, query: WsQuery) -> web.WebSocketRespon
     conn: Connection | None = None
     try:  # upgraded: from here on an error closes the socket, it cannot become an HTTP response
         conn = hub.attach(user.id, WebSocketSink(ws, transport), since=query.since,
-                          token_issued_at=claims.issued_at, token_expires_at=claims.expires_at)
+                          token_issued_at=claims.issued_at, token_expires_at=claims.expires_at,
+                          session=claims.session_jti or claims.jti)
         session = Session(ctx, hub, conn, user)
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
@@ -197,7 +198,8 @@ class Session:
         if user.id != self._user.id:
             raise BadRequest("The token belongs to another user")
         self._user = user
-        self._hub.reauthenticated(self._conn, issued_at=claims.issued_at, expires_at=claims.expires_at)
+        self._hub.reauthenticated(self._conn, issued_at=claims.issued_at, expires_at=claims.expires_at,
+                                  session=claims.session_jti or claims.jti)
         self.reply(protocol.control("auth_ok", {"expires_at": iso(claims.expires_at)}))
 
     def _ack(self, chat_id: int, message_id: int) -> None:
