@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import init, serve  # noqa: E402
+from benchlib import init, serve
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -155,7 +154,7 @@ def shell_weight(browser, base: str) -> None:
 
 def report(browser, base: str, reader: dict, writer: dict, big_chat: int, newest: int, args) -> None:
     shell_weight(browser, base)
-    loads, opens, gaps, windows, heaps = [], [], [], [], []
+    loads, opens, gaps, windows = [], [], [], []
     for _ in range(args.rounds):
         session = login(base, reader["email"])
         ctx = context_with_session(browser, base, session["refresh_token"])

@@ -62,20 +62,21 @@ def _adapter(name: str) -> TypeAdapter[Any]:
 def validate(configured: Settings, overrides: Mapping[str, Any]) -> Settings:
     """The configured settings with OVERRIDES applied, checked by the Settings model; raise
     InvalidSettings naming each refused setting. Names outside CHANGEABLE are refused too."""
-    problems = {name: "not a setting that can be changed over the API" for name in overrides
-                if name not in CHANGEABLE}
-    if problems:
-        raise InvalidSettings(problems)
+    problems = {name: ("cannot be changed over the API: set it in pufferd.toml, the environment or a flag"
+                       if name in Settings.model_fields else "no such setting; it cannot be changed over the API")
+                for name in overrides if name not in CHANGEABLE}
     values = {name: getattr(configured, name) for name in Settings.model_fields}
-    values.update(overrides)
+    values.update((name, value) for name, value in overrides.items() if name in CHANGEABLE)
     try:
         # every value given by field name (populate_by_name), so the environment is not consulted
-        return Settings(**values)
+        candidate = Settings(**values)
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
             name = str(err["loc"][0]) if err["loc"] else "settings"
             problems.setdefault(name, str(err["msg"]).removeprefix("Value error, "))
-        raise InvalidSettings(problems) from None
+    if problems:
+        raise InvalidSettings(problems)
+    return candidate
 
 
 @dataclass

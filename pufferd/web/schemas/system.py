@@ -11,6 +11,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     create_model,
     field_validator,
     model_validator,
@@ -304,10 +305,18 @@ class AuditQuery(_Query):
     actor: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None  # user id or 'cli:<name>'
     action: Annotated[str, AfterValidator(_event)] | None = None
     target: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None  # user id or 'ip:...'
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: AwareDatetime | None = None  # inclusive
+    until: AwareDatetime | None = None  # exclusive
     limit: Limit = 50
     cursor: Cursor | None = None
+
+    @field_validator("until")
+    @classmethod
+    def _after_since(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        since = info.data.get("since")
+        if value is not None and since is not None and value <= since:
+            raise ValueError("until must be later than since")
+        return value
 
 
 class AuditEntryRead(BaseModel):

@@ -58,6 +58,7 @@ export const accessExpiresAt = () => accessExpires;
 export function signOutLocally() {
   accessToken = null;
   accessExpires = 0;
+  downloadCache.clear(); // signed for the session that ends
   storeRefresh(null);
   for (const fn of [...signedOutListeners]) fn();
 }

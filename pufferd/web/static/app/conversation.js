@@ -221,7 +221,7 @@ function MessageList({ chat, m, jump, setJumpDone, onReply, onEdit, onForward, o
     } finally { busy.current = false; }
   };
   const slideDown = () => {
-    if (win.follow) return;
+    if (win.follow || end >= ids.length) return;
     remember();
     const ne = Math.min(ids.length, end + STEP);
     const ns = Math.max(start, ne - WINDOW);
@@ -229,9 +229,14 @@ function MessageList({ chat, m, jump, setJumpDone, onReply, onEdit, onForward, o
   };
   const onScroll = () => {
     const box = scroller.current;
-    atBottom.current = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+    const below = box.scrollHeight - box.scrollTop - box.clientHeight;
+    atBottom.current = below < 80;
     if (box.scrollTop < EDGE) slideUp();
-    else if (box.scrollHeight - box.scrollTop - box.clientHeight < EDGE) slideDown();
+    else if (below < EDGE && end < ids.length) slideDown();
+    // reading above the newest: new messages wait below (the button counts them) instead of
+    // pushing what is on screen; back at the bottom, the window follows again
+    if (!atBottom.current && win.follow && below > 200) setWin({ follow: false, topId: ids[start], bottomId: ids[end - 1] });
+    else if (atBottom.current && !win.follow && end >= ids.length) setWin({ follow: true, topId: ids[start], bottomId: null });
     if (atBottom.current && win.follow) markRead(chat.id);
   };
   // keep filling upwards until the window overflows the viewport (a tall screen, short messages)
@@ -260,6 +265,14 @@ function MessageList({ chat, m, jump, setJumpDone, onReply, onEdit, onForward, o
     setJumpDone();
     if (location.search) navigate(location.pathname, { replace: true }); // a reload opens the newest page
   }, [jump, m.loaded]);
+  // sending scrolls to the newest message, wherever the reader was
+  useEffect(() => {
+    if (!m.stick) return;
+    m.stick = false;
+    atBottom.current = true;
+    if (!win.follow) setWin({ follow: true, topId: null, bottomId: null });
+    else scroller.current.scrollTop = scroller.current.scrollHeight;
+  });
   const toBottom = () => { atBottom.current = true; setWin({ follow: true, topId: null, bottomId: null }); markRead(chat.id); };
 
   const group = chat.type !== "private";

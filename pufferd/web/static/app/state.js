@@ -202,6 +202,7 @@ export async function sendMessage(chatId, { text, replyTo, file, type }) {
                     preview: file && /^(image|video)\//.test(file.type) ? URL.createObjectURL(file) : null,
                     created_at: new Date().toISOString() };
   m.pending = [...m.pending, pending];
+  m.stick = true;
   store.bump();
   return deliver(pending);
 }
