@@ -14,6 +14,8 @@ from pufferd.web.routes import all_routes
 
 # routes that serve the documentation itself rather than the API
 _DOC_ROUTES = re.compile(r"^/(openapi\.json|docs|docs/assets/.*)$")
+# the web client's pages and assets (pufferd/web/webapp.py): a client of the API, not part of it
+_PAGES_MODULE = "pufferd.web.webapp"
 _METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
@@ -22,7 +24,7 @@ def registered_operations(app) -> set[tuple[str, str]]:
     ops = set()
     for route in app.router.routes():
         path = route.resource.canonical if route.resource is not None else ""
-        if _DOC_ROUTES.match(path) or route.method == "*":
+        if _DOC_ROUTES.match(path) or route.method == "*" or route.handler.__module__ == _PAGES_MODULE:
             continue
         ops.add((route.method.lower(), path))
     return _without_implied_head(ops)
