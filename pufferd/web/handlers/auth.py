@@ -1,8 +1,6 @@
 """Auth endpoints (API reference section 5). Rules live in pufferd/accounts.py and pufferd/twofa.py."""
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from pufferd import accounts, twofa
@@ -26,25 +24,7 @@ from pufferd.web.schemas.common import MessageResponse
 
 routes = Router("auth")
 
-_ERRORS = {
-    400: "Bad request (the detail says why)",
-    401: "Wrong credentials, or a missing, invalid, expired or revoked token",
-    403: "The account is disabled, or its e-mail is not verified while that is required",
-    404: "Not found",
-    409: "The e-mail or username is already taken",
-    429: "Rate limit exceeded; Retry-After says when to retry",
-    503: "The mail server cannot be reached",
-}
-
-
-def errors(*codes: int) -> dict[str, Any]:
-    """OpenAPI responses for the error statuses an operation can give."""
-    body = {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}}
-    return {"responses": {str(c): {"description": _ERRORS[c], "content": body} for c in codes}}
-
-
-@routes.post("/api/v1/auth/register", body=RegisterRequest, response=MessageResponse, status=201, auth=False,
-             openapi=errors(409, 429, 503))
+@routes.post("/api/v1/auth/register", body=RegisterRequest, response=MessageResponse, status=201, auth=False)
 async def register(request: web.Request, body: RegisterRequest) -> MessageResponse:
     """Create an account and send a verification e-mail.
 
@@ -57,8 +37,7 @@ async def register(request: web.Request, body: RegisterRequest) -> MessageRespon
     return MessageResponse(message="Registration successful: check your e-mail to verify your address")
 
 
-@routes.post("/api/v1/auth/login", body=LoginRequest, response=TokenResponse, auth=False,
-             openapi=errors(401, 403, 429))
+@routes.post("/api/v1/auth/login", body=LoginRequest, response=TokenResponse, auth=False)
 async def login(request: web.Request, body: LoginRequest) -> TokenResponse:
     """Exchange e-mail and password (and `otp_code` when 2FA is on) for an access and a refresh token."""
     pair = await accounts.login(request.app[CTX], email=body.email, password=body.password,
@@ -66,8 +45,7 @@ async def login(request: web.Request, body: LoginRequest) -> TokenResponse:
     return TokenResponse.of(pair)
 
 
-@routes.post("/api/v1/auth/refresh", body=RefreshRequest, response=TokenResponse, auth=False,
-             openapi=errors(401, 429))
+@routes.post("/api/v1/auth/refresh", body=RefreshRequest, response=TokenResponse, auth=False)
 async def refresh(request: web.Request, body: RefreshRequest) -> TokenResponse:
     """Exchange a refresh token for a new pair; the old refresh token stops working.
 
@@ -76,32 +54,28 @@ async def refresh(request: web.Request, body: RefreshRequest) -> TokenResponse:
     return TokenResponse.of(await accounts.refresh(request.app[CTX], body.refresh_token, client_info(request)))
 
 
-@routes.post("/api/v1/auth/verify-email", body=VerifyEmailRequest, response=MessageResponse, auth=False,
-             openapi=errors(400))
+@routes.post("/api/v1/auth/verify-email", body=VerifyEmailRequest, response=MessageResponse, auth=False)
 async def verify_email(request: web.Request, body: VerifyEmailRequest) -> MessageResponse:
     """Confirm an e-mail address with the token from the verification e-mail."""
     await accounts.verify_email(request.app[CTX], body.token, client_info(request))
     return MessageResponse(message="Email verified")
 
 
-@routes.post("/api/v1/auth/resend-verification", body=EmailRequest, response=MessageResponse, auth=False,
-             openapi=errors(429, 503))
+@routes.post("/api/v1/auth/resend-verification", body=EmailRequest, response=MessageResponse, auth=False)
 async def resend_verification(request: web.Request, body: EmailRequest) -> MessageResponse:
     """Send a new verification e-mail (the same answer whether or not the address is known)."""
     await accounts.resend_verification(request.app[CTX], body.email, client_info(request))
     return MessageResponse(message=accounts.VERIFY_SENT)
 
 
-@routes.post("/api/v1/auth/request-password-reset", body=EmailRequest, response=MessageResponse, auth=False,
-             openapi=errors(429, 503))
+@routes.post("/api/v1/auth/request-password-reset", body=EmailRequest, response=MessageResponse, auth=False)
 async def request_password_reset(request: web.Request, body: EmailRequest) -> MessageResponse:
     """Send a password reset e-mail (the same answer whether or not the address is known)."""
     await accounts.request_password_reset(request.app[CTX], body.email, client_info(request))
     return MessageResponse(message=accounts.RESET_SENT)
 
 
-@routes.post("/api/v1/auth/reset-password", body=ResetPasswordRequest, response=MessageResponse, auth=False,
-             openapi=errors(400, 429))
+@routes.post("/api/v1/auth/reset-password", body=ResetPasswordRequest, response=MessageResponse, auth=False)
 async def reset_password(request: web.Request, body: ResetPasswordRequest) -> MessageResponse:
     """Set a new password with the token from the reset e-mail; signs out every session."""
     await accounts.reset_password(request.app[CTX], body.token, body.new_password, client_info(request))
@@ -122,7 +96,7 @@ async def list_sessions(request: web.Request) -> list[SessionRead]:
     return [SessionRead.of(v) for v in views]
 
 
-@routes.delete("/api/v1/auth/sessions/{jti}", status=204, openapi=errors(404))
+@routes.delete("/api/v1/auth/sessions/{jti}", status=204)
 async def revoke_session(request: web.Request, jti: str) -> None:
     """End one session; access tokens issued with it stop working too."""
     await accounts.revoke_session(request.app[CTX], request[USER], request[CLAIMS], jti, client_info(request))
@@ -135,7 +109,7 @@ async def revoke_all_sessions(request: web.Request) -> None:
     await accounts.revoke_all_sessions(request.app[CTX], request[USER], client_info(request))
 
 
-@routes.post("/api/v1/auth/2fa/setup", response=TwoFactorSetupResponse, openapi=errors(400))
+@routes.post("/api/v1/auth/2fa/setup", response=TwoFactorSetupResponse)
 async def twofa_setup(request: web.Request) -> TwoFactorSetupResponse:
     """Start 2FA enrolment: a new TOTP secret and its otpauth:// URL (for a QR code).
 
@@ -145,16 +119,14 @@ async def twofa_setup(request: web.Request) -> TwoFactorSetupResponse:
     return TwoFactorSetupResponse(secret=setup.secret, otpauth_url=setup.otpauth_url)
 
 
-@routes.post("/api/v1/auth/2fa/enable", body=TwoFactorCodeRequest, response=MessageResponse,
-             openapi=errors(400, 429))
+@routes.post("/api/v1/auth/2fa/enable", body=TwoFactorCodeRequest, response=MessageResponse)
 async def twofa_enable(request: web.Request, body: TwoFactorCodeRequest) -> MessageResponse:
     """Turn 2FA on with a current code from the authenticator app."""
     await twofa.enable(request.app[CTX], request[USER], body.code, client_info(request))
     return MessageResponse(message="2FA enabled")
 
 
-@routes.post("/api/v1/auth/2fa/disable", body=TwoFactorCodeRequest, response=MessageResponse,
-             openapi=errors(400, 429))
+@routes.post("/api/v1/auth/2fa/disable", body=TwoFactorCodeRequest, response=MessageResponse)
 async def twofa_disable(request: web.Request, body: TwoFactorCodeRequest) -> MessageResponse:
     """Turn 2FA off with a current code."""
     await twofa.disable(request.app[CTX], request[USER], body.code, client_info(request))
