@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from conftest import DESKTOP, PHONE, api, axe_violations, mailed_link
+from browser_support import DESKTOP, PHONE, api, axe_violations, mailed_link
 from e2e_support import ADMIN_EMAIL, ADMIN_PASSWORD, ADMIN_USERNAME
 from playwright.sync_api import BrowserContext, Page, expect
 
@@ -255,7 +255,7 @@ def test_two_factor_sign_in(alice, artifacts):
     expect(a.get_by_role("heading", name="pufferd", level=1)).to_be_visible()
 
 
-def test_invite_link_opened_by_a_new_user(alice, playwright_browser, web_server):
+def test_invite_link_mention_and_forward(alice, bob, playwright_browser, web_server):
     a = alice.page
     a.get_by_role("button", name="New chat").click()
     a.get_by_role("menuitem", name="New group").click()
@@ -275,6 +275,24 @@ def test_invite_link_opened_by_a_new_user(alice, playwright_browser, web_server)
         expect(carol.page.get_by_role("heading", name="Book club", level=2)).to_be_visible()
         send(carol.page, "Hello book club")
         expect(message(a, "Hello book club")).to_be_visible()
+        # a mention chosen from the autocomplete reaches Carol as a mention
+        box = a.get_by_role("combobox", name="Message")
+        box.fill("Welcome @car")
+        expect(a.get_by_role("option", name=re.compile("@carol"))).to_be_visible()
+        box.press("Enter")
+        expect(box).to_have_value("Welcome @carol ")
+        box.press("Enter")
+        expect(message(carol.page, "Welcome").locator(".mention.me")).to_have_text("@carol")
+        # forward Carol's message to Bob, with its author
+        msg = message(a, "Hello book club")
+        msg.hover()
+        msg.get_by_role("button", name="Message actions").click()
+        a.get_by_role("menuitem", name="Forward").click()
+        a.get_by_role("dialog").get_by_label("Bob Builder").check()
+        a.get_by_role("dialog").get_by_role("button", name="Forward").click()
+        expect(bob.page.get_by_role("link", name=re.compile("Alice Liddell"))).to_be_visible()
+        open_chat(bob.page, "Alice Liddell")
+        expect(message(bob.page, "Hello book club").locator(".forwarded")).to_have_text("Forwarded from Carol Singer")
         assert carol.errors == []
     finally:
         carol.context.close()
@@ -309,3 +327,34 @@ def test_admin_changes_the_server_name_and_sees_a_chart(playwright_browser, web_
         assert admin.errors == []
     finally:
         admin.context.close()
+
+
+def test_password_reset_by_the_mailed_link(playwright_browser, web_server, artifacts):
+    dave = _person(playwright_browser, web_server, "Dave Reset", "dave")
+    try:
+        api(web_server, "POST", "/api/v1/auth/register", {"email": dave.email, "name": dave.name,
+                                                          "username": dave.username, "password": PASSWORD})
+        page = dave.page
+        page.goto("/login")
+        page.get_by_role("link", name="Forgot password?").click()
+        page.get_by_label("E-mail", exact=True).fill(dave.email)
+        page.get_by_role("button", name="Send the link").click()
+        expect(page.get_by_text("a link to choose a new password is on its way")).to_be_visible()
+        page.goto(mailed_link(web_server, dave.email, "/reset-password"))
+        page.get_by_label("New password", exact=True).fill("a-brand-new-password")
+        page.get_by_label("Repeat the new password").fill("a-brand-new-password")
+        page.get_by_role("button", name="Change password").click()
+        expect(page.get_by_text("Your password was changed")).to_be_visible()
+        page.get_by_role("link", name="Sign in").click()
+        page.get_by_label("E-mail", exact=True).fill(dave.email)
+        page.get_by_label("Password", exact=True).fill("a-brand-new-password")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        # the dark theme follows the system
+        page.emulate_media(color_scheme="dark")
+        page.set_viewport_size(PHONE)
+        page.screenshot(path=str(artifacts / "chat-list-dark-phone.png"))
+        assert axe_violations(page) == []
+        assert dave.errors == []
+    finally:
+        dave.context.close()

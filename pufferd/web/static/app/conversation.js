@@ -231,8 +231,8 @@ function MessageList({ chat, m, jump, setJumpDone, onReply, onEdit, onForward, o
     const box = scroller.current;
     const below = box.scrollHeight - box.scrollTop - box.clientHeight;
     atBottom.current = below < 80;
-    if (box.scrollTop < EDGE) slideUp();
-    else if (below < EDGE && end < ids.length) slideDown();
+    if (box.scrollTop < EDGE && (start > 0 || m.hasOlder)) { slideUp(); return; }
+    if (below < EDGE && end < ids.length) { slideDown(); return; }
     // reading above the newest: new messages wait below (the button counts them) instead of
     // pushing what is on screen; back at the bottom, the window follows again
     if (!atBottom.current && win.follow && below > 200) setWin({ follow: false, topId: ids[start], bottomId: ids[end - 1] });
@@ -298,10 +298,11 @@ function MessageList({ chat, m, jump, setJumpDone, onReply, onEdit, onForward, o
 
 // Mention autocomplete: "@pre" before the caret offers the chat's members by username.
 function useMentions(chat, text, caret) {
-  const members = store.state.members.get(chat.id) || [];
   const before = text.slice(0, caret);
   const match = /(^|\s)@([A-Za-z0-9_]{0,32})$/.exec(before);
-  if (!match || chat.type === "private" && false) return null;
+  if (!match) return null;
+  const members = store.state.members.get(chat.id);
+  if (!members) { loadMembers(chat.id).catch(() => {}); return null; }
   const q = match[2].toLowerCase();
   const list = [];
   for (const mem of members) {

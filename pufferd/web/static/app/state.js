@@ -129,13 +129,19 @@ export function refreshChat(chatId) {
     upsertChat(chat); store.bump();
   }, () => {}).finally(() => chatRefreshes.delete(chatId)));
 }
-export async function loadMembers(chatId, force = false) {
-  if (S.members.has(chatId) && !force) return S.members.get(chatId);
-  const detail = await api.get(`/api/v1/chats/${chatId}`);
-  upsertChat(detail);
-  S.members.set(chatId, detail.members);
-  store.bump();
-  return detail.members;
+const memberLoads = new Map();
+export function loadMembers(chatId, force = false) {
+  if (S.members.has(chatId) && !force) return Promise.resolve(S.members.get(chatId));
+  if (!memberLoads.has(chatId)) {
+    memberLoads.set(chatId, api.get(`/api/v1/chats/${chatId}`).then(detail => {
+      const { members, ...chat } = detail;
+      upsertChat(chat);
+      S.members.set(chatId, members);
+      store.bump();
+      return members;
+    }).finally(() => memberLoads.delete(chatId)));
+  }
+  return memberLoads.get(chatId);
 }
 
 // ---- messages ----------------------------------------------------------------------------
