@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     duplicate_message_cooldown_seconds: int = Field(
         3, ge=0, validation_alias=_env("DUPLICATE_MESSAGE_COOLDOWN_SECONDS")
     )
+    # POST /users/contacts/by-email per user: the answer tells whether an address is registered
+    contact_by_email_rate_limit_per_minute: int = Field(10, ge=0)
 
     # messages
     max_message_length: int = Field(4096, ge=1, le=65536)

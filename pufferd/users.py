@@ -20,22 +20,34 @@ USER_NOT_FOUND = "User not found"
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """A user as one viewer may see them: avatar_url is None when privacy hides it."""
+    """A user as one viewer may see them: avatar_url is None when privacy hides it, email unless
+    the viewer may see it (`sees_email`)."""
 
     user: User
     avatar_url: str | None
+    email: str | None
 
 
-def _profiles(conn: apsw.Connection, viewer_id: int, targets: Sequence[User]) -> list[Profile]:
+def sees_email(viewer: User, target_id: int) -> bool:
+    """Only the user themself and server administrators see an e-mail address. User ids are
+    sequential, so an address shown to every user would let anyone list them all."""
+    return viewer.id == target_id or viewer.is_admin
+
+
+def _profiles(conn: apsw.Connection, viewer: User, targets: Sequence[User]) -> list[Profile]:
     """Privacy applied to a list with one read of the relations, not one query per user."""
-    rel = privacy.relations(conn, [viewer_id], [t.id for t in targets])
-    return [Profile(t, t.avatar_url if privacy.sees_avatar(rel, viewer_id, t.id, t.privacy_avatar) else None)
+    rel = privacy.relations(conn, [viewer.id], [t.id for t in targets])
+    return [Profile(t, t.avatar_url if privacy.sees_avatar(rel, viewer.id, t.id, t.privacy_avatar) else None,
+                    t.email if sees_email(viewer, t.id) else None)
             for t in targets]
 
 
-def _target(conn: apsw.Connection, user_id: int) -> User:
-    target = users_q.get(conn, user_id)
+def _visible_target(conn: apsw.Connection, viewer: User, target: User | None) -> User:
+    """TARGET as VIEWER may find them: an enabled account that has not blocked VIEWER (for whom
+    it is "not found", as in search; server administrators are not refused)."""
     if target is None or target.is_disabled:
+        raise NotFound(USER_NOT_FOUND)
+    if target.id != viewer.id and not viewer.is_admin and privacy.has_blocked(conn, target.id, viewer.id):
         raise NotFound(USER_NOT_FOUND)
     return target
 
@@ -55,16 +67,19 @@ async def search(ctx: Context, viewer: User, query: str, limit: int) -> list[Pro
         return []
 
     def search_txn(conn: apsw.Connection) -> list[Profile]:
-        return _profiles(conn, viewer.id, users_q.search(conn, viewer.id, prefix, limit))
+        return _profiles(conn, viewer, users_q.search(conn, viewer.id, prefix, limit))
 
     return await ctx.db.read(search_txn)
 
 
 async def get_profile(ctx: Context, viewer: User, user_id: int) -> Profile:
-    """Another user's profile as the viewer may see it; 404 for unknown or disabled accounts."""
+    """Another user's profile as the viewer may see it (avatar by privacy_avatar, e-mail only to
+    themself and server administrators); 404 for unknown or disabled accounts and for a user who
+    has blocked the viewer (as search does not list them)."""
     def get_txn(conn: apsw.Connection) -> Profile:
-        target = _target(conn, user_id)
-        return Profile(target, privacy.visible_avatar(conn, viewer.id, target))
+        target = _visible_target(conn, viewer, users_q.get(conn, user_id))
+        [profile] = _profiles(conn, viewer, [target])
+        return profile
 
     return await ctx.db.read(get_txn)
 
@@ -98,19 +113,21 @@ async def add_contact(ctx: Context, owner: User, contact_id: int) -> None:
     now = ctx.clock.time()
 
     def add_txn(conn: apsw.Connection) -> None:
-        _target(conn, contact_id)
+        _visible_target(conn, owner, users_q.get(conn, contact_id))
         contacts_q.add_contact(conn, owner.id, contact_id, now)
 
     await ctx.db.write(add_txn)
 
 
 async def add_contact_by_email(ctx: Context, owner: User, email: str) -> None:
+    """Add the user with this address to the owner's contacts. Whether an address is registered
+    shows in the answer (204 or 404), so lookups are limited per user
+    (contact_by_email_rate_limit_per_minute); a user who blocked the owner is "not found"."""
+    ctx.limiter.hit("contacts_by_email", str(owner.id), ctx.settings.contact_by_email_rate_limit_per_minute)
     now = ctx.clock.time()
 
     def add_txn(conn: apsw.Connection) -> None:
-        target = users_q.get_by_email(conn, email)
-        if target is None or target.is_disabled:
-            raise NotFound(USER_NOT_FOUND)
+        target = _visible_target(conn, owner, users_q.get_by_email(conn, email))
         if target.id == owner.id:
             raise BadRequest("You cannot add yourself to your contacts")
         contacts_q.add_contact(conn, owner.id, target.id, now)
@@ -128,7 +145,7 @@ async def remove_contact(ctx: Context, owner: User, contact_id: int) -> None:
 
 
 async def contacts(ctx: Context, owner: User) -> list[Profile]:
-    return await ctx.db.read(lambda conn: _profiles(conn, owner.id, contacts_q.contacts_of(conn, owner.id)))
+    return await ctx.db.read(lambda conn: _profiles(conn, owner, contacts_q.contacts_of(conn, owner.id)))
 
 
 # blocks --------------------------------------------------------------------------------------
@@ -157,4 +174,4 @@ async def unblock(ctx: Context, blocker: User, target_id: int) -> None:
 
 
 async def blocked(ctx: Context, blocker: User) -> list[Profile]:
-    return await ctx.db.read(lambda conn: _profiles(conn, blocker.id, contacts_q.blocked_by(conn, blocker.id)))
+    return await ctx.db.read(lambda conn: _profiles(conn, blocker, contacts_q.blocked_by(conn, blocker.id)))

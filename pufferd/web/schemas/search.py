@@ -27,6 +27,6 @@ class GlobalSearchRead(BaseModel):
 
     @classmethod
     def of(cls, result: GlobalResult) -> GlobalSearchRead:
-        return cls(users=[UserSearchRead.of(p.user, p.avatar_url) for p in result.users],
+        return cls(users=[UserSearchRead.of(p.user, p.avatar_url, p.email) for p in result.users],
                    chats=[ChatRead.of(c) for c in result.chats],
                    messages=[MessageRead.of(m) for m in result.messages])

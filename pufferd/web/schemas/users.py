@@ -59,12 +59,13 @@ AvatarUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 
 
 class UserRead(BaseModel):
-    """A user profile; for another user the avatar is present only if their privacy allows it."""
+    """A user profile; for another user the avatar is present only if their privacy allows it, and
+    the e-mail address is null (only its owner and server administrators see it)."""
 
     id: int
     name: str
     username: str
-    email: str
+    email: str | None
     avatar_url: str | None
     bio: str | None
     email_verified: bool
@@ -78,8 +79,8 @@ class UserRead(BaseModel):
     updated_at: str
 
     @classmethod
-    def of(cls, user: User, avatar_url: str | None) -> UserRead:
-        return cls(id=user.id, name=user.name, username=user.username, email=user.email,
+    def of(cls, user: User, avatar_url: str | None, email: str | None) -> UserRead:
+        return cls(id=user.id, name=user.name, username=user.username, email=email,
                    avatar_url=avatar_url, bio=user.bio, email_verified=user.email_verified,
                    allow_private_messages=user.allow_private_messages,
                    privacy_private_messages=user.privacy_private_messages,  # type: ignore[arg-type]
@@ -91,19 +92,21 @@ class UserRead(BaseModel):
 
     @classmethod
     def own(cls, user: User) -> UserRead:
-        return cls.of(user, user.avatar_url)
+        return cls.of(user, user.avatar_url, user.email)
 
 
 class UserSearchRead(BaseModel):
+    """Another user in a list; email is null (only its owner and server administrators see it)."""
+
     id: int
     name: str
     username: str
-    email: str
+    email: str | None
     avatar_url: str | None
 
     @classmethod
-    def of(cls, user: User, avatar_url: str | None) -> UserSearchRead:
-        return cls(id=user.id, name=user.name, username=user.username, email=user.email, avatar_url=avatar_url)
+    def of(cls, user: User, avatar_url: str | None, email: str | None) -> UserSearchRead:
+        return cls(id=user.id, name=user.name, username=user.username, email=email, avatar_url=avatar_url)
 
 
 _NOT_NULL = ("name", "username", "allow_private_messages", "privacy_private_messages",
