@@ -13,9 +13,17 @@ from pufferd.web.client import client_ip
 from pufferd.web.keys import CTX
 from pufferd.web.middleware import Handler
 
+# what /openapi.json says of the 403 this middleware adds to every other operation
+DETAIL = "Requests from your address are blocked on this server (IP blocks)"
+
 
 def _exempt(path: str) -> bool:
     return path == "/health" or path.startswith("/health/")
+
+
+def applies_to(path: str) -> bool:
+    """Requests to PATH are refused from blocked addresses (all but the health endpoints)."""
+    return not _exempt(path)
 
 
 @web.middleware

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from pufferd import __version__
-from pufferd.web import raises
+from pufferd.web import ipguard, raises
 from pufferd.web.route import Route
 
 log = logging.getLogger("pufferd.web")
@@ -58,7 +58,8 @@ def _responses(r: Route, refs: Refs) -> dict[str, Any]:
     route's `openapi=` says about some of them."""
     found = raises.answers(r)
     responses: dict[str, Any] = {}
-    for status in sorted(found.statuses):
+    blockable = ipguard.applies_to(r.path)  # a middleware: 403 before the view runs
+    for status in sorted(found.statuses | ({403} if blockable else set())):
         if status == r.status == 204:
             responses["204"] = {"description": "No content"}
         elif status == r.status and r.response is not None:
@@ -67,7 +68,8 @@ def _responses(r: Route, refs: Refs) -> dict[str, Any]:
         elif status < 400:
             responses[str(status)] = {"description": "Success" if status == r.status else HTTPStatus(status).phrase}
         else:
-            responses[str(status)] = {"description": error_description(status, found.texts(status)),
+            texts = found.texts(status) + ([ipguard.DETAIL] if status == 403 and blockable else [])
+            responses[str(status)] = {"description": error_description(status, texts),
                                       "content": {"application/json": {"schema": _ERROR}}}
     for status, written in r.openapi.get("responses", {}).items():  # a better description, say
         responses[status] = {**responses.get(status, {}), **written}
