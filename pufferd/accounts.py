@@ -78,7 +78,7 @@ async def _send(ctx: Context, to: str, subject: str, body: str) -> None:
 
 
 async def _probe_mail(ctx: Context) -> None:
-    """For requests about unknown addresses: fail exactly as a real send would (no enumeration)."""
+    """Whether mail can go out at all (503 if not), asked the same way for every address."""
     if ctx.mailer is None:
         raise Unavailable(mail.UNAVAILABLE)
     await ctx.mailer.probe()
@@ -169,12 +169,20 @@ async def verify_email(ctx: Context, token: str, client: ClientInfo) -> None:
 
 
 async def resend_verification(ctx: Context, email: str, client: ClientInfo) -> None:
-    """Mail a fresh verification link (earlier links stop working); silent for unknown addresses."""
+    """Mail a fresh verification link (earlier links stop working); silent for unknown addresses.
+
+    What the caller waits for is the same for every address (the rate limit, and whether mail
+    can go out at all: 503 if not); the rest happens after the answer (`_mail_verification`).
+    """
+    ctx.limiter.hit("reset", client.rate_key, ctx.settings.reset_rate_limit_per_minute)
+    await _probe_mail(ctx)
+    ctx.mail_tasks.start(_mail_verification(ctx, email), "resend-verification")
+
+
+async def _mail_verification(ctx: Context, email: str) -> None:
     s = ctx.settings
-    ctx.limiter.hit("reset", client.rate_key, s.reset_rate_limit_per_minute)
     user = await ctx.db.read(lambda conn: users_q.get_by_email(conn, email))
     if user is None or user.email_verified or user.is_disabled:
-        await _probe_mail(ctx)
         return
     token, token_hash = _new_secret()
     now = ctx.clock.time()
@@ -186,12 +194,20 @@ async def resend_verification(ctx: Context, email: str, client: ClientInfo) -> N
 
 # password reset ------------------------------------------------------------------------------
 async def request_password_reset(ctx: Context, email: str, client: ClientInfo) -> None:
-    """Mail a reset link valid for one use; the same answer for unknown addresses."""
+    """Mail a reset link valid for one use; the same answer, in the same time, for unknown addresses.
+
+    The caller waits only for what is the same for every address (the rate limit, and whether
+    mail can go out at all: 503 if not); the rest happens after the answer (`_mail_reset`).
+    """
+    ctx.limiter.hit("reset", client.rate_key, ctx.settings.reset_rate_limit_per_minute)
+    await _probe_mail(ctx)
+    ctx.mail_tasks.start(_mail_reset(ctx, email, client), "request-password-reset")
+
+
+async def _mail_reset(ctx: Context, email: str, client: ClientInfo) -> None:
     s = ctx.settings
-    ctx.limiter.hit("reset", client.rate_key, s.reset_rate_limit_per_minute)
     user = await ctx.db.read(lambda conn: users_q.get_by_email(conn, email))
     if user is None or user.is_disabled:
-        await _probe_mail(ctx)
         return
     token, token_hash = _new_secret()
     now = ctx.clock.time()
@@ -205,6 +221,7 @@ async def request_password_reset(ctx: Context, email: str, client: ClientInfo) -
     try:
         await _send_reset(ctx, user, token)
     except Unavailable:
+        # the link never left: it must not work (a later request mails a new one)
         await ctx.db.write(lambda conn: accounts_q.delete_account_tokens(conn, user.id, "reset_password"))
         raise
 

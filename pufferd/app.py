@@ -7,10 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from pufferd import accounts, activity, instance, ipblocks, media, notifications
+from pufferd import accounts, activity, analytics, backups, instance, ipblocks, media, notifications
 from pufferd.authcache import AuthCache
 from pufferd.blobs import LocalBlobStore
-from pufferd import analytics, backups
 from pufferd.clock import Clock
 from pufferd.config import Settings
 from pufferd.context import Context
@@ -28,6 +27,10 @@ from pufferd.web.keys import CTX, HUB
 from pufferd.web.metrics import METRICS, Metrics
 from pufferd.web.metrics import middleware as metrics_middleware
 from pufferd.web.routes import all_routes
+
+# at shutdown, mail work still running after this long is cancelled (an SMTP session that hangs
+# must not hold the process: its own timeout is smtp_timeout_seconds)
+MAIL_DRAIN_SECONDS = 10.0
 
 
 def make_context(settings: Settings, *, clock: Clock | None = None) -> Context:
@@ -72,6 +75,7 @@ def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicati
         ctx.db.start()
         hub.start()
         yield
+        await ctx.mail_tasks.drain(cancel_after=MAIL_DRAIN_SECONDS)  # they write to the database
         await hub.stop()
         ctx.hasher.close()
         ctx.db.close()

@@ -12,7 +12,7 @@ from pufferd.db.database import Database
 from pufferd.keys import Keys
 from pufferd.limiter import Limiter
 from pufferd.livesettings import LiveSettings
-from pufferd.mail import Mailer
+from pufferd.mail import Mailer, MailTasks
 from pufferd.monitor import Monitor
 from pufferd.netblocks import BlockList
 from pufferd.passwords import PasswordHasher
@@ -49,6 +49,7 @@ class Context:
     live: LiveSettings  # configured settings, database overrides (pufferd/livesettings.py)
     hooks: Hooks = field(default_factory=Hooks)
     mailer: Mailer | None = None  # make_context sets it; without one, sending mail is a 503
+    mail_tasks: MailTasks = field(default_factory=MailTasks)  # mail sent after the answer (pufferd/mail.py)
     auth_cache: AuthCache = field(default_factory=AuthCache.disabled)  # make_context sets the real one
     ip_blocks: BlockList = field(default_factory=BlockList)  # active IP blocks (pufferd/ipblocks.py)
     tasks: Board = field(default_factory=Board)  # background jobs, listed and run by pufferd.tasks

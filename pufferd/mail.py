@@ -13,6 +13,7 @@ import secrets
 import smtplib
 import ssl
 import time
+from collections.abc import Awaitable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -125,6 +126,51 @@ class SmtpMailer:
             # never log the message: it carries a one-time token
             log.error("SMTP %s:%s failed: %s", self.host, self.port, exc.__class__.__name__ + f": {exc}")
             raise Unavailable(UNAVAILABLE) from None
+
+
+class MailTasks:
+    """Mail work a request starts and the server finishes after answering it.
+
+    `request-password-reset` and `resend-verification` answer at once, the same way for every
+    address; whether the address is known, the token it gets and the SMTP session are decided
+    and done here, so neither the answer nor its timing tells a caller which addresses have an
+    account. A failure is logged (never the message: it carries a one-time token).
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, work: Awaitable[None], what: str) -> None:
+        """Run WORK in the background; WHAT names it in the log."""
+        task = asyncio.ensure_future(self._guard(work, what))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _guard(work: Awaitable[None], what: str) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Unavailable:
+            log.warning("%s: the mail could not be sent", what)
+        except Exception:
+            log.exception("%s failed", what)
+
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, cancel_after: float | None = None) -> None:
+        """Wait for the mail work started so far (at shutdown, before the database closes; in
+        tests); what is still running after CANCEL_AFTER seconds is cancelled."""
+        if not self._tasks:
+            return
+        tasks = list(self._tasks)
+        _, late = await asyncio.wait(tasks, timeout=cancel_after)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late)
 
 
 def make_mailer(settings: Settings) -> Mailer:

@@ -10,6 +10,8 @@ from typing import Any
 
 import pyotp
 
+from pufferd.web.keys import CTX
+
 PASSWORD = "correct horse battery"
 
 # every limit off unless a test module turns one on
@@ -54,6 +56,11 @@ async def account(client, username: str, *, password: str = PASSWORD, headers: d
     assert resp.status == 200, await resp.text()
     tokens = await resp.json()
     return Account(f"{username}@example.com", username, password, tokens["access_token"], tokens["refresh_token"])
+
+
+async def mail_sent(client) -> None:
+    """Wait for the mail work that requests left running after their answer (reset, resend)."""
+    await client.app[CTX].mail_tasks.drain()
 
 
 def outbox(data_dir: Path) -> list[Message]:

@@ -14,6 +14,7 @@ class SmtpSink:
         self.messages: list[Message] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.sessions = 0
+        self.hold: asyncio.Event | None = None  # when set: DATA waits until the event is set
         self._server: asyncio.AbstractServer | None = None
         self.port = 0
 
@@ -51,6 +52,8 @@ class SmtpSink:
                     rcpts.append(cmd.split(":", 1)[1].strip())
                     await say("250 OK")
                 elif verb == "DATA":
+                    if self.hold is not None:
+                        await self.hold.wait()
                     await say("354 end with .")
                     data = bytearray()
                     while (chunk := await reader.readline()) not in (b".\r\n", b""):

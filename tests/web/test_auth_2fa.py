@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
-from auth_support import NO_LIMITS, PASSWORD, account, code_at, login
+from auth_support import NO_LIMITS, PASSWORD, account, code_at, login, mail_sent
 
 from pufferd.app import make_app
 from pufferd.clock import FakeClock
@@ -201,6 +201,7 @@ async def test_the_secret_is_stored_encrypted(client, dana, clock, data_dir):
 async def test_no_endpoint_returns_a_password_hash_token_hash_or_totp_secret(client, dana, clock, data_dir):
     secret = await enable_2fa(client, dana, clock)
     await client.post("/api/v1/auth/request-password-reset", json={"email": dana.email})
+    await mail_sent(client)
     user = await stored_user(client, "dana")
     hashes = await client.server.app[CTX].db.read(
         lambda c: [r["token_hash"] for r in c.execute("SELECT token_hash FROM account_tokens")])

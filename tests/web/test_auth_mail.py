@@ -12,6 +12,7 @@ from auth_support import (
     account,
     last_token_to,
     login,
+    mail_sent,
     mail_token,
     outbox,
     register,
@@ -105,6 +106,7 @@ async def test_resend_verification_replaces_the_old_link(client, data_dir):
     await register(client, "dana")
     first = last_token_to(data_dir, "dana@example.com", "Confirm")
     resp = await client.post("/api/v1/auth/resend-verification", json={"email": "dana@example.com"})
+    await mail_sent(client)
     assert resp.status == 200
     second = last_token_to(data_dir, "dana@example.com", "Confirm")
     assert second != first
@@ -119,6 +121,7 @@ async def test_resend_verification_answers_the_same_for_unknown_and_verified_add
     answers = []
     for address in ("nobody@example.com", "dana@example.com"):
         resp = await client.post("/api/v1/auth/resend-verification", json={"email": address})
+        await mail_sent(client)
         assert resp.status == 200
         answers.append(await resp.json())
     assert answers[0] == answers[1]
@@ -135,6 +138,7 @@ async def test_resend_verification_validates_the_body(client):
 async def test_password_reset_sets_the_new_password_and_verifies_the_address(client, data_dir):
     await register(client, "dana")
     resp = await client.post("/api/v1/auth/request-password-reset", json={"email": "DANA@example.com"})
+    await mail_sent(client)
     assert resp.status == 200
     token = last_token_to(data_dir, "dana@example.com", "Reset")
     resp = await reset(client, token)
@@ -148,7 +152,9 @@ async def test_password_reset_sets_the_new_password_and_verifies_the_address(cli
 async def test_request_password_reset_answers_the_same_for_unknown_addresses(client, data_dir):
     await register(client, "dana")
     known = await client.post("/api/v1/auth/request-password-reset", json={"email": "dana@example.com"})
+    await mail_sent(client)
     unknown = await client.post("/api/v1/auth/request-password-reset", json={"email": "ghost@example.com"})
+    await mail_sent(client)
     assert known.status == unknown.status == 200
     assert await known.json() == await unknown.json()
     assert [m["To"] for m in outbox(data_dir) if "Reset" in m["Subject"]] == ["dana@example.com"]
@@ -157,6 +163,7 @@ async def test_request_password_reset_answers_the_same_for_unknown_addresses(cli
 async def test_reset_token_works_once(client, data_dir):
     await register(client, "dana")
     await client.post("/api/v1/auth/request-password-reset", json={"email": "dana@example.com"})
+    await mail_sent(client)
     token = last_token_to(data_dir, "dana@example.com", "Reset")
     assert (await reset(client, token)).status == 200
     again = await reset(client, token, "yet another password")
@@ -168,6 +175,7 @@ async def test_reset_token_works_once(client, data_dir):
 async def test_reset_token_expires_after_one_hour(client, data_dir, clock):
     await register(client, "dana")
     await client.post("/api/v1/auth/request-password-reset", json={"email": "dana@example.com"})
+    await mail_sent(client)
     token = last_token_to(data_dir, "dana@example.com", "Reset")
     clock.advance(3600)
     assert (await reset(client, token)).status == 400
@@ -177,8 +185,10 @@ async def test_reset_token_expires_after_one_hour(client, data_dir, clock):
 async def test_a_newer_reset_request_voids_the_older_link(client, data_dir):
     await register(client, "dana")
     await client.post("/api/v1/auth/request-password-reset", json={"email": "dana@example.com"})
+    await mail_sent(client)
     first = last_token_to(data_dir, "dana@example.com", "Reset")
     await client.post("/api/v1/auth/request-password-reset", json={"email": "dana@example.com"})
+    await mail_sent(client)
     assert (await reset(client, first)).status == 400
 
 
@@ -187,6 +197,7 @@ async def test_reset_signs_out_every_session(client, data_dir, clock):
     client.server.app[CTX].hooks.sessions_revoked.append(lambda user_id, at, session: closed.append(user_id))
     a = await account(client, "dana")
     await client.post("/api/v1/auth/request-password-reset", json={"email": a.email})
+    await mail_sent(client)
     clock.advance(1)
     assert (await reset(client, last_token_to(data_dir, a.email, "Reset"))).status == 200
     assert (await client.get("/api/v1/auth/me", headers=a.headers)).status == 401
@@ -197,6 +208,7 @@ async def test_reset_signs_out_every_session(client, data_dir, clock):
 async def test_weak_new_password_is_422_and_keeps_the_token_usable(client, data_dir):
     await register(client, "dana")
     await client.post("/api/v1/auth/request-password-reset", json={"email": "dana@example.com"})
+    await mail_sent(client)
     token = last_token_to(data_dir, "dana@example.com", "Reset")
     resp = await reset(client, token, "short")
     assert resp.status == 422
@@ -208,6 +220,7 @@ async def test_disabled_account_gets_no_reset_mail(client, data_dir):
     await register(client, "dana")
     await client.server.app[CTX].db.write(lambda c: c.execute("UPDATE users SET is_disabled = 1"))
     resp = await client.post("/api/v1/auth/request-password-reset", json={"email": "dana@example.com"})
+    await mail_sent(client)
     assert resp.status == 200
     assert not [m for m in outbox(data_dir) if "Reset" in m["Subject"]]
 
@@ -245,6 +258,7 @@ async def test_smtp_delivers_the_verification_mail(aiohttp_client, data_dir, smt
 async def test_smtp_reset_for_unknown_address_connects_too(aiohttp_client, data_dir, smtp):
     client = await aiohttp_client(make_app(smtp_settings(data_dir, smtp.port)))
     resp = await client.post("/api/v1/auth/request-password-reset", json={"email": "ghost@example.com"})
+    await mail_sent(client)
     assert resp.status == 200
     assert smtp.sessions == 1 and smtp.messages == []
 

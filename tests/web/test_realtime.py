@@ -250,6 +250,7 @@ async def test_password_reset_closes_the_users_sockets_with_4001(client, alice, 
     sock = await connect(client, alice)
     resp = await client.post("/api/v1/auth/request-password-reset", json={"email": alice.email})
     assert resp.status == 200, await resp.text()
+    await client.app[CTX].mail_tasks.drain()
     message = email.message_from_bytes(sorted((data_dir / "mail" / "outbox").glob("*.eml"))[-1].read_bytes())
     mail = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
     token = re.search(r"[?&]token=([A-Za-z0-9_\-]+)", mail).group(1)  # type: ignore[union-attr]
