@@ -110,6 +110,13 @@ def test_binary_inits_serves_ready_and_stops_on_sigterm(binary: Path, tmp_path: 
         assert status == 200 and json.loads(body)["openapi"].startswith("3.1")
         status, body = _get(base + "/docs/assets/swagger-ui-bundle.js")
         assert status == 200 and len(body) > 100_000
+        # and the web client's static tree: the shell, and a module it names
+        status, body = _get(base + "/")
+        assert status == 200 and b'<div id="app">' in body
+        main_js = re.search(rb'src="(/assets/[0-9a-f]+/app/main\.js)"', body)
+        assert main_js, body
+        status, body = _get(base + main_js.group(1).decode())
+        assert status == 200 and b"import" in body
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, log.read_text(errors="replace")
