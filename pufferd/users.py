@@ -8,11 +8,12 @@ from typing import Any
 
 import apsw
 
-from pufferd import media, privacy
+from pufferd import media, privacy, privileges
 from pufferd.context import Context
 from pufferd.db import contacts_q, users_q
 from pufferd.db.users_q import User
 from pufferd.errors import BadRequest, Conflict, NotFound
+from pufferd.privileges import Privilege
 
 SEARCH_MIN_CHARS = 2
 USER_NOT_FOUND = "User not found"
@@ -29,9 +30,10 @@ class Profile:
 
 
 def sees_email(viewer: User, target_id: int) -> bool:
-    """Only the user themself and server administrators see an e-mail address. User ids are
-    sequential, so an address shown to every user would let anyone list them all."""
-    return viewer.id == target_id or viewer.is_admin
+    """Only the user themself and server administrators (who manage roles from the user list,
+    pufferd/privileges.py) see an e-mail address. User ids are sequential, so an address shown to
+    every user would let anyone list them all."""
+    return viewer.id == target_id or privileges.has(viewer, Privilege.MANAGE_ROLES)
 
 
 def _profiles(conn: apsw.Connection, viewer: User, targets: Sequence[User]) -> list[Profile]:
