@@ -45,9 +45,11 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.write_line(f"browser screenshots ({len(shots)}) in {target}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_browser() -> Iterator[object]:
-    """One headless Chromium for the session (never downloaded: Debian's package)."""
+    """One headless Chromium per module (never downloaded: Debian's package). Not per session:
+    Playwright's sync API runs an event loop in this thread while it is open, and the async tests
+    of other directories need the thread without one."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

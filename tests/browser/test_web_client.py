@@ -212,6 +212,8 @@ def test_offline_and_back_loses_and_duplicates_nothing(alice, bob):
     a, b = alice.page, bob.page
     b.goto(re.sub(r"\?.*", "", b.url))  # a reload, back at the newest messages
     expect(message(b, "filler 159")).to_be_visible()
+    sockets: list[str] = []
+    b.on("websocket", lambda ws: sockets.append(ws.url))
     bob.context.set_offline(True)
     expect(b.get_by_role("status").filter(has_text="Offline")).to_be_visible()
     for i in range(3):
@@ -221,6 +223,7 @@ def test_offline_and_back_loses_and_duplicates_nothing(alice, bob):
     bob.context.set_offline(False)
     for i in range(3):
         expect(message(b, f"while you were away {i}")).to_have_count(1)
+    assert any("since=" in url for url in sockets), sockets  # resumed, not reloaded
     # and a message Bob wrote offline is sent once he is back
     bob.context.set_offline(True)
     send(b, "written on the train")
