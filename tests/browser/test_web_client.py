@@ -26,6 +26,8 @@ class Person:
         self.email = f"{username}@example.com"
         self.errors: list[str] = []
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        # a CSP violation or a failed module load is a console error
+        page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
 
 
 def _person(browser, server, name: str, username: str) -> Person:
@@ -99,6 +101,10 @@ def test_sign_up_and_verify_by_the_mailed_link(alice, bob, web_server, artifacts
     expect(alice.page).to_have_url(re.compile(r"/login$"))
     shoot(alice.page, artifacts, "sign-in")
     assert axe_violations(alice.page) == []
+    # installable: the manifest is linked and the service worker that keeps the shell is active
+    assert alice.page.evaluate("async () => (await navigator.serviceWorker.ready).active.state") == "activated"
+    manifest = alice.page.evaluate("() => fetch(document.querySelector('link[rel=manifest]').href).then(r => r.json())")
+    assert manifest["start_url"] == "/" and any(i["sizes"] == "512x512" for i in manifest["icons"])
     for person in (alice, bob):
         sign_up(person)
         expect(person.page.get_by_role("heading", name="pufferd", level=1)).to_be_visible()
