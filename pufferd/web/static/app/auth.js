@@ -38,8 +38,9 @@ export function Login() {
   return html`<${Frame} title="Sign in"><form onSubmit=${submit}>
     <${Field} label="E-mail" name="email" type="email" autocomplete="username" required autofocus=${!needCode}/>
     <${Field} label="Password" name="password" type="password" autocomplete="current-password" required/>
-    ${needCode && html`<${Field} label="Authentication code" name="otp" inputmode="numeric" autocomplete="one-time-code"
-      pattern="[0-9]{6}" maxlength="6" required autofocus hint="The 6-digit code from your authenticator app."/>`}
+    ${needCode && html`<${Field} label="Authentication code" name="otp" autocomplete="one-time-code"
+      pattern="[0-9]{6}|[A-Za-z0-9]{5}-?[A-Za-z0-9]{5}" maxlength="11" required autofocus
+      hint="The 6-digit code from your authenticator app, or a recovery code."/>`}
     <label class="check"><input type="checkbox" name="remember"/> Keep me signed in on this device</label>
     <${Err} error=${error}/>
     <button class="primary" disabled=${busy}>${busy ? "Signing in…" : "Sign in"}</button></form>

@@ -1,5 +1,5 @@
 // Account settings: profile, privacy, sessions, two-factor authentication, contacts and blocks.
-import { html, useState, useEffect, useStore, navigate, link, fullTime, cls, useRoute } from "./lib.js";
+import { html, useState, useEffect, useStore, link, fullTime, useRoute } from "./lib.js";
 import * as api from "./api.js";
 import { store, fail, toast, rememberUsers } from "./state.js";
 import { Avatar, Field, Icon, Spinner } from "./ui.js";
@@ -109,39 +109,44 @@ function TwoFactor() {
   const [setup, setSetup] = useState(null);
   const [codes, setCodes] = useState(null);
   const [error, setError] = useState(null);
+  const [askPassword, setAskPassword] = useState(false);
   const refreshMe = async () => { s.me = await api.get("/api/v1/users/me"); store.bump(); };
   const start = async () => {
     setError(null);
     try { setSetup(await api.post("/api/v1/auth/2fa/setup")); } catch (e) { setError(e.message); }
   };
-  const enable = async e => {
+  // enabling and disabling need a recent sign-in, or the password (a 403 says so)
+  const submit = path => async e => {
     e.preventDefault();
     setError(null);
+    const f = new FormData(e.target);
+    const body = { code: f.get("code").trim() };
+    if (f.get("password")) body.password = f.get("password");
     try {
-      const r = await api.post("/api/v1/auth/2fa/enable", { code: new FormData(e.target).get("code").trim() });
+      const r = await api.post(path, body);
       if (r && Array.isArray(r.recovery_codes)) setCodes(r.recovery_codes);
-      setSetup(null); await refreshMe(); toast("Two-factor authentication is on");
-    } catch (err) { setError(err.message); }
+      setSetup(null); setAskPassword(false); await refreshMe();
+      toast(path.endsWith("enable") ? "Two-factor authentication is on" : "Two-factor authentication is off");
+    } catch (err) {
+      if (err.status === 403 && /password|recent|sign/i.test(err.message)) setAskPassword(true);
+      setError(err.message);
+    }
   };
-  const disable = async e => {
-    e.preventDefault();
-    setError(null);
-    try { await api.post("/api/v1/auth/2fa/disable", { code: new FormData(e.target).get("code").trim() }); await refreshMe(); toast("Two-factor authentication is off"); }
-    catch (err) { setError(err.message); }
-  };
-  const err = error && html`<p class="form-error" role="alert">${error}${/recent|sign.?in again|reauth/i.test(error)
-    ? html` <a href="/login?next=/settings/security" onClick=${e => { e.preventDefault(); api.signOutLocally(); navigate("/login?next=/settings/security"); }}>Sign in again</a>` : ""}</p>`;
+  const password = askPassword && html`<${Field} label="Your password" name="password" type="password" autocomplete="current-password" required
+    hint="You signed in a while ago: confirm it is you."/>`;
+  const err = error && html`<p class="form-error" role="alert">${error}</p>`;
   return html`<h3>Two-factor authentication</h3>
-    ${codes && html`<div class="notice" role="status"><p><strong>Recovery codes.</strong> Keep them somewhere safe: each one signs you in once without your authenticator.</p>
+    ${codes && html`<div class="notice" role="status"><p><strong>Recovery codes.</strong> Keep them somewhere safe: each one signs you in once without your authenticator (type it instead of the code).</p>
       <ul class="codes">${codes.map(c => html`<li><code>${c}</code></li>`)}</ul></div>`}
     ${s.me.twofa_enabled ? html`<p class="ok">On: signing in asks for a code from your authenticator app.</p>
-      <form onSubmit=${disable}><${Field} label="Code to turn it off" name="code" inputmode="numeric" autocomplete="one-time-code" required/>${err}
+      <form onSubmit=${submit("/api/v1/auth/2fa/disable")}><${Field} label="Code to turn it off" name="code" autocomplete="one-time-code" required
+        hint="From your authenticator app, or a recovery code."/>${password}${err}
         <button type="submit" class="danger">Turn off</button></form>`
     : setup ? html`<p>Scan the code with an authenticator app, or type the key, then enter the 6-digit code it shows.</p>
       <${QrCode} text=${setup.otpauth_url}/>
       <p>Key: <code class="secret">${setup.secret}</code></p>
-      <form onSubmit=${enable}><${Field} label="Code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required/>${err}
-        <button class="primary" type="submit">Turn on</button></form>`
+      <form onSubmit=${submit("/api/v1/auth/2fa/enable")}><${Field} label="Code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required/>
+        ${password}${err}<button class="primary" type="submit">Turn on</button></form>`
     : html`<p>Off. With it on, signing in also needs a code from an app on your phone.</p>${err}<button class="primary" type="button" onClick=${start}>Set up</button>`}`;
 }
 
