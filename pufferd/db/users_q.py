@@ -33,10 +33,20 @@ class User:
     last_seen_at: float | None
     created_at: float
     updated_at: float
+    # moderation (migration 0070, pufferd/moderation.py): a ban refuses sign-in and tokens; a
+    # timeout until a time refuses posting and the like (pufferd/access.py) and ends by itself
+    banned_at: float | None = None
+    ban_reason: str | None = None
+    timeout_until: float | None = None
+    timeout_reason: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> User:
         return cls(**{f.name: row[f.name] for f in _FIELDS})
+
+    def timed_out(self, now: float) -> bool:
+        """A timeout holds at NOW (it ends by itself at timeout_until)."""
+        return self.timeout_until is not None and self.timeout_until > now
 
     @property
     def is_admin(self) -> bool:
@@ -174,6 +184,20 @@ def count_role(conn: apsw.Connection, role: str, *, active_only: bool = True, ex
 def set_disabled(conn: apsw.Connection, user_id: int, disabled: bool, now: float) -> None:
     conn.execute("UPDATE users SET is_disabled = ?, updated_at = ? WHERE id = ?",
                  (int(disabled), now, user_id))
+
+
+def set_ban(conn: apsw.Connection, user_id: int, *, banned_at: float | None, reason: str | None, now: float) -> None:
+    """Ban (BANNED_AT set) or unban (None) the user; a ban also refuses every token issued before."""
+    conn.execute("UPDATE users SET banned_at = ?1, ban_reason = ?2, updated_at = ?3,"
+                 " tokens_valid_after = CASE WHEN ?1 IS NULL THEN tokens_valid_after"
+                 " ELSE max(tokens_valid_after, ?3) END WHERE id = ?4",
+                 (banned_at, reason, now, user_id))
+
+
+def set_timeout(conn: apsw.Connection, user_id: int, *, until: float | None, reason: str | None, now: float) -> None:
+    """Time the user out until UNTIL (None: lift it)."""
+    conn.execute("UPDATE users SET timeout_until = ?, timeout_reason = ?, updated_at = ? WHERE id = ?",
+                 (until, reason, now, user_id))
 
 
 def delete(conn: apsw.Connection, user_id: int) -> None:
