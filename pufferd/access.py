@@ -19,9 +19,13 @@ Who sees what
   counts; not its messages, last message or members) and joined, except by a user banned from
   it, for whom it does not exist (404).
 - A server administrator has no access to chats they are not in: they manage accounts, not
-  conversations.
+  conversations. A moderator reviewing a report (RESOLVE_REPORTS, pufferd/reports.py) sees the
+  reported message and the few messages around it, nothing else of the chat.
 
 Who may act
+- A user timed out by a moderator (pufferd/moderation.py) reads as before but, until the timeout
+  ends, does not post, edit, react, upload, attach, create chats or invite (`check_not_timed_out`:
+  403 naming the end). Every rule below that lets someone act takes the time (`now`) for it.
 - Posting (send, forward) and editing follow one rule (`can_post`): a member; in a channel only
   the owner and admins; in a private chat neither side has blocked the other and the
   counterpart's privacy admits the sender. (Edits also count against the sending rate limit:
@@ -39,10 +43,12 @@ from __future__ import annotations
 import apsw
 
 from pufferd import privacy
+from pufferd.clock import iso
 from pufferd.db import chats_q, media_q, messages_q, users_q
 from pufferd.db.chats_q import Audience, Chat, Member
 from pufferd.db.media_q import MediaObject
 from pufferd.db.messages_q import Message
+from pufferd.db.users_q import User
 from pufferd.errors import Forbidden, NotFound, RuleViolation
 
 CHAT_NOT_FOUND = "Chat not found"
@@ -58,6 +64,23 @@ ONLY_SENDER_OR_MANAGER_DELETES = ("Only the sender, or an owner or admin of a gr
                                   "a message for everyone")
 
 MANAGERS = ("owner", "admin")
+
+
+# the person -------------------------------------------------------------------------------------
+
+def timed_out_detail(user: User) -> str:
+    """What a timed-out USER is told when they try to act: the end (ISO 8601 UTC) and the reason."""
+    reason = f": {user.timeout_reason}" if user.timeout_reason else ""
+    return (f"You are timed out by a moderator until {iso(user.timeout_until)} and cannot send, edit, react,"
+            f" upload, create chats or invite until then{reason}")
+
+
+def check_not_timed_out(conn: apsw.Connection, user_id: int, now: float) -> None:
+    """USER_ID may act at NOW: no moderator's timeout holds (403 naming its end). A timeout ends by
+    itself: one whose end is past is no timeout."""
+    user = users_q.get(conn, user_id)
+    if user is not None and user.timed_out(now):
+        raise Forbidden(timed_out_detail(user))
 
 
 # chats ------------------------------------------------------------------------------------------
@@ -171,11 +194,12 @@ def _check_counterparts(conn: apsw.Connection, audience: Audience, user_id: int)
                 check_private_counterpart(conn, user_id, other)
 
 
-def can_post(conn: apsw.Connection, chat_id: int, user_id: int) -> Audience:
-    """The chat's audience when USER_ID may post in it (API reference 3.3, 7, 13): a member (else
-    404); in a channel the owner or an admin (403); in a private chat only when neither side has
-    blocked the other and the counterpart's privacy admits them (403). One read of the member
-    list serves as the check and as the audience of what is posted."""
+def can_post(conn: apsw.Connection, chat_id: int, user_id: int, now: float) -> Audience:
+    """The chat's audience when USER_ID may post in it at NOW (API reference 3.3, 7, 13): not timed
+    out (403); a member (else 404); in a channel the owner or an admin (403); in a private chat
+    only when neither side has blocked the other and the counterpart's privacy admits them (403).
+    One read of the member list serves as the check and as the audience of what is posted."""
+    check_not_timed_out(conn, user_id, now)
     audience = chats_q.audience(conn, chat_id)
     if audience is None or user_id not in audience.user_ids:
         raise NotFound(CHAT_NOT_FOUND)
@@ -185,21 +209,22 @@ def can_post(conn: apsw.Connection, chat_id: int, user_id: int) -> Audience:
     return audience
 
 
-def can_edit(conn: apsw.Connection, message_id: int, user_id: int) -> tuple[Message, Audience]:
-    """The message and its chat's audience when USER_ID may edit it: a message they see (404),
+def can_edit(conn: apsw.Connection, message_id: int, user_id: int, now: float) -> tuple[Message, Audience]:
+    """The message and its chat's audience when USER_ID may edit it at NOW: a message they see (404),
     that they sent (403), in a chat where they may post now (`can_post`: an edit reaches the
     chat like a new message, so a block, a ban, or losing a channel's posting right stops edits
     as it stops sends)."""
     message, _ = visible_message(conn, message_id, user_id)
     if message.sender_id != user_id:
         raise Forbidden(ONLY_SENDER_EDITS)
-    return message, can_post(conn, message.chat_id, user_id)
+    return message, can_post(conn, message.chat_id, user_id, now)
 
 
-def can_react(conn: apsw.Connection, message_id: int, user_id: int) -> tuple[Message, Audience]:
-    """The message and its chat's audience when USER_ID may react to it: a message they see
-    (404); in a private chat the block and privacy rule of posting (403)."""
+def can_react(conn: apsw.Connection, message_id: int, user_id: int, now: float) -> tuple[Message, Audience]:
+    """The message and its chat's audience when USER_ID may react to it at NOW: a message they see
+    (404); not timed out (403); in a private chat the block and privacy rule of posting (403)."""
     message, _ = visible_message(conn, message_id, user_id)
+    check_not_timed_out(conn, user_id, now)
     audience = chats_q.audience(conn, message.chat_id)
     assert audience is not None  # the viewer is a member (visible_message)
     _check_counterparts(conn, audience, user_id)
@@ -246,11 +271,13 @@ def typing_audience(conn: apsw.Connection, chat_id: int, user_id: int) -> list[i
 
 # files ------------------------------------------------------------------------------------------
 
-def attachable_message(conn: apsw.Connection, message_id: int, user_id: int) -> Message:
-    """A message USER_ID may attach files to: one they see (404) and sent (403)."""
+def attachable_message(conn: apsw.Connection, message_id: int, user_id: int, now: float) -> Message:
+    """A message USER_ID may attach files to at NOW: one they see (404) and sent (403), while not
+    timed out (403)."""
     message, _ = visible_message(conn, message_id, user_id)
     if message.sender_id != user_id:
         raise Forbidden("Only message sender can attach files")
+    check_not_timed_out(conn, user_id, now)
     return message
 
 

@@ -157,6 +157,7 @@ async def create_chat(ctx: Context, user: User, *, type: str, title: str | None 
     now = ctx.clock.time()
 
     def txn(conn: apsw.Connection) -> _Change:
+        access.check_not_timed_out(conn, user.id, now)
         if handle and chats_q.handle_taken(conn, handle):
             raise Conflict(f"handle: @{handle} is already taken")
         invitees = [_user_txn(conn, t) for t in targets]
@@ -197,6 +198,7 @@ async def _create_private(ctx: Context, user: User, targets: list[int], *, title
         if existing is not None:
             # creating it again returns it (and shows it again if the caller had deleted it)
             return _Change(existing.id, updated=set(chats_q.unhide(conn, existing.id, [user.id])))
+        access.check_not_timed_out(conn, user.id, now)
         access.check_private_counterpart(conn, user.id, target.id)
         chat = chats_q.insert(conn, public_id=_new_public_id(), type="private",
                               pair_key=chats_q.private_key(user.id, target_id), created_by=user.id, now=now)
@@ -301,6 +303,7 @@ async def add_member(ctx: Context, user: User, chat_id: int, target_id: int) -> 
     def txn(conn: apsw.Connection) -> tuple[_Change, Member]:
         chat, me = access.joined_chat(conn, chat_id, user.id)
         access.require_manager(me, "add members")
+        access.check_not_timed_out(conn, user.id, now)
         target = _user_txn(conn, target_id)
         if chats_q.membership_txn(conn, chat_id, target_id) is not None:
             raise Conflict("user is already a member of this chat")
@@ -421,6 +424,7 @@ async def create_invite_link(ctx: Context, user: User, chat_id: int) -> InviteLi
     def txn(conn: apsw.Connection) -> None:
         chat, me = access.joined_chat(conn, chat_id, user.id)
         access.require_manager(me, "create invite links")
+        access.check_not_timed_out(conn, user.id, now)
         chats_q.update(conn, chat_id, now, invite_token=token)
 
     await ctx.db.write(txn)

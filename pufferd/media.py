@@ -130,6 +130,7 @@ async def create_upload_url(ctx: Context, user: User, *, file_name: str, file_ty
     now = ctx.clock.time()
 
     def reserve_txn(conn: apsw.Connection) -> None:
+        access.check_not_timed_out(conn, user.id, now)
         # bytes a user may hold that nothing refers to yet (they expire, but could fill the disk first)
         quota = max(s.unattached_upload_quota_bytes, s.max_upload_size_bytes)
         held = media_q.unattached_bytes(conn, user.id)
@@ -271,7 +272,7 @@ async def attach(ctx: Context, user: User, *, message_id: int, file_url: str, fi
 
     def attach_txn(conn: apsw.Connection) -> tuple[Attachment, messages.MessageEvent | None]:
         """The attachment, and message_updated when MessageRead changed (attachment_waveform)."""
-        message = access.attachable_message(conn, message_id, user.id)
+        message = access.attachable_message(conn, message_id, user.id, now)
         obj = media_q.get_object(conn, key)
         if obj is None:
             raise NotFound("File not found")

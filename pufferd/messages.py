@@ -254,10 +254,11 @@ async def send(ctx: Context, author: User, *, chat_id: int, type_: str, text: st
                 return replay(conn, existing)
         if limited is not None:
             raise limited
-        audience = access.can_post(conn, chat_id, author.id)
+        now = ctx.clock.time()
+        audience = access.can_post(conn, chat_id, author.id, now)
         if reply_to_message_id is not None and messages_q.chat_of(conn, reply_to_message_id) != chat_id:
             raise field_error("reply_to_message_id", "reply_to_message_id must be a message of the same chat")
-        event = _post_txn(conn, audience, sender_id=author.id, type_=type_, text=text, now=ctx.clock.time(),
+        event = _post_txn(conn, audience, sender_id=author.id, type_=type_, text=text, now=now,
                           usernames=usernames, notify_max_members=notify_max,
                           reply_to_message_id=reply_to_message_id, client_message_id=client_message_id)
         if event is None:  # lost a race on the UNIQUE index: the other insert won
@@ -317,13 +318,13 @@ async def edit(ctx: Context, editor: User, message_id: int, text: str) -> Messag
 
     def edit_txn(conn: apsw.Connection) -> tuple[MessageView, MessageEvent | None]:
         """The edited message and its event; no event when the text did not change."""
-        message, audience = access.can_edit(conn, message_id, editor.id)
+        now = ctx.clock.time()
+        message, audience = access.can_edit(conn, message_id, editor.id, now)
         if message.forwarded_from_message_id is not None:
             raise field_error("text", "a forwarded message cannot be edited")
         check_content(ctx, message.type, text)
         if text == message.text:
             return views(conn, editor.id, [message])[0], None
-        now = ctx.clock.time()
         messages_q.update_text(conn, message.id, text, now)
         before = messages_q.mention_ids(conn, message.id)
         mentioned = set(messages_q.member_ids_by_username(conn, message.chat_id, usernames)) - {editor.id}
@@ -350,14 +351,27 @@ async def delete(ctx: Context, user: User, message_id: int, *, for_all: bool) ->
             messages_q.hide(conn, user.id, message.id, message.chat_id)
             return message.chat_id, [user.id]
         access.check_delete_for_all(message, member)
-        audience = chats_q.member_ids(conn, message.chat_id)
-        notifications_q.delete_for_message(conn, message.id)
-        messages_q.delete(conn, message.id)
-        messages_q.refresh_chat_last(conn, message.chat_id, message.id)
-        messages_q.clear_pin(conn, message.chat_id, message.id)
-        return message.chat_id, audience
+        return message.chat_id, remove_txn(conn, message)
 
     chat_id, audience = await ctx.db.write(delete_txn)
+    publish_removed(ctx, chat_id, message_id, audience)
+
+
+def remove_txn(conn: apsw.Connection, message: Message) -> list[int]:
+    """Remove MESSAGE for everyone (a delete for all, or content moderation: pufferd/moderation.py):
+    its row, mentions, reactions, attachments, search entry and notifications go, a pin on it is
+    cleared and the chat's last message is recomputed. Returns the chat's members, to be told
+    with `publish_removed` after the commit."""
+    audience = chats_q.member_ids(conn, message.chat_id)
+    notifications_q.delete_for_message(conn, message.id)
+    messages_q.delete(conn, message.id)
+    messages_q.refresh_chat_last(conn, message.chat_id, message.id)
+    messages_q.clear_pin(conn, message.chat_id, message.id)
+    return audience
+
+
+def publish_removed(ctx: Context, chat_id: int, message_id: int, audience: Iterable[int]) -> None:
+    """`message_deleted` to AUDIENCE (the chat's members), after the removal committed."""
     ctx.bus.publish(Event.to("message_deleted", {"chat_id": chat_id, "message_id": message_id}, audience))
 
 
@@ -415,7 +429,7 @@ async def forward(ctx: Context, user: User, message_id: int, target_chat_ids: li
         now = ctx.clock.time()
         events = []
         for chat_id in target_chat_ids:
-            audience = access.can_post(conn, chat_id, user.id)
+            audience = access.can_post(conn, chat_id, user.id, now)
             event = _post_txn(conn, audience, sender_id=user.id, type_=source.type, text=source.text, now=now,
                               usernames=[], notify_max_members=notify_max, forwarded_from_message_id=source.id,
                               forward_sender_id=author if include_author else None)
@@ -449,8 +463,9 @@ async def toggle_reaction(ctx: Context, user: User, message_id: int, emoji: str)
     (access.actor_audiences); in a channel, subscribers get the counts only."""
     def toggle_txn(conn: apsw.Connection) -> tuple[list[ReactionCount], bool, Audience]:
         """The counts after the toggle, whether the reaction is now present, the chat's audience."""
-        message, audience = access.can_react(conn, message_id, user.id)
-        added = messages_q.toggle_reaction(conn, message.id, user.id, emoji, ctx.clock.time())
+        now = ctx.clock.time()
+        message, audience = access.can_react(conn, message_id, user.id, now)
+        added = messages_q.toggle_reaction(conn, message.id, user.id, emoji, now)
         if added and messages_q.user_reaction_count(conn, message.id, user.id) > MAX_REACTIONS_PER_USER:
             raise field_error("emoji", f"at most {MAX_REACTIONS_PER_USER} different reactions per message")
         return messages_q.reaction_counts(conn, message.id, user.id), added, audience

@@ -213,9 +213,9 @@ def answers(conn: apsw.Connection, t: Target) -> str:
         _outcome(lambda: access.member_or_404(conn, t.chat_id, t.viewer)),
         _outcome(lambda: access.visible_message(conn, t.message_id, t.viewer)),
         _outcome(lambda: access.visible_file(conn, t.object_key, t.viewer)),
-        _outcome(lambda: access.can_post(conn, t.chat_id, t.viewer)),
-        _outcome(lambda: access.can_react(conn, t.message_id, t.viewer)),
-        "-" if t.own_message_id is None else _outcome(lambda: access.can_edit(conn, t.own_message_id, t.viewer)),
+        _outcome(lambda: access.can_post(conn, t.chat_id, t.viewer, NOW)),
+        _outcome(lambda: access.can_react(conn, t.message_id, t.viewer, NOW)),
+        "-" if t.own_message_id is None else _outcome(lambda: access.can_edit(conn, t.own_message_id, t.viewer, NOW)),
         members(),
         "yes" if t.viewer in access.cursor_audience(conn, watched) else "no",
         history(),
@@ -253,14 +253,14 @@ def test_answers_do_not_depend_on_whether_the_chat_exists(world):
                 _outcome(lambda: access.member_or_404(conn, 10**9, t.viewer)),
                 _outcome(lambda: access.visible_message(conn, 10**9, t.viewer)),
                 _outcome(lambda: access.visible_file(conn, "uploads/none.txt", t.viewer)),
-                _outcome(lambda: access.can_post(conn, 10**9, t.viewer))]
+                _outcome(lambda: access.can_post(conn, 10**9, t.viewer, NOW))]
 
     def known(conn: apsw.Connection) -> list[str]:
         return [_outcome(lambda: access.visible_chat(conn, t.chat_id, t.viewer)),
                 _outcome(lambda: access.member_or_404(conn, t.chat_id, t.viewer)),
                 _outcome(lambda: access.visible_message(conn, t.message_id, t.viewer)),
                 _outcome(lambda: access.visible_file(conn, t.object_key, t.viewer)),
-                _outcome(lambda: access.can_post(conn, t.chat_id, t.viewer))]
+                _outcome(lambda: access.can_post(conn, t.chat_id, t.viewer, NOW))]
 
     assert database.write_sync(unknown) == database.write_sync(known) == ["404"] * 5
     # and with the same text, so the body does not tell either
