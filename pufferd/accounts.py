@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import apsw
 
-from pufferd import audit, invites, mail, periodic, tokens, twofa
+from pufferd import audit, invites, mail, moderation, periodic, tokens, twofa
 from pufferd.audit import ClientInfo
 from pufferd.context import Context
 from pufferd.db import accounts_q, users_q
@@ -269,13 +269,18 @@ async def login(ctx: Context, *, email: str, password: str, otp_code: str | None
     session_id = str(uuid.uuid4())
     key = ctx.keys.derive(twofa.KEY_PURPOSE)
 
+    banned = ""
+
     def login_txn(conn: apsw.Connection) -> str | None:
+        nonlocal banned
         fresh = users_q.get(conn, user.id) if user is not None and password_ok else None
         reason = None
         if fresh is None:
             reason = "unknown_email" if user is None else "bad_password"
         elif fresh.is_disabled:
             reason = "disabled"
+        elif fresh.banned_at is not None:  # told only to whoever knows the password
+            reason, banned = "banned", moderation.banned_detail(fresh)
         elif s.require_verified_email and not fresh.email_verified:
             reason = "unverified"
         elif fresh.twofa_enabled and not otp_code:
@@ -300,6 +305,8 @@ async def login(ctx: Context, *, email: str, password: str, otp_code: str | None
         raise Unauthorized(BAD_CREDENTIALS)
     if reason == "disabled":
         raise Forbidden("Account is disabled")
+    if reason == "banned":
+        raise Forbidden(banned)
     if reason == "unverified":
         raise Forbidden("Email not verified: open the link in the verification e-mail first")
     if reason == "otp_required":

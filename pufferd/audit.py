@@ -25,6 +25,8 @@ EVENTS = (
     # administration over the API (issue 13)
     "role_changed", "settings_changed", "server_info_changed", "invite_created", "invite_revoked",
     "ip_blocked", "ip_unblocked",
+    # moderation and reports (issue 13, item 3)
+    "user_banned", "user_unbanned", "user_timed_out", "timeout_lifted", "message_removed", "report_resolved",
 )
 
 

@@ -120,6 +120,13 @@ PHRASES: dict[str, Callable[[Named], str]] = {
     "file_deleted": lambda e: "deleted a file",
     "media_cleanup": lambda e: "ran the file clean-up",
     "task_run": lambda e: "ran a background task",
+    "user_banned": lambda e: f"banned {_who(e)}",
+    "user_unbanned": lambda e: f"lifted the ban of {_who(e)}",
+    "user_timed_out": lambda e: f"timed out {_who(e)} until {e.entry.detail.get('until', '?')}",
+    "timeout_lifted": lambda e: f"lifted the timeout of {_who(e)}",
+    "message_removed": lambda e: f"removed a message of {_who(e)}",
+    "report_resolved": lambda e: f"resolved {e.entry.target.replace(':', ' ') if e.entry.target else 'a report'}"
+    f" with {e.entry.detail.get('action', '?')}",
 }
 
 

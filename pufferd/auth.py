@@ -1,14 +1,15 @@
 """Authentication of access tokens: who is calling, or 401."""
 from __future__ import annotations
 
-from pufferd import tokens
+from pufferd import moderation, tokens
 from pufferd.context import Context
 from pufferd.db import accounts_q, users_q
 from pufferd.errors import Unauthorized
 
 
 async def authenticate(ctx: Context, token: str | None) -> tuple[users_q.User, tokens.Claims]:
-    """The user behind an access TOKEN; 401 if missing, invalid, expired, revoked or disabled.
+    """The user behind an access TOKEN; 401 if missing, invalid, expired, revoked or disabled, or
+    if the account is banned (the detail names the ban and its reason: pufferd/moderation.py).
 
     Revoked means: issued before the user's last revoke-all (users.tokens_valid_after), revoked
     one by one, or issued with a refresh session (claim `sid`) that has been revoked since.
@@ -42,6 +43,8 @@ async def _verify(ctx: Context, token: str) -> tuple[users_q.User, tokens.Claims
     user, refused = await ctx.db.read(load)
     if user is None or user.is_disabled:
         raise Unauthorized("Invalid token")
+    if user.banned_at is not None:
+        raise Unauthorized(moderation.banned_detail(user))
     if refused or claims.issued_at < user.tokens_valid_after:
         raise Unauthorized("Token revoked")
     ctx.auth_cache.put(token, user, claims, generation)

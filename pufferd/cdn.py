@@ -6,7 +6,9 @@ Deleting one removes it from every message it is attached to (forwards included:
 upload) — each such message moves its updated_at and is published to its chat as
 `message_updated` — and deletes the object; its blob loses a reference and the media janitor
 removes the bytes when nothing else uses that content. A file in use as an avatar is refused to
-its owner (409: change the avatar first); an admin's deletion clears that avatar too.
+its owner (409: change the avatar first); an admin's deletion clears that avatar too. A
+moderator (DELETE_CONTENT) deletes any file of someone they outrank the admin's way, as content
+moderation (pufferd/moderation.py): the uploader gets a `file_removed` notification with the reason.
 
 Quota: `user_storage_quota_bytes` per user (0: none) counts every object the user uploaded or
 reserved (a pending upload URL holds its size), as uploaded: content shared with other files
@@ -19,10 +21,10 @@ from dataclasses import dataclass
 
 import apsw
 
-from pufferd import audit, media, messages
+from pufferd import audit, media, messages, moderation, notifications
 from pufferd.audit import ClientInfo
 from pufferd.context import Context
-from pufferd.db import cdn_q, media_q, messages_q, stats_q
+from pufferd.db import cdn_q, media_q, messages_q, notifications_q, stats_q
 from pufferd.db.cdn_q import Cursor, Duplicates, Uses
 from pufferd.db.media_q import MediaObject
 from pufferd.db.users_q import User
@@ -119,15 +121,32 @@ async def admin_delete_file(ctx: Context, admin: User, name: str, *, reason: str
     return await _delete(ctx, admin, name, admin=True, reason=reason, client=client)
 
 
+async def moderate_delete_file(ctx: Context, moderator: User, name: str, *, reason: str,
+                               client: ClientInfo) -> Deleted:
+    """A moderator (DELETE_CONTENT) deletes any file of someone they outrank as content moderation:
+    as `admin_delete_file`, and the uploader is notified (`file_removed`, with the reason)."""
+    require(moderator, Privilege.DELETE_CONTENT)
+    return await _delete(ctx, moderator, name, admin=True, reason=reason, client=client, as_moderation=True)
+
+
 async def _delete(ctx: Context, actor: User, name: str, *, admin: bool, reason: str | None,
-                  client: ClientInfo | None) -> Deleted:
+                  client: ClientInfo | None, as_moderation: bool = False) -> Deleted:
     key = media.key_from_name(name)
     now = ctx.clock.time()
+    notes: list[notifications_q.Notification] = []
 
     def delete_txn(conn: apsw.Connection) -> tuple[Deleted, list[messages.MessageEvent]]:
+        notes.clear()
         obj = media_q.get_object(conn, key)
         if obj is None or (not admin and obj.uploader_id != actor.id):
             raise NotFound("File not found")
+        if as_moderation:
+            moderation.check_may_moderate_content_txn(conn, actor, obj.uploader_id)
+            if obj.uploader_id is not None and obj.uploader_id != actor.id:
+                notes.append(notifications_q.insert(
+                    conn, obj.uploader_id, moderation.FILE_REMOVED,
+                    {"file_name": obj.file_name, "file_type": obj.file_type, "reason": reason or "",
+                     "removed_by": "moderation"}, now))
         found = cdn_q.uses(conn, [key])[key]
         if not admin and (found.avatar_user_ids or found.avatar_chat_ids):
             where = ("your profile picture" if found.avatar_user_ids else
@@ -145,6 +164,7 @@ async def _delete(ctx: Context, actor: User, name: str, *, admin: bool, reason: 
             audit.record(conn, "file_deleted", client=client, now=now, user_id=obj.uploader_id,
                          actor=f"user:{actor.id}",
                          detail={"target": f"file:{key}", "reason": reason or "", "file_name": obj.file_name,
+                                 **({"moderation": True} if as_moderation else {}),
                                  "file_type": obj.file_type, "file_size": obj.file_size,
                                  "messages": len(attached),
                                  "avatars": len(found.avatar_user_ids) + len(found.avatar_chat_ids)})
@@ -152,6 +172,7 @@ async def _delete(ctx: Context, actor: User, name: str, *, admin: bool, reason: 
 
     deleted, events = await ctx.db.write(delete_txn)
     messages.publish(ctx, events)
+    notifications.publish(ctx, notes)
     return deleted
 
 

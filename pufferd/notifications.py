@@ -8,6 +8,11 @@ A notification is one row per user to be told, with an event type and a JSON pay
 |                     | of at most `notify_every_message_max_members` (200) members | `chat_id`, `message_id`, `sender_id` |
 | `mention`           | the message mentions the user by @username (even when muted) | `chat_id`, `message_id`, `sender_id` |
 | `added_to_chat`     | someone added the user to a chat (stored by pufferd.chats)    | `chat_id`, `by_user_id`              |
+| `message_removed`   | a moderator removed the user's message (pufferd.moderation)   | `chat_id`, `message_id`, `reason`,   |
+|                     |                                                             | `removed_by` ("moderation")          |
+| `file_removed`      | a moderator deleted the user's file (pufferd.cdn)           | `file_name`, `file_type`, `reason`,  |
+|                     |                                                             | `removed_by` ("moderation")          |
+| `report_resolved`   | a report the user filed was closed (pufferd.reports)        | `report_id`, `state`                 |
 
 In a larger group or channel only mentions are stored: a row and an event per member and
 message would make every message cost the writer and the sockets twice what it costs to deliver

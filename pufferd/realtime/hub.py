@@ -172,18 +172,22 @@ class Hub:
         - SESSION None ("all sessions revoked"): the user's sockets authenticated by a token issued
           before AT (None: now); such tokens are refused from now on;
         - SESSION given (one session signed out, or revoked by refresh-token reuse detection): the
-          user's sockets of that session; the session is refused from now on."""
+          user's sockets of that session; the session is refused from now on.
+        Events published to the user before the revoke (`account_banned`) are written before the
+        close frame."""
         now = self._clock.time()
         if session is not None:
             self._revoked_sessions[session] = now
             for conn in list(self._conns.get(user_id, ())):
                 if conn.session == session:
+                    conn.flush()
                     conn.close(CloseCode.REVOKED, "session revoked")
             return
         cutoff = now if at is None else at
         self._revoked[user_id] = max(self._revoked.get(user_id, cutoff), cutoff)
         for conn in list(self._conns.get(user_id, ())):
             if conn.token_issued_at < cutoff:
+                conn.flush()
                 conn.close(CloseCode.REVOKED, "sessions revoked")
 
     def _session_revoked(self, session: str | None) -> bool:
