@@ -24,7 +24,7 @@ from pufferd.db.users_q import User
 from pufferd.errors import Conflict, Forbidden, NotFound
 from pufferd.privileges import Privilege, Role
 
-UserState = Literal["active", "disabled"]
+UserState = Literal["active", "disabled", "banned", "timed_out"]  # pufferd/moderation.py state_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +94,10 @@ async def change_role(ctx: Context, actor: User, target_id: int, role: Role, *, 
 
 async def list_users(ctx: Context, actor: User, *, limit: int, after_id: int = 0, role: Role | None = None,
                      state: UserState | None = None, search: str | None = None) -> list[User]:
-    """Accounts by id, for administrators; ROLE, STATE and SEARCH (part of a username, e-mail
+    """Accounts by id, for administrators; ROLE, STATE (now) and SEARCH (part of a username, e-mail
     address or name) narrow the list."""
     privileges.require(actor, Privilege.MANAGE_ROLES)
-    disabled = None if state is None else state == "disabled"
+    now = ctx.clock.time()
     return await ctx.db.read(lambda conn: system_q.list_users(
-        conn, limit=limit, after_id=after_id, role=role.value if role else None, disabled=disabled,
+        conn, limit=limit, after_id=after_id, role=role.value if role else None, state=state, now=now,
         search=search))

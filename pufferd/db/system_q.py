@@ -22,22 +22,30 @@ def _like_anywhere(text: str) -> str:
 
 
 # users -----------------------------------------------------------------------------------------
+# an account's state (pufferd/moderation.py state_of: the first that holds), at :now
+_STATES = {
+    "disabled": "is_disabled = 1",
+    "banned": "is_disabled = 0 AND banned_at IS NOT NULL",
+    "timed_out": "is_disabled = 0 AND banned_at IS NULL AND timeout_until > :now",
+    "active": "is_disabled = 0 AND banned_at IS NULL AND (timeout_until IS NULL OR timeout_until <= :now)",
+}
+
+
 def list_users(conn: apsw.Connection, *, limit: int, after_id: int = 0, role: str | None = None,
-               disabled: bool | None = None, search: str | None = None) -> list[User]:
-    """Users by id after AFTER_ID; ROLE, DISABLED and SEARCH (a part of the username, e-mail or
-    name, ASCII case-insensitive) narrow the list when given."""
-    where: list[str] = ["id > ?"]
-    args: list[Any] = [after_id]
+               state: str | None = None, now: float = 0.0, search: str | None = None) -> list[User]:
+    """Users by id after AFTER_ID; ROLE, STATE (disabled, banned, timed_out at NOW, active) and
+    SEARCH (a part of the username, e-mail or name, ASCII case-insensitive) narrow the list."""
+    where: list[str] = ["id > :after"]
+    args: dict[str, Any] = {"after": after_id, "now": now, "limit": limit}
     if role is not None:
-        where.append("role = ?")
-        args.append(role)
-    if disabled is not None:
-        where.append("is_disabled = ?")
-        args.append(int(disabled))
+        where.append("role = :role")
+        args["role"] = role
+    if state is not None:
+        where.append(f"({_STATES[state]})")
     if search:
-        where.append("(username LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\')")
-        args.extend([_like_anywhere(search)] * 3)
-    rows = conn.execute(f"SELECT * FROM users WHERE {' AND '.join(where)} ORDER BY id LIMIT ?", (*args, limit))
+        where.append("(username LIKE :like ESCAPE '\\' OR email LIKE :like ESCAPE '\\' OR name LIKE :like ESCAPE '\\')")
+        args["like"] = _like_anywhere(search)
+    rows = conn.execute(f"SELECT * FROM users WHERE {' AND '.join(where)} ORDER BY id LIMIT :limit", args)
     return [users_q.to_user(r) for r in rows]
 
 

@@ -12,6 +12,7 @@ from pufferd.web.handlers import media
 from pufferd.web.handlers import auth, users
 from pufferd.web.handlers import system
 from pufferd.web.handlers import cdn, maintenance, metrics, system_stats
+from pufferd.web.handlers import moderation
 from pufferd.web.route import Route
 
 ROUTERS = [
@@ -26,6 +27,7 @@ ROUTERS = [
     media.routes,
     system.routes,
     system_stats.routes,
+    moderation.routes,
     maintenance.routes,
     cdn.routes,
     metrics.routes,

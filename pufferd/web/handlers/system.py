@@ -100,13 +100,16 @@ async def get_privileges(request: web.Request) -> PrivilegesRead:
 
 @routes.get("/api/v1/system/users", query=SystemUsersQuery, response=SystemUserPage)
 async def list_users(request: web.Request, query: SystemUsersQuery) -> SystemUserPage:
-    """Accounts by id (MANAGE_ROLES), filtered by role, state and `search` (part of the username,
-    e-mail address or name); pass `next_cursor` as `cursor` for the next page."""
+    """Accounts by id (MANAGE_ROLES), filtered by role, state (`active`, `disabled`, `banned`,
+    `timed_out`) and `search` (part of the username, e-mail address or name); pass `next_cursor` as
+    `cursor` for the next page."""
+    ctx = request.app[CTX]
     found, cursor = _page(await roles.list_users(
-        request.app[CTX], request[USER], limit=query.limit + 1, after_id=query.cursor or 0,
+        ctx, request[USER], limit=query.limit + 1, after_id=query.cursor or 0,
         role=Role(query.role) if query.role else None, state=query.state, search=query.search),
         query.limit, lambda u: u.id)
-    return SystemUserPage(users=[SystemUserRead.of(u) for u in found], next_cursor=cursor)
+    now = ctx.clock.time()
+    return SystemUserPage(users=[SystemUserRead.of(u, now) for u in found], next_cursor=cursor)
 
 
 @routes.put("/api/v1/system/users/{user_id}/role", body=RoleUpdate, response=RoleChangeRead)
@@ -114,10 +117,13 @@ async def put_role(request: web.Request, user_id: int, body: RoleUpdate) -> Role
     """Give a user a server role (MANAGE_ROLES). Only to people below the caller's own role, and
     only roles below it; the owner may make another user the owner, and becomes an admin. The
     owner cannot be demoted otherwise (403/409 saying why)."""
-    change = await roles.change_role(request.app[CTX], request[USER], user_id, Role(body.role), reason=body.reason,
+    ctx = request.app[CTX]
+    change = await roles.change_role(ctx, request[USER], user_id, Role(body.role), reason=body.reason,
                                      client=client_info(request))
-    return RoleChangeRead(user=SystemUserRead.of(change.user), previous_role=change.previous_role,  # type: ignore[arg-type]
-                          previous_owner=SystemUserRead.of(change.previous_owner) if change.previous_owner else None)
+    now = ctx.clock.time()
+    return RoleChangeRead(user=SystemUserRead.of(change.user, now), previous_role=change.previous_role,  # type: ignore[arg-type]
+                          previous_owner=SystemUserRead.of(change.previous_owner, now) if change.previous_owner
+                          else None)
 
 
 # invites -----------------------------------------------------------------------------------------

@@ -25,11 +25,12 @@ from pufferd.db.system_q import Invite, IpBlock
 from pufferd.db.users_q import User
 from pufferd.instance import ServerInfo, SettingView
 from pufferd.livesettings import CHANGEABLE
+from pufferd.moderation import state_of
 from pufferd.netblocks import parse_network
 from pufferd.privileges import ROLE_PRIVILEGES, Privilege, Role
 
 RoleName = Literal["owner", "admin", "moderator", "user"]
-UserState = Literal["active", "disabled"]
+UserState = Literal["active", "disabled", "banned", "timed_out"]  # pufferd/moderation.py state_of
 Reason = Annotated[str, StringConstraints(max_length=500), AfterValidator(text.multi_line)]
 Limit = Annotated[int, Field(ge=1, le=200)]
 Cursor = Annotated[int, Field(ge=0, le=2**63 - 1)]
@@ -88,20 +89,29 @@ class SystemUserRead(BaseModel):
     name: str
     email: str
     role: RoleName
-    state: UserState
+    state: UserState  # at the time of the answer: disabled, else banned, else timed_out, else active
     email_verified: bool
     twofa_enabled: bool
     avatar_url: str | None
     created_at: str
     last_seen_at: str | None
+    banned_at: str | None
+    ban_reason: str | None
+    timeout_until: str | None  # set while a timeout holds
+    timeout_reason: str | None
 
     @classmethod
-    def of(cls, user: User) -> SystemUserRead:
+    def of(cls, user: User, now: float) -> SystemUserRead:
+        timed_out = user.timed_out(now)
         return cls(id=user.id, username=user.username, name=user.name, email=user.email,
                    role=user.role,  # type: ignore[arg-type]
-                   state="disabled" if user.is_disabled else "active", email_verified=user.email_verified,
+                   state=state_of(user, now),  # type: ignore[arg-type]
+                   email_verified=user.email_verified,
                    twofa_enabled=user.twofa_enabled, avatar_url=user.avatar_url,
-                   created_at=iso(user.created_at) or "", last_seen_at=iso(user.last_seen_at))
+                   created_at=iso(user.created_at) or "", last_seen_at=iso(user.last_seen_at),
+                   banned_at=iso(user.banned_at), ban_reason=user.ban_reason,
+                   timeout_until=iso(user.timeout_until) if timed_out else None,
+                   timeout_reason=user.timeout_reason if timed_out else None)
 
 
 class SystemUsersQuery(_Query):
