@@ -95,6 +95,13 @@ def publish(ctx: Context, outcome: Outcome) -> None:
         ctx.hooks.revoke_sessions(user_id)
 
 
+_SOMEONE = {"owner": "the owner", "admin": "an admin", "moderator": "a moderator", "user": "a user"}
+
+
+def _someone(role: str) -> str:
+    return _SOMEONE.get(role, f"a {role}")
+
+
 def _label(actor: User) -> str:
     return f"user:{actor.id}"
 
@@ -111,7 +118,7 @@ def _person_txn(conn: apsw.Connection, actor: User, target_id: int, verb: str) -
     if target.id == actor.id:
         raise Forbidden(f"You cannot {verb} yourself")
     if not privileges.outranks(actor, target):
-        raise Forbidden(f"A {actor.role} cannot {verb} a {target.role}")
+        raise Forbidden(f"{_someone(actor.role).capitalize()} cannot {verb} {_someone(target.role)}")
     return target
 
 
@@ -195,7 +202,7 @@ def check_may_moderate_content_txn(conn: apsw.Connection, actor: User, author_id
     privileges.require(actor, Privilege.DELETE_CONTENT)
     author = users_q.get(conn, author_id) if author_id is not None else None
     if author is not None and author.id != actor.id and not privileges.outranks(actor, author):
-        raise Forbidden(f"A {actor.role} cannot remove the content of a {author.role}")
+        raise Forbidden(f"{_someone(actor.role).capitalize()} cannot remove the content of {_someone(author.role)}")
     return author
 
 
