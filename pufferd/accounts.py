@@ -22,7 +22,7 @@ import apsw
 from pufferd import audit, invites, mail, moderation, periodic, tokens, twofa
 from pufferd.audit import ClientInfo
 from pufferd.context import Context
-from pufferd.db import accounts_q, users_q
+from pufferd.db import accounts_q, twofa_q, users_q
 from pufferd.db.users_q import User
 from pufferd.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable
 
@@ -62,11 +62,13 @@ def _hash_secret(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _issue_pair(ctx: Context, user_id: int, session_id: str, refresh_jti: str, now: float) -> TokenPair:
+def _issue_pair(ctx: Context, user_id: int, session_id: str, refresh_jti: str, now: float,
+                auth_time: float) -> TokenPair:
+    """Tokens of a session; AUTH_TIME is when its login happened (twofa.py: recent sign-in)."""
     key, s = ctx.keys.jwt, ctx.settings
     access, _ = tokens.issue(key, user_id=user_id, token_type="access", now=now,
-                             ttl=s.access_token_ttl_seconds, session_jti=session_id)
-    refresh, _ = tokens.issue(key, user_id=user_id, token_type="refresh", now=now,
+                             ttl=s.access_token_ttl_seconds, session_jti=session_id, auth_time=auth_time)
+    refresh, _ = tokens.issue(key, user_id=user_id, token_type="refresh", now=now, auth_time=auth_time,
                               ttl=s.refresh_token_ttl_seconds, session_jti=session_id, jti=refresh_jti)
     return TokenPair(access, refresh)
 
@@ -256,7 +258,8 @@ async def reset_password(ctx: Context, token: str, new_password: str, client: Cl
 # login and tokens ----------------------------------------------------------------------------
 async def login(ctx: Context, *, email: str, password: str, otp_code: str | None,
                 client: ClientInfo) -> TokenPair:
-    """Check the password (and the TOTP code when 2FA is on) and open a new session.
+    """Check the password (and, when 2FA is on, a TOTP code or a one-time recovery code) and open
+    a new session.
 
     Unknown e-mails and wrong passwords take the same path (a bcrypt check, one audit write) and
     give the same 401 detail, so neither the answer nor its timing tells whether an account exists.
@@ -267,14 +270,16 @@ async def login(ctx: Context, *, email: str, password: str, otp_code: str | None
     password_ok = await ctx.hasher.verify(password, user.password_hash if user else None)
     now = ctx.clock.time()
     session_id = str(uuid.uuid4())
-    key = ctx.keys.derive(twofa.KEY_PURPOSE)
+    keys = twofa.CodeKeys.of(ctx)
+    recovery_left: int | None = None  # set when a recovery code was used: how many are left
 
     banned = ""
 
     def login_txn(conn: apsw.Connection) -> str | None:
-        nonlocal banned
+        nonlocal banned, recovery_left
         fresh = users_q.get(conn, user.id) if user is not None and password_ok else None
         reason = None
+        used = None
         if fresh is None:
             reason = "unknown_email" if user is None else "bad_password"
         elif fresh.is_disabled:
@@ -285,7 +290,8 @@ async def login(ctx: Context, *, email: str, password: str, otp_code: str | None
             reason = "unverified"
         elif fresh.twofa_enabled and not otp_code:
             reason = "otp_required"
-        elif fresh.twofa_enabled and not twofa.accept_code_txn(conn, key, fresh, otp_code or "", now):
+        elif fresh.twofa_enabled and (used := twofa.accept_any_code_txn(conn, keys, fresh, otp_code or "",
+                                                                         now)) is None:
             reason = "otp_invalid"
         if reason is not None:
             audit.record(conn, "login_failed", client=client, now=now,
@@ -296,8 +302,12 @@ async def login(ctx: Context, *, email: str, password: str, otp_code: str | None
         accounts_q.insert_session(conn, session_id=session_id, user_id=fresh.id,  # type: ignore[union-attr]
                                   ip_address=client.ip, user_agent=client.user_agent, now=now,
                                   expires_at=now + s.refresh_token_ttl_seconds)
+        if used == twofa.RECOVERY:
+            recovery_left = twofa_q.recovery_codes_left(conn, fresh.id)  # type: ignore[union-attr]
         audit.record(conn, "login_succeeded", client=client, user_id=fresh.id, now=now,  # type: ignore[union-attr]
-                     detail={"session": session_id})
+                     detail={"session": session_id,
+                             **({"recovery_code": True, "recovery_codes_left": recovery_left}
+                                if recovery_left is not None else {})})
         return None
 
     reason = await ctx.db.write(login_txn)
@@ -313,7 +323,9 @@ async def login(ctx: Context, *, email: str, password: str, otp_code: str | None
         raise Unauthorized(OTP_REQUIRED)
     if reason == "otp_invalid":
         raise Unauthorized(OTP_INVALID)
-    return _issue_pair(ctx, user.id, session_id, session_id, now)  # type: ignore[union-attr]
+    if recovery_left is not None:
+        twofa.mail_recovery_code_used(ctx, user, recovery_left)  # type: ignore[arg-type]
+    return _issue_pair(ctx, user.id, session_id, session_id, now, now)  # type: ignore[union-attr]
 
 
 async def refresh(ctx: Context, refresh_token: str, client: ClientInfo) -> TokenPair:
@@ -326,9 +338,10 @@ async def refresh(ctx: Context, refresh_token: str, client: ClientInfo) -> Token
         raise Unauthorized("Invalid token")
     new_jti = str(uuid.uuid4())
     revoked_user: int | None = None
+    signed_in_at = 0.0
 
     def refresh_txn(conn: apsw.Connection) -> str | None:
-        nonlocal revoked_user
+        nonlocal revoked_user, signed_in_at
         revoked_user = None
         found = accounts_q.get_refresh_token(conn, claims.jti)
         if found is None or found.session.id != claims.session_jti or found.session.user_id != claims.user_id:
@@ -350,6 +363,7 @@ async def refresh(ctx: Context, refresh_token: str, client: ClientInfo) -> Token
         accounts_q.rotate(conn, old_jti=claims.jti, new_jti=new_jti, session_id=session.id, now=now,
                           expires_at=now + s.refresh_token_ttl_seconds, ip_address=client.ip,
                           user_agent=client.user_agent)
+        signed_in_at = session.created_at  # a session begins with its login: a refresh is no sign-in
         return None
 
     problem = await ctx.db.write(refresh_txn)
@@ -358,7 +372,7 @@ async def refresh(ctx: Context, refresh_token: str, client: ClientInfo) -> Token
         ctx.hooks.revoke_sessions(revoked_user, session=claims.session_jti)
     if problem:
         raise Unauthorized(problem)
-    return _issue_pair(ctx, claims.user_id, claims.session_jti, new_jti, now)
+    return _issue_pair(ctx, claims.user_id, claims.session_jti, new_jti, now, signed_in_at)
 
 
 # sessions ------------------------------------------------------------------------------------

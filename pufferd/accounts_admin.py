@@ -13,7 +13,7 @@ import getpass
 import apsw
 
 from pufferd import audit, roles
-from pufferd.db import accounts_q, audit_q, users_q
+from pufferd.db import accounts_q, audit_q, twofa_q, users_q
 from pufferd.db.users_q import User
 from pufferd.errors import DomainError
 from pufferd.privileges import Role
@@ -86,6 +86,20 @@ def set_role_txn(conn: apsw.Connection, ref: str, role: str, reason: str | None,
         raise AdminError(f"unknown role {role!r}; roles: {', '.join(Role)}") from None
     except DomainError as exc:
         raise AdminError(str(exc.detail)) from None
+
+
+def reset_2fa_txn(conn: apsw.Connection, ref: str, now: float) -> tuple[User, int]:
+    """Turn the user's 2FA off (secret and recovery codes gone) for an owner who lost both the
+    authenticator and the codes, or whose 2FA someone else turned on; every session ends, so
+    whoever did that is signed out too. Returns the user and how many sessions ended."""
+    user = _find(conn, ref)
+    if not user.twofa_enabled and not user.twofa_secret:
+        raise AdminError(f"{user.username} does not use 2FA")
+    users_q.set_twofa(conn, user.id, enabled=False, secret=None, last_step=None, now=now)
+    twofa_q.delete_recovery_codes(conn, user.id)
+    revoked = _sign_out_txn(conn, user, now, "admin")
+    _record(conn, "admin_reset_2fa", user, now, sessions_revoked=revoked)
+    return users_q.get(conn, user.id), revoked  # type: ignore[return-value]
 
 
 def set_admin_txn(conn: apsw.Connection, ref: str, is_admin: bool, now: float) -> User:

@@ -1,6 +1,7 @@
 """`pufferd admin ...`: user administration on the data directory, also while the server runs."""
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -13,7 +14,7 @@ import apsw
 import click
 from pydantic import TypeAdapter, ValidationError
 
-from pufferd import accounts_admin, passwords
+from pufferd import accounts_admin, mail, passwords
 from pufferd.accounts_admin import AdminError
 from pufferd.clock import iso
 from pufferd.config import Settings, SettingsError, load_settings, resolve_data_dir
@@ -21,6 +22,7 @@ from pufferd.datadir import DataDirError, open_database
 from pufferd.db.database import Database, DatabaseOpenError
 from pufferd.db.migrate import MigrationError
 from pufferd.db.users_q import User
+from pufferd.errors import Unavailable
 from pufferd.keys import KeyError_
 from pufferd.password_policy import password_problem
 from pufferd.web.schemas.users import DisplayName, EmailAddress, Username
@@ -157,6 +159,30 @@ def set_role(data_dir: Path | None, user: str, role: str, reason: str | None) ->
         click.echo(f"{change.previous_owner.username} is now {change.previous_owner.role} (was owner)")
 
 
+@admin.command("reset-2fa")
+@_data_dir_option
+@click.argument("user")
+def reset_2fa(data_dir: Path | None, user: str) -> None:
+    """Turn off USER's two-factor authentication and sign them out everywhere; they are mailed.
+
+    For an owner who lost both the authenticator and the recovery codes, or whose 2FA someone
+    else turned on (first reset the password, by mail or `reset-password`).
+    """
+    with _database(data_dir) as (settings, db):
+        found, revoked = _run(db, lambda conn: accounts_admin.reset_2fa_txn(conn, user, time.time()))
+    click.echo(f"2FA of {found.username} turned off; {revoked} session(s) signed out")
+    s = settings
+    message = mail.compose(s, found.email, f"Two-factor authentication is off for your {s.server_name} account",
+                           f"Hello {found.name},\n\nthe administrator of {s.server_name} turned two-factor"
+                           f" authentication off for your account ({found.username}) and signed it out"
+                           " everywhere. Sign in with your password and turn it on again in the settings.\n\n"
+                           "If you did not ask for this, reset your password at once.\n")
+    try:
+        asyncio.run(mail.make_mailer(s).send(message))
+    except Unavailable:
+        click.echo(f"pufferd: warning: the mail to {found.email} could not be sent", err=True)
+
+
 @admin.command("set-admin")
 @_data_dir_option
 @click.argument("user")
@@ -199,7 +225,7 @@ def list_users(data_dir: Path | None, limit: int, after_id: int, as_json: bool) 
     rows += [(str(u.id), u.username, u.email, u.name, _flags(u), iso(u.created_at) or "") for u in found]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
 
 
 @admin.command("audit")

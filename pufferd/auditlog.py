@@ -117,6 +117,7 @@ PHRASES: dict[str, Callable[[Named], str]] = {
     "admin_set_admin": lambda e: f"{'made' if e.entry.detail.get('is_admin') else 'removed'} {_who(e)}"
     + (" an administrator" if e.entry.detail.get("is_admin") else " as administrator"),
     "admin_disable_user": lambda e: f"{'disabled' if e.entry.detail.get('disabled') else 'enabled'} {_who(e)}",
+    "admin_reset_2fa": lambda e: f"turned off the two-factor authentication of {_who(e)}",
     "file_deleted": lambda e: "deleted a file",
     "media_cleanup": lambda e: "ran the file clean-up",
     "task_run": lambda e: "ran a background task",

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     mail_from: str = ""
     email_verification_ttl_seconds: int = Field(24 * 3600, ge=60)
     password_reset_ttl_seconds: int = Field(3600, ge=60)
+    # 2FA is turned on or off only this long after a login, or with the account password
+    twofa_recent_login_seconds: int = Field(600, ge=0)
 
     # rate limits (0 disables a limit) — names from the API reference, section 12
     login_rate_limit_per_minute: int = Field(10, ge=0, validation_alias=_env("LOGIN_RATE_LIMIT_PER_MINUTE"))

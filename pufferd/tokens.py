@@ -19,16 +19,21 @@ class Claims:
     issued_at: float
     expires_at: float
     session_jti: str | None  # the refresh session an access token was issued with
+    auth_time: float | None = None  # when the password (and 2FA) sign-in behind the token happened
 
 
 def issue(key: bytes, *, user_id: int, token_type: str, now: float, ttl: int,
-          session_jti: str | None = None, jti: str | None = None) -> tuple[str, Claims]:
-    """Sign a new token; return it with its claims."""
-    claims = Claims(user_id, jti or str(uuid.uuid4()), token_type, now, now + ttl, session_jti)
-    payload = {"sub": str(user_id), "jti": claims.jti, "typ": token_type,
-               "iat": now, "exp": int(now + ttl)}
+          session_jti: str | None = None, jti: str | None = None,
+          auth_time: float | None = None) -> tuple[str, Claims]:
+    """Sign a new token; return it with its claims. AUTH_TIME is the time of the login the
+    token descends from (OpenID Connect's `auth_time`): a refresh keeps it."""
+    claims = Claims(user_id, jti or str(uuid.uuid4()), token_type, now, now + ttl, session_jti, auth_time)
+    payload: dict[str, str | float | int] = {"sub": str(user_id), "jti": claims.jti, "typ": token_type,
+                                             "iat": now, "exp": int(now + ttl)}
     if session_jti:
         payload["sid"] = session_jti
+    if auth_time is not None:
+        payload["auth_time"] = auth_time
     return jwt.encode(payload, key, algorithm=ALGORITHM), claims
 
 
@@ -51,9 +56,11 @@ def decode(key: bytes, token: str, *, expected_type: str, now: float) -> Claims:
         issued_at, expires_at = float(payload["iat"]), float(payload["exp"])
     except (TypeError, ValueError, OverflowError):
         raise Unauthorized("Invalid token") from None
-    jti, sid = payload["jti"], payload.get("sid")
-    if not isinstance(jti, str) or not (sid is None or isinstance(sid, str)):
+    jti, sid, auth_time = payload["jti"], payload.get("sid"), payload.get("auth_time")
+    if not isinstance(jti, str) or not (sid is None or isinstance(sid, str)) \
+            or not (auth_time is None or (isinstance(auth_time, (int, float)) and not isinstance(auth_time, bool))):
         raise Unauthorized("Invalid token")
     if expires_at <= now:
         raise Unauthorized("Token expired")
-    return Claims(user_id, jti, payload["typ"], issued_at, expires_at, sid)
+    return Claims(user_id, jti, payload["typ"], issued_at, expires_at, sid,
+                  None if auth_time is None else float(auth_time))

@@ -4,12 +4,21 @@ The secret is stored sealed with AES-GCM under a key derived from keys/master.ke
 the user id, so neither a copy of the database nor a log line reveals it. A code is accepted for
 the current 30-second step and one step either side; a step once accepted (users.twofa_last_step)
 is never accepted again, so an observed code cannot be replayed.
+
+A stolen access token must not be enough to take 2FA over (or off): enabling and disabling need
+a login within `twofa_recent_login_seconds` (the token's `auth_time`; a refresh keeps the login's
+time) or the account password. Enabling hands out RECOVERY_CODES one-time codes (stored as HMACs),
+each accepted once instead of a TOTP code. The owner is mailed whenever 2FA goes on or off or a
+recovery code is used. A password reset leaves 2FA as it is (a mailbox alone must not undo it);
+the owner signs in with a recovery code, or an administrator runs `pufferd admin reset-2fa`.
 """
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import os
+import secrets
 from dataclasses import dataclass
 
 import apsw
@@ -17,17 +26,36 @@ import pyotp
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from pufferd import audit
+from pufferd import audit, mail
 from pufferd.audit import ClientInfo
 from pufferd.context import Context
-from pufferd.db import users_q
+from pufferd.db import twofa_q, users_q
 from pufferd.db.users_q import User
-from pufferd.errors import BadRequest
+from pufferd.errors import BadRequest, Forbidden
+from pufferd.tokens import Claims
 
 KEY_PURPOSE = "totp secrets"
+RECOVERY_KEY_PURPOSE = "2fa recovery codes"
 STEP_SECONDS = 30
 DRIFT_STEPS = 1
 _SEALED_PREFIX = "v1."
+RECOVERY_CODES = 10
+# 31 letters and digits without 0/o and 1/i/l (read off paper); 10 of them: about 49 bits a code
+_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+TOTP, RECOVERY = "totp", "recovery"  # what accept_any_code_txn accepted
+PASSWORD_WRONG = "Incorrect password"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeKeys:
+    """The keys 2FA codes are checked with: the TOTP secrets' and the recovery codes'."""
+
+    totp: bytes
+    recovery: bytes
+
+    @classmethod
+    def of(cls, ctx: Context) -> CodeKeys:
+        return cls(ctx.keys.derive(KEY_PURPOSE), ctx.keys.derive(RECOVERY_KEY_PURPOSE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +111,89 @@ def accept_code_txn(conn: apsw.Connection, key: bytes, user: User, code: str, no
     return True
 
 
+def new_recovery_codes(n: int = RECOVERY_CODES) -> list[str]:
+    """N random codes, written xxxxx-xxxxx."""
+    def half() -> str:
+        return "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(5))
+    return [f"{half()}-{half()}" for _ in range(n)]
+
+
+def recovery_hash(key: bytes, user_id: int, code: str) -> str:
+    """What is stored for a recovery code: case, spaces and the dash do not matter."""
+    normal = code.strip().lower().replace("-", "").replace(" ", "")
+    return hmac.new(key, f"{user_id}:{normal}".encode(), hashlib.sha256).hexdigest()
+
+
+def accept_any_code_txn(conn: apsw.Connection, keys: CodeKeys, user: User, code: str, now: float) -> str | None:
+    """TOTP when CODE is USER's current TOTP code (its step is spent), RECOVERY when it is one of
+    their unused recovery codes (used up now), else None."""
+    if len(code) == 6 and code.isascii() and code.isdigit():
+        return TOTP if accept_code_txn(conn, keys.totp, user, code, now) else None
+    return RECOVERY if twofa_q.take_recovery_code(conn, user.id, recovery_hash(keys.recovery, user.id, code)) else None
+
+
 def _key(ctx: Context) -> bytes:
     return ctx.keys.derive(KEY_PURPOSE)
+
+
+async def confirm_sign_in(ctx: Context, user: User, claims: Claims, password: str | None) -> None:
+    """403 unless the caller proves they are the account holder, not just a token holder: by
+    PASSWORD when given (it must be right), else by a login within twofa_recent_login_seconds."""
+    if password is not None:
+        if not await ctx.hasher.verify(password, user.password_hash):
+            raise Forbidden(PASSWORD_WRONG)
+        return
+    window = ctx.settings.twofa_recent_login_seconds
+    if claims.auth_time is None or ctx.clock.time() - claims.auth_time > window:
+        raise Forbidden(f"Sign in again, or send your password, to change 2FA: the last sign-in was more"
+                        f" than {_duration(window)} ago")
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 60 == 0 and seconds >= 60:
+        n = seconds // 60
+        return f"{n} minute{'s' if n != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def notify(ctx: Context, user: User, subject: str, body: str) -> None:
+    """Mail USER about a change to their sign-in, after the answer; no mailer, no mail."""
+    if ctx.mailer is None:
+        return
+    message = mail.compose(ctx.settings, user.email, subject, f"Hello {user.name},\n\n{body}")
+    ctx.mail_tasks.start(ctx.mailer.send(message), "2FA notice")
+
+
+def _if_not_you(ctx: Context) -> str:
+    return ("If this was not you, someone else can sign in to your account: reset your password at once"
+            " (that signs out every device) and ask the administrator of"
+            f" {ctx.settings.server_name} to turn two-factor authentication off for you"
+            " (pufferd admin reset-2fa).\n")
+
+
+def mail_enabled(ctx: Context, user: User) -> None:
+    s = ctx.settings
+    notify(ctx, user, f"Two-factor authentication is on for your {s.server_name} account",
+           f"Two-factor authentication was turned on for your {s.server_name} account"
+           f" ({user.username}). Signing in now needs a code from your authenticator app, or one"
+           f" of the {RECOVERY_CODES} recovery codes shown when it was turned on.\n\n" + _if_not_you(ctx))
+
+
+def mail_disabled(ctx: Context, user: User) -> None:
+    s = ctx.settings
+    notify(ctx, user, f"Two-factor authentication is off for your {s.server_name} account",
+           f"Two-factor authentication was turned off for your {s.server_name} account"
+           f" ({user.username}): signing in needs only your password now.\n\nIf this was not you,"
+           " reset your password at once (that signs out every device) and turn two-factor"
+           " authentication on again.\n")
+
+
+def mail_recovery_code_used(ctx: Context, user: User, left: int) -> None:
+    s = ctx.settings
+    notify(ctx, user, f"A recovery code was used to sign in to {s.server_name}",
+           f"A recovery code was used to sign in to your {s.server_name} account ({user.username});"
+           f" {left} of your recovery codes {'is' if left == 1 else 'are'} left. Turning two-factor"
+           " authentication off and on again gives you new ones.\n\n" + _if_not_you(ctx))
 
 
 async def setup(ctx: Context, user: User) -> Setup:
@@ -108,10 +217,15 @@ async def setup(ctx: Context, user: User) -> Setup:
     return Setup(secret, url)
 
 
-async def enable(ctx: Context, user: User, code: str, client: ClientInfo) -> None:
-    """Turn 2FA on once the user proves their authenticator has the secret."""
+async def enable(ctx: Context, user: User, claims: Claims, code: str, password: str | None,
+                 client: ClientInfo) -> list[str]:
+    """Turn 2FA on once the user proves their authenticator has the secret (and that they signed
+    in recently, or knows the password); return the new recovery codes."""
     ctx.limiter.hit("2fa", str(user.id), ctx.settings.login_rate_limit_per_minute)
-    key, now = _key(ctx), ctx.clock.time()
+    await confirm_sign_in(ctx, user, claims, password)
+    keys, now = CodeKeys.of(ctx), ctx.clock.time()
+    codes = new_recovery_codes()
+    hashes = [recovery_hash(keys.recovery, user.id, c) for c in codes]
 
     def enable_txn(conn: apsw.Connection) -> str | None:
         fresh = users_q.get(conn, user.id)
@@ -121,34 +235,44 @@ async def enable(ctx: Context, user: User, code: str, client: ClientInfo) -> Non
             return "2FA is already enabled"
         if not fresh.twofa_secret:
             return "2FA setup has not been started: call /auth/2fa/setup first"
-        if not accept_code_txn(conn, key, fresh, code, now):
+        if not accept_code_txn(conn, keys.totp, fresh, code, now):
             return "Invalid 2FA code"
         users_q.set_twofa_enabled(conn, user.id, now)
-        audit.record(conn, "twofa_enabled", client=client, user_id=user.id, now=now)
+        twofa_q.replace_recovery_codes(conn, user.id, hashes, now)
+        audit.record(conn, "twofa_enabled", client=client, user_id=user.id, now=now,
+                     detail={"recovery_codes": len(hashes)})
         return None
 
     problem = await ctx.db.write(enable_txn)
     if problem:
         raise BadRequest(problem)
     ctx.auth_cache.invalidate(user.id)
+    mail_enabled(ctx, user)
+    return codes
 
 
-async def disable(ctx: Context, user: User, code: str, client: ClientInfo) -> None:
-    """Turn 2FA off; needs a valid current code."""
+async def disable(ctx: Context, user: User, claims: Claims, code: str, password: str | None,
+                  client: ClientInfo) -> None:
+    """Turn 2FA off; needs a valid current code or a recovery code, and a recent sign-in or the
+    password."""
     ctx.limiter.hit("2fa", str(user.id), ctx.settings.login_rate_limit_per_minute)
-    key, now = _key(ctx), ctx.clock.time()
+    await confirm_sign_in(ctx, user, claims, password)
+    keys, now = CodeKeys.of(ctx), ctx.clock.time()
 
     def disable_txn(conn: apsw.Connection) -> str | None:
         fresh = users_q.get(conn, user.id)
         if fresh is None or not fresh.twofa_enabled:
             return "2FA is not enabled"
-        if not accept_code_txn(conn, key, fresh, code, now):
+        used = accept_any_code_txn(conn, keys, fresh, code, now)
+        if used is None:
             return "Invalid 2FA code"
         users_q.set_twofa(conn, user.id, enabled=False, secret=None, last_step=None, now=now)
-        audit.record(conn, "twofa_disabled", client=client, user_id=user.id, now=now)
+        twofa_q.delete_recovery_codes(conn, user.id)
+        audit.record(conn, "twofa_disabled", client=client, user_id=user.id, now=now, detail={"with": used})
         return None
 
     problem = await ctx.db.write(disable_txn)
     if problem:
         raise BadRequest(problem)
     ctx.auth_cache.invalidate(user.id)
+    mail_disabled(ctx, user)

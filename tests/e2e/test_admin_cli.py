@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import asyncio
+import email
 import json
 import time
 
+import pyotp
 import pytest
 import requests
 from e2e_support import ADMIN_EMAIL, ADMIN_USERNAME, run_pufferd
@@ -94,6 +96,34 @@ def test_reset_password_signs_the_user_out_of_the_running_server(server):
 def test_reset_password_refuses_a_weak_password_and_an_unknown_user(initialised_dir):
     refused(admin(initialised_dir, "reset-password", "1", "--password", "aaaaaaaaaa"), "too simple")
     refused(admin(initialised_dir, "reset-password", "nobody", "--password", NEW_PASSWORD), "no user 'nobody'")
+
+
+# reset-2fa ------------------------------------------------------------------------------------
+def test_reset_2fa_turns_2fa_off_signs_out_and_mails_the_owner(server):
+    token = login(server, ADMIN_EMAIL, "admin-password-1").json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    secret = requests.post(f"{server.base_url}/api/v1/auth/2fa/setup", headers=headers, timeout=10).json()["secret"]
+    resp = requests.post(f"{server.base_url}/api/v1/auth/2fa/enable", headers=headers, timeout=10,
+                         json={"code": pyotp.TOTP(secret).now()})
+    assert resp.status_code == 200, resp.text
+    assert len(resp.json()["recovery_codes"]) == 10
+    assert login(server, ADMIN_EMAIL, "admin-password-1").status_code == 401  # a code is needed now
+
+    out = ok(admin(server.data_dir, "reset-2fa", ADMIN_EMAIL))
+    assert "2FA of admin turned off; 1 session(s) signed out" in out
+    assert requests.get(f"{server.base_url}/api/v1/auth/me", headers=headers, timeout=10).status_code == 401
+    assert login(server, ADMIN_EMAIL, "admin-password-1").status_code == 200
+    mails = [email.message_from_bytes(p.read_bytes()) for p in sorted((server.data_dir / "mail" / "outbox").glob("*.eml"))]
+    assert [m["Subject"] for m in mails if m["To"] == ADMIN_EMAIL and "is off" in m["Subject"]] == [
+        "Two-factor authentication is off for your pufferd-e2e account"]
+    entries = [json.loads(line) for line in ok(admin(server.data_dir, "audit", "--event", "admin_reset_2fa",
+                                                     "--json")).splitlines()]
+    assert len(entries) == 1 and entries[0]["actor"].startswith("cli")
+
+
+def test_reset_2fa_refuses_a_user_without_2fa_and_an_unknown_user(initialised_dir):
+    refused(admin(initialised_dir, "reset-2fa", ADMIN_USERNAME), "does not use 2FA")
+    refused(admin(initialised_dir, "reset-2fa", "nobody"), "no user 'nobody'")
 
 
 # set-admin / disable-user ---------------------------------------------------------------------

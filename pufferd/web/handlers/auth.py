@@ -17,6 +17,8 @@ from pufferd.web.schemas.auth import (
     SessionRead,
     TokenResponse,
     TwoFactorCodeRequest,
+    TwoFactorDisableRequest,
+    TwoFactorEnableResponse,
     TwoFactorSetupResponse,
     VerifyEmailRequest,
 )
@@ -119,15 +121,24 @@ async def twofa_setup(request: web.Request) -> TwoFactorSetupResponse:
     return TwoFactorSetupResponse(secret=setup.secret, otpauth_url=setup.otpauth_url)
 
 
-@routes.post("/api/v1/auth/2fa/enable", body=TwoFactorCodeRequest, response=MessageResponse)
-async def twofa_enable(request: web.Request, body: TwoFactorCodeRequest) -> MessageResponse:
-    """Turn 2FA on with a current code from the authenticator app."""
-    await twofa.enable(request.app[CTX], request[USER], body.code, client_info(request))
-    return MessageResponse(message="2FA enabled")
+@routes.post("/api/v1/auth/2fa/enable", body=TwoFactorCodeRequest, response=TwoFactorEnableResponse)
+async def twofa_enable(request: web.Request, body: TwoFactorCodeRequest) -> TwoFactorEnableResponse:
+    """Turn 2FA on with a current code from the authenticator app; answers ten one-time recovery codes.
+
+    Needs a login within the last 10 minutes (twofa_recent_login_seconds) or the account
+    `password` in the body (403 otherwise). The owner is told by e-mail.
+    """
+    codes = await twofa.enable(request.app[CTX], request[USER], request[CLAIMS], body.code, body.password,
+                               client_info(request))
+    return TwoFactorEnableResponse(message="2FA enabled", recovery_codes=codes)
 
 
-@routes.post("/api/v1/auth/2fa/disable", body=TwoFactorCodeRequest, response=MessageResponse)
-async def twofa_disable(request: web.Request, body: TwoFactorCodeRequest) -> MessageResponse:
-    """Turn 2FA off with a current code."""
-    await twofa.disable(request.app[CTX], request[USER], body.code, client_info(request))
+@routes.post("/api/v1/auth/2fa/disable", body=TwoFactorDisableRequest, response=MessageResponse)
+async def twofa_disable(request: web.Request, body: TwoFactorDisableRequest) -> MessageResponse:
+    """Turn 2FA off with a current code or a recovery code.
+
+    Needs a recent login or the `password`, as enabling does; the owner is told by e-mail.
+    """
+    await twofa.disable(request.app[CTX], request[USER], request[CLAIMS], body.code, body.password,
+                        client_info(request))
     return MessageResponse(message="2FA disabled")

@@ -29,6 +29,9 @@ def _given_password(value: str) -> str:
 NewPassword = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_new_password)]
 GivenPassword = Annotated[str, StringConstraints(min_length=1, max_length=1024), AfterValidator(_given_password)]
 OtpCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]
+# a TOTP code, or one of the recovery codes handed out when 2FA was turned on (xxxxx-xxxxx)
+OtpOrRecoveryCode = Annotated[str, StringConstraints(
+    strip_whitespace=True, pattern=r"^(?:[0-9]{6}|[A-Za-z0-9]{5}-?[A-Za-z0-9]{5})$")]
 OpaqueToken = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
 Jwt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4096)]
 InviteCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -50,7 +53,7 @@ class RegisterRequest(_Strict):
 class LoginRequest(_Strict):
     email: LookupEmail
     password: GivenPassword
-    otp_code: OtpCode | None = None  # only when 2FA is enabled
+    otp_code: OtpOrRecoveryCode | None = None  # only when 2FA is enabled: TOTP or recovery code
 
 
 class RefreshRequest(_Strict):
@@ -71,7 +74,24 @@ class ResetPasswordRequest(_Strict):
 
 
 class TwoFactorCodeRequest(_Strict):
+    """Turn 2FA on. `password` is needed only when the last login is older than
+    twofa_recent_login_seconds (10 minutes)."""
+
     code: OtpCode
+    password: GivenPassword | None = None
+
+
+class TwoFactorDisableRequest(_Strict):
+    """Turn 2FA off with a TOTP code or a recovery code; `password` as for enabling."""
+
+    code: OtpOrRecoveryCode
+    password: GivenPassword | None = None
+
+
+class TwoFactorEnableResponse(BaseModel):
+    message: str
+    # one-time codes for signing in (otp_code) when the authenticator is lost; shown only now
+    recovery_codes: list[str]
 
 
 class TokenResponse(BaseModel):
