@@ -307,10 +307,20 @@ def test_invite_link_mention_and_forward(alice, bob, playwright_browser, web_ser
         carol.context.close()
 
 
-def test_admin_changes_the_server_name_and_sees_a_chart(playwright_browser, web_server, artifacts):
+def test_admin_changes_the_server_name_sees_a_chart_and_resolves_a_report(bob, playwright_browser, web_server,
+                                                                          artifacts):
     paths = json.loads(urllib.request.urlopen(web_server.base_url + "/openapi.json", timeout=10).read())["paths"]
     if "/api/v1/system/server-info" not in paths or "/api/v1/system/stats/series" not in paths:
         pytest.skip("this tree has no administration API yet")
+    reports = "/api/v1/reports" in paths
+    if reports:  # Bob reports one of Alice's messages
+        msg = message(bob.page, "while you were away 0")
+        msg.hover()
+        msg.get_by_role("button", name="Message actions").click()
+        bob.page.get_by_role("menuitem", name="Report…").click()
+        bob.page.get_by_label("Why?").select_option("spam")
+        bob.page.get_by_role("button", name="Report", exact=True).click()
+        expect(bob.page.get_by_text("Reported to the server's moderators")).to_be_visible()
     admin = _person(playwright_browser, web_server, "Admin", ADMIN_USERNAME)
     page = admin.page
     try:
@@ -333,6 +343,13 @@ def test_admin_changes_the_server_name_and_sees_a_chart(playwright_browser, web_
         expect(chart.get_by_role("img")).to_have_attribute("aria-label", re.compile(r"Messages: \d"))
         shoot(page, artifacts, "admin")
         assert axe_violations(page) == []
+        if reports:
+            page.get_by_role("link", name="Reports").click()
+            report = page.locator(".reports li", has_text="while you were away 0")
+            expect(report).to_contain_text("spam")
+            page.once("dialog", lambda d: d.accept("not spam, just chatty"))
+            report.get_by_role("button", name="Dismiss").click()
+            expect(page.get_by_text("No open reports.")).to_be_visible()
         assert admin.errors == []
     finally:
         admin.context.close()

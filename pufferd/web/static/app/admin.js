@@ -1,8 +1,8 @@
 // The administration console (/admin): pages for the /api/v1/system and /api/v1/cdn APIs, each
 // shown to the roles whose privileges allow it (GET /api/v1/system/privileges). Loaded on demand.
-import { html, useState, useEffect, useRef, useStore, link, useRoute, fullTime, fileSize, cls } from "./lib.js";
+import { html, useState, useEffect, useRef, link, useRoute, fullTime, fileSize } from "./lib.js";
 import * as api from "./api.js";
-import { store, fail, toast, loadServerInfo } from "./state.js";
+import { fail, toast, loadServerInfo } from "./state.js";
 import { Icon, Spinner, Field } from "./ui.js";
 import uPlot from "../vendor/uplot.mjs";
 
@@ -12,7 +12,7 @@ css.href = new URL("../vendor/uplot.css", import.meta.url).href;
 document.head.append(css);
 
 const PAGES = [
-  ["overview", "Overview", "view_analytics"], ["server", "Server", "manage_settings"], ["users", "Users and roles", "manage_roles"],
+  ["overview", "Overview", "view_analytics"], ["reports", "Reports", "resolve_reports"], ["server", "Server", "manage_settings"], ["users", "Users and roles", "manage_roles"],
   ["invites", "Invites", "manage_settings"], ["ip-blocks", "IP blocks", "block_ips"], ["audit", "Audit log", "view_audit"],
   ["files", "Files", "manage_files"], ["tasks", "Tasks", "view_analytics"],
 ];
@@ -23,7 +23,7 @@ export function AdminConsole() {
   useEffect(() => { api.get("/api/v1/system/privileges").then(setPriv, e => setPriv({ error: e })); }, []);
   const allowed = priv && !priv.error ? PAGES.filter(([, , p]) => priv.privileges.includes(p)) : [];
   const section = path.split("/")[2] || (allowed[0] && allowed[0][0]);
-  const Page = { overview: Overview, server: Server, users: Users, invites: Invites, "ip-blocks": IpBlocks, audit: Audit, files: Files, tasks: Tasks }[section];
+  const Page = { overview: Overview, reports: Reports, server: Server, users: Users, invites: Invites, "ip-blocks": IpBlocks, audit: Audit, files: Files, tasks: Tasks }[section];
   let body;
   if (!priv) body = html`<${Spinner} label="Checking your role"/>`;
   else if (priv.error) body = html`<p role="alert">${priv.error.status === 404 ? "This server has no administration API." : priv.error.message}</p>`;
@@ -105,6 +105,33 @@ function Overview() {
       ${card("CPU", `${usage.cpu_percent.toFixed(1)} %`)}${card("Database", fileSize(usage.db_bytes + usage.wal_bytes))}
       ${card("Blobs", fileSize(usage.blob_bytes))}${card("Free disk", fileSize(usage.disk_free_bytes))}
       ${card("Loop lag", `${(usage.loop_lag_seconds * 1000).toFixed(1)} ms`)}</div>`}`;
+}
+
+// ---- reports queue --------------------------------------------------------------------------
+const ACTIONS = [["dismiss", "Dismiss"], ["delete", "Delete the message"], ["timeout", "Time the user out for a day"], ["ban", "Ban the user"]];
+function Reports() {
+  const [state, setState] = useState("open");
+  const paged = usePaged(`/api/v1/system/reports${api.qs({ state, limit: 50 })}`, "reports");
+  const resolve = async (r, action) => {
+    const reason = prompt(`${ACTIONS.find(a => a[0] === action)[1]}: reason (kept in the audit log)`);
+    if (!reason) return;
+    const body = { action, reason };
+    if (action === "timeout") body.until = new Date(Date.now() + 86_400_000).toISOString();
+    try { await api.post(`/api/v1/system/reports/${r.id}/resolve`, body); toast("Resolved"); paged.reload(); } catch (e) { fail(e); }
+  };
+  const who = p => (p ? `@${p.username}` : "—");
+  return html`<h3>Reports</h3>
+    <div class="row"><label for="rep-state">Show</label><select id="rep-state" class="narrow" value=${state} onChange=${e => setState(e.target.value)}>
+      ${["open", "resolved", "dismissed", "all"].map(x => html`<option value=${x}>${x}</option>`)}</select></div>
+    ${paged.items === null ? html`<${Spinner}/>` : html`<ul class="reports">${paged.items.map(r => html`<li key=${r.id} class="card">
+      <p><strong>${r.category}</strong> · ${r.target_type} reported by ${who(r.reporter)} · ${fullTime(r.created_at)} · <em>${r.state}</em></p>
+      ${r.reported_user && html`<p>About ${who(r.reported_user)}${r.chat_id ? ` in chat #${r.chat_id}` : ""}</p>`}
+      ${r.message_text && html`<blockquote dir="auto">${r.message_text}</blockquote>`}
+      ${r.description && html`<p class="muted">“${r.description}”</p>`}
+      ${r.state === "open" ? html`<div class="row">${ACTIONS.map(([a, label]) => html`<button type="button" class=${a === "ban" || a === "delete" ? "danger" : ""}
+        onClick=${() => resolve(r, a)}>${label}</button>`)}</div>`
+        : html`<p class="muted">${r.action || r.state}${r.resolution_reason ? `: ${r.resolution_reason}` : ""}</p>`}</li>`)}
+      ${!paged.items.length && html`<li class="empty">No ${state === "all" ? "" : state} reports.</li>`}</ul><${More} paged=${paged}/>`}`;
 }
 
 // ---- server info and settings ---------------------------------------------------------------

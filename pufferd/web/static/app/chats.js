@@ -1,5 +1,5 @@
 // The chat list, global search, new chats, discovery and the invite page.
-import { html, useState, useEffect, useRef, useStore, navigate, link, shortTime, cls, highlight, useRoute } from "./lib.js";
+import { html, useState, useEffect, useStore, navigate, link, shortTime, cls, highlight, useRoute } from "./lib.js";
 import * as api from "./api.js";
 import { store, sortedChats, chatAction, setMuted, loadMuted, hideChat, upsertChat, loadChats, isOnline, fail,
          rememberUsers, userName, typingIn, loadNotifications, chatMessages, loadNewest } from "./state.js";

@@ -1,10 +1,10 @@
 // One conversation: a windowed message list paged backwards on scroll, live updates, the composer.
-import { html, useState, useEffect, useRef, useLayoutEffect, useStore, useMemo, navigate, link, clock, fullTime,
+import { html, useState, useEffect, useRef, useLayoutEffect, useStore, navigate, link, clock, fullTime,
          lastSeen, fileSize, cls, highlight, Fragment } from "./lib.js";
 import * as api from "./api.js";
 import { store, chatMessages, loadNewest, loadOlder, loadUntil, sendMessage, retryPending, discardPending, editMessage,
          deleteMessage, toggleReaction, loadReactions, forward, markRead, attachmentsFor, typingIn, isOnline, userName, user,
-         loadMembers, openChatById, realtime, fail, sortedChats, upsertChat } from "./state.js";
+         loadMembers, openChatById, realtime, fail, toast, sortedChats, upsertChat } from "./state.js";
 import { Avatar, Icon, Menu, Modal, Spinner } from "./ui.js";
 import { ChatInfo } from "./chatinfo.js";
 
@@ -132,6 +132,7 @@ function Message({ msg, m, chat, showSender, onReply, onEdit, onForward, onThrea
       { label: "Forward", action: () => onForward(msg) },
       mine && msg.type === "text" && !msg.forwarded_from_message_id && { label: "Edit", action: () => onEdit(msg) },
       chat.type !== "private" && ["owner", "admin"].includes(chat.my_role) && { label: "Pin", action: () => api.post(`/api/v1/chats/${chat.id}/pin`, { message_id: msg.id }).then(c => { upsertChat(c); store.bump(); }, fail) },
+      !mine && { label: "Report…", action: () => onThread(msg, "report") },
       { label: "Delete for me", danger: true, action: () => deleteMessage(msg, false) },
       canDeleteAll && { label: "Delete for everyone", danger: true, action: () => confirm("Delete this message for everyone?") && deleteMessage(msg, true) },
     ]}/>
@@ -409,9 +410,29 @@ function ForwardDialog({ msg, onClose }) {
     <button class="primary" type="button" disabled=${!chosen.size} onClick=${() => { forward(msg, [...chosen], author); onClose(); }}>Forward</button></${Modal}>`;
 }
 
+const CATEGORIES = [["spam", "Spam"], ["harassment", "Harassment"], ["hate", "Hate"], ["violence", "Violence"],
+  ["sexual", "Sexual content"], ["illegal", "Illegal content"], ["impersonation", "Impersonation"], ["other", "Something else"]];
+function ReportDialog({ msg, onClose }) {
+  const submit = async e => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    try {
+      await api.post("/api/v1/reports", { message_id: msg.id, category: f.get("category"), description: f.get("description").trim() || null });
+      toast("Reported to the server's moderators"); onClose();
+    } catch (err) { fail(err); }
+  };
+  return html`<${Modal} title="Report this message" onClose=${onClose}><form onSubmit=${submit}>
+    <blockquote dir="auto">${msg.text || msg.type}</blockquote>
+    <div class="field"><label for="rep-cat">Why?</label><select id="rep-cat" name="category" required>
+      ${CATEGORIES.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select></div>
+    <div class="field"><label for="rep-desc">Details (optional)</label><textarea id="rep-desc" name="description" maxlength="2000" rows="3"></textarea></div>
+    <button class="primary" type="submit">Report</button></form></${Modal}>`;
+}
+
 function ThreadDialog({ msg, mode, onClose, onReply }) {
   const [items, setItems] = useState(null);
   useEffect(() => { if (mode !== "react") api.get(`/api/v1/messages/${msg.id}/thread?limit=200`).then(setItems, fail); }, [msg.id]);
+  if (mode === "report") return html`<${ReportDialog} msg=${msg} onClose=${onClose}/>`;
   if (mode === "react") {
     const EMOJI = ["👍", "👎", "❤️", "🔥", "😂", "😮", "😢", "😡", "🎉", "🙏", "👏", "🤔", "👀", "✅", "💯", "🚀"];
     return html`<${Modal} title="React" onClose=${onClose}><div class="emoji-grid">${EMOJI.map(e =>
