@@ -150,6 +150,13 @@ def test_live_chat_typing_ticks_reply_react_edit_delete(alice, bob, artifacts):
     msg.get_by_role("button", name="Message actions").click()
     a.get_by_role("menuitem", name="React 👍").click()
     expect(message(b, "A reply to you").get_by_role("button", name=re.compile("👍 1"))).to_be_visible()
+    # pin: either side of a private chat; the other sees the bar, and unpins it
+    msg.hover()
+    msg.get_by_role("button", name="Message actions").click()
+    a.get_by_role("menuitem", name="Pin").click()
+    expect(b.locator(".pinned-bar")).to_contain_text("A reply to you")
+    b.locator(".pinned-bar").get_by_role("button", name="Unpin").click()
+    expect(a.locator(".pinned-bar")).to_have_count(0)
     # edit
     msg = message(a, "Hello Bob, this is Alice")
     msg.hover()

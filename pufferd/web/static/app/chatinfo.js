@@ -23,6 +23,14 @@ export function ChatInfo({ chat, onClose }) {
       store.bump(); toast("Saved");
     } catch (err) { fail(err); }
   };
+  const setAvatar = async e => {
+    const file = e.target.files[0];
+    if (!file) return;
+    try {
+      const grant = await api.uploadFile(file);
+      upsertChat(await api.patch(`/api/v1/chats/${chat.id}/profile`, { avatar_url: grant.file_url })); store.bump(); toast("Saved");
+    } catch (err) { fail(err); }
+  };
   const makeInvite = async () => { try { setInvite(await api.post(`/api/v1/chats/${chat.id}/invite-link`)); } catch (e) { fail(e); } };
   const leave = async () => {
     if (!confirm(`Leave “${chat.display_title}”?`)) return;
@@ -49,7 +57,10 @@ export function ChatInfo({ chat, onClose }) {
         ${(owner || chat.type === "private") && html`<button type="button" class="danger" onClick=${() => remove(true)}>Delete for everyone</button>`}
         <button type="button" class="danger" onClick=${() => remove(false)}>Delete for me</button>
       </div></section>
-    ${manager && html`<section class="info-section"><h3>Profile</h3><form onSubmit=${saveProfile}>
+    ${manager && html`<section class="info-section"><h3>Profile</h3>
+      <div class="row"><${Avatar} name=${chat.display_title} id=${chat.id} url=${chat.avatar_url} size="64"/>
+        <label class="button">Change picture<input type="file" accept="image/jpeg,image/png,image/webp" class="visually-hidden" onChange=${setAvatar}/></label></div>
+      <form onSubmit=${saveProfile}>
       <${Field} label="Title" name="title" value=${chat.title || ""} required maxlength="128"/>
       <${Field} label="Description" name="description" value=${chat.description || ""} maxlength="500"/>
       <button type="submit">Save</button></form></section>

@@ -131,7 +131,7 @@ function Message({ msg, m, chat, showSender, onReply, onEdit, onForward, onThrea
       { label: "View thread", action: () => onThread(msg) },
       { label: "Forward", action: () => onForward(msg) },
       mine && msg.type === "text" && !msg.forwarded_from_message_id && { label: "Edit", action: () => onEdit(msg) },
-      chat.type !== "private" && ["owner", "admin"].includes(chat.my_role) && { label: "Pin", action: () => api.post(`/api/v1/chats/${chat.id}/pin`, { message_id: msg.id }).then(c => { upsertChat(c); store.bump(); }, fail) },
+      (chat.type === "private" || ["owner", "admin"].includes(chat.my_role)) && { label: "Pin", action: () => api.post(`/api/v1/chats/${chat.id}/pin`, { message_id: msg.id }).then(c => { upsertChat(c); store.bump(); }, fail) },
       !mine && { label: "Report…", action: () => onThread(msg, "report") },
       { label: "Delete for me", danger: true, action: () => deleteMessage(msg, false) },
       canDeleteAll && { label: "Delete for everyone", danger: true, action: () => confirm("Delete this message for everyone?") && deleteMessage(msg, true) },
@@ -507,8 +507,11 @@ export function Conversation({ chatId, jump }) {
       <button type="button" class="icon-btn" onClick=${() => setDialog({ kind: "info" })}><${Icon} name="info" label="Chat info"/></button>
     </header>
     ${searching && html`<${ChatSearch} chat=${chat} setQuery=${setQuery} onClose=${() => { setSearching(false); setQuery(""); }} onPick=${id => setJumpId(id)}/>`}
-    ${chat.pinned_message_id && html`<button type="button" class="pinned-bar" onClick=${() => setJumpId(chat.pinned_message_id)}>
-      <${Icon} name="pin" size="16"/> <span>${pinned ? (pinned.text || pinned.type) : "Pinned message"}</span></button>`}
+    ${chat.pinned_message_id && html`<div class="pinned-bar"><button type="button" class="linkish" onClick=${() => setJumpId(chat.pinned_message_id)}>
+      <${Icon} name="pin" size="16"/> <span>${pinned ? (pinned.text || pinned.type) : "Pinned message"}</span></button>
+      ${(chat.type === "private" || ["owner", "admin"].includes(chat.my_role)) && html`<button type="button" class="icon-btn"
+        onClick=${() => api.post(`/api/v1/chats/${chat.id}/pin`, { message_id: null }).then(c => { upsertChat(c); store.bump(); }, fail)}>
+        <${Icon} name="close" size="16" label="Unpin"/></button>`}</div>`}
     ${m.loaded ? html`<${MessageList} key=${chatId} chat=${chat} m=${m} jump=${jumpId} setJumpDone=${() => setJumpId(null)} query=${query}
         onReply=${setReplyTo} onEdit=${setEditing} onForward=${msg => setDialog({ kind: "forward", msg })}
         onThread=${(msg, mode) => setDialog({ kind: "thread", msg, mode })}/>`

@@ -15,7 +15,9 @@ function Admin() {
   const [mod, setMod] = useState(null);
   useEffect(() => { import("./admin.js").then(setMod, e => setMod({ error: e })); }, []);
   if (!mod) return html`<${Spinner} label="Loading administration"/>`;
-  if (mod.error) return html`<p class="form-error" role="alert">The administration console failed to load.</p>`;
+  // after an upgrade an open tab's old asset version is gone: a reload fetches the new one
+  if (mod.error) return html`<p class="form-error" role="alert">The administration console failed to load.
+    <button type="button" onClick=${() => location.reload()}>Reload</button></p>`;
   return html`<${mod.AdminConsole}/>`;
 }
 
