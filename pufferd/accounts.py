@@ -272,11 +272,12 @@ async def login(ctx: Context, *, email: str, password: str, otp_code: str | None
     session_id = str(uuid.uuid4())
     keys = twofa.CodeKeys.of(ctx)
     recovery_left: int | None = None  # set when a recovery code was used: how many are left
+    locked_until: float | None = None  # set when wrong codes have locked the account's 2FA
 
     banned = ""
 
     def login_txn(conn: apsw.Connection) -> str | None:
-        nonlocal banned, recovery_left
+        nonlocal banned, recovery_left, locked_until
         fresh = users_q.get(conn, user.id) if user is not None and password_ok else None
         reason = None
         used = None
@@ -288,11 +289,18 @@ async def login(ctx: Context, *, email: str, password: str, otp_code: str | None
             reason, banned = "banned", moderation.banned_detail(fresh)
         elif s.require_verified_email and not fresh.email_verified:
             reason = "unverified"
+        elif fresh.twofa_enabled and (locked_until := twofa.locked_until_txn(conn, fresh.id, now)) is not None:
+            reason = "otp_locked"
         elif fresh.twofa_enabled and not otp_code:
             reason = "otp_required"
         elif fresh.twofa_enabled and (used := twofa.accept_any_code_txn(conn, keys, fresh, otp_code or "",
                                                                          now)) is None:
             reason = "otp_invalid"
+            locked_until = twofa.wrong_code_txn(conn, s, fresh.id, now)
+            if locked_until is not None:
+                reason = "otp_locked_now"
+                audit.record(conn, "twofa_locked", client=client, user_id=fresh.id, now=now,
+                             detail={"failures": s.twofa_max_failures, "until": locked_until})
         if reason is not None:
             audit.record(conn, "login_failed", client=client, now=now,
                          user_id=user.id if user is not None else None,
@@ -302,6 +310,8 @@ async def login(ctx: Context, *, email: str, password: str, otp_code: str | None
         accounts_q.insert_session(conn, session_id=session_id, user_id=fresh.id,  # type: ignore[union-attr]
                                   ip_address=client.ip, user_agent=client.user_agent, now=now,
                                   expires_at=now + s.refresh_token_ttl_seconds)
+        if used is not None:
+            twofa_q.clear_failures(conn, fresh.id)  # type: ignore[union-attr]
         if used == twofa.RECOVERY:
             recovery_left = twofa_q.recovery_codes_left(conn, fresh.id)  # type: ignore[union-attr]
         audit.record(conn, "login_succeeded", client=client, user_id=fresh.id, now=now,  # type: ignore[union-attr]
@@ -323,6 +333,10 @@ async def login(ctx: Context, *, email: str, password: str, otp_code: str | None
         raise Unauthorized(OTP_REQUIRED)
     if reason == "otp_invalid":
         raise Unauthorized(OTP_INVALID)
+    if reason in ("otp_locked", "otp_locked_now") and locked_until is not None:
+        if reason == "otp_locked_now":
+            twofa.mail_locked(ctx, user, locked_until)  # type: ignore[arg-type]
+        raise twofa.CodesLocked(locked_until - now)
     if recovery_left is not None:
         twofa.mail_recovery_code_used(ctx, user, recovery_left)  # type: ignore[arg-type]
     return _issue_pair(ctx, user.id, session_id, session_id, now, now)  # type: ignore[union-attr]

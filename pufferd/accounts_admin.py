@@ -97,6 +97,7 @@ def reset_2fa_txn(conn: apsw.Connection, ref: str, now: float) -> tuple[User, in
         raise AdminError(f"{user.username} does not use 2FA")
     users_q.set_twofa(conn, user.id, enabled=False, secret=None, last_step=None, now=now)
     twofa_q.delete_recovery_codes(conn, user.id)
+    twofa_q.clear_failures(conn, user.id)
     revoked = _sign_out_txn(conn, user, now, "admin")
     _record(conn, "admin_reset_2fa", user, now, sessions_revoked=revoked)
     return users_q.get(conn, user.id), revoked  # type: ignore[return-value]

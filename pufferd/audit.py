@@ -20,7 +20,7 @@ EVENTS = (
     "session_revoked", "sessions_revoked_all", "email_verified", "password_reset_requested",
     "password_reset", "twofa_enabled", "twofa_disabled",
     "admin_create_user", "admin_reset_password", "admin_set_admin", "admin_disable_user",
-    "admin_reset_2fa",
+    "admin_reset_2fa", "twofa_locked",
     # file management and maintenance over the API (issue 13, items 7 and 8)
     "file_deleted", "media_cleanup", "task_run",
     # administration over the API (issue 13)

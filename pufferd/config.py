@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     password_reset_ttl_seconds: int = Field(3600, ge=60)
     # 2FA is turned on or off only this long after a login, or with the account password
     twofa_recent_login_seconds: int = Field(600, ge=0)
+    # wrong 2FA codes per account (whatever the client IP): this many within twofa_lockout_seconds
+    # lock 2FA sign-in (and turning 2FA off) for twofa_lockout_seconds; 0 turns the lock-out off
+    twofa_max_failures: int = Field(5, ge=0)
+    twofa_lockout_seconds: int = Field(900, ge=1)
 
     # rate limits (0 disables a limit) — names from the API reference, section 12
     login_rate_limit_per_minute: int = Field(10, ge=0, validation_alias=_env("LOGIN_RATE_LIMIT_PER_MINUTE"))

@@ -11,12 +11,17 @@ time) or the account password. Enabling hands out RECOVERY_CODES one-time codes 
 each accepted once instead of a TOTP code. The owner is mailed whenever 2FA goes on or off or a
 recovery code is used. A password reset leaves 2FA as it is (a mailbox alone must not undo it);
 the owner signs in with a recovery code, or an administrator runs `pufferd admin reset-2fa`.
+
+Wrong codes are counted per account as well as limited per client IP: `twofa_max_failures` (5)
+within `twofa_lockout_seconds` (15 minutes) refuse every code, right or wrong, for that long
+(429 with Retry-After), and the owner is mailed, since whoever typed them knows the password.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import math
 import os
 import secrets
 from dataclasses import dataclass
@@ -28,10 +33,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from pufferd import audit, mail
 from pufferd.audit import ClientInfo
+from pufferd.config import Settings
 from pufferd.context import Context
 from pufferd.db import twofa_q, users_q
 from pufferd.db.users_q import User
-from pufferd.errors import BadRequest, Forbidden
+from pufferd.errors import BadRequest, Forbidden, RateLimited
 from pufferd.tokens import Claims
 
 KEY_PURPOSE = "totp secrets"
@@ -44,6 +50,16 @@ RECOVERY_CODES = 10
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 TOTP, RECOVERY = "totp", "recovery"  # what accept_any_code_txn accepted
 PASSWORD_WRONG = "Incorrect password"
+
+
+class CodesLocked(RateLimited):
+    """429: too many wrong 2FA codes for this account; no code is taken until Retry-After."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(math.ceil(retry_after))
+        minutes = math.ceil(self.retry_after / 60)
+        self.detail = (f"Too many wrong 2FA codes: 2FA codes for this account are refused for"
+                       f" {minutes} more minute{'s' if minutes != 1 else ''}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +148,31 @@ def accept_any_code_txn(conn: apsw.Connection, keys: CodeKeys, user: User, code:
     return RECOVERY if twofa_q.take_recovery_code(conn, user.id, recovery_hash(keys.recovery, user.id, code)) else None
 
 
+def locked_until_txn(conn: apsw.Connection, user_id: int, now: float) -> float | None:
+    """When the user's lock-out ends, if one holds at NOW."""
+    state = twofa_q.get_failures(conn, user_id)
+    if state is None or state.locked_until is None or state.locked_until <= now:
+        return None
+    return state.locked_until
+
+
+def wrong_code_txn(conn: apsw.Connection, settings: Settings, user_id: int, now: float) -> float | None:
+    """Count one wrong code of the user; when it is the one that starts a lock-out, its end."""
+    limit, window = settings.twofa_max_failures, settings.twofa_lockout_seconds
+    if limit <= 0:
+        return None
+    state = twofa_q.get_failures(conn, user_id)
+    if state is None or state.locked_until is not None or now - state.first_at >= window:
+        failures, first_at = 1, now  # a new window (an earlier lock-out is over: not locked here)
+    else:
+        failures, first_at = state.failures + 1, state.first_at
+    if failures >= limit:
+        twofa_q.put_failures(conn, user_id, twofa_q.Failures(0, now, now + window))
+        return now + window
+    twofa_q.put_failures(conn, user_id, twofa_q.Failures(failures, first_at, None))
+    return None
+
+
 def _key(ctx: Context) -> bytes:
     return ctx.keys.derive(KEY_PURPOSE)
 
@@ -186,6 +227,16 @@ def mail_disabled(ctx: Context, user: User) -> None:
            f" ({user.username}): signing in needs only your password now.\n\nIf this was not you,"
            " reset your password at once (that signs out every device) and turn two-factor"
            " authentication on again.\n")
+
+
+def mail_locked(ctx: Context, user: User, until: float) -> None:
+    s = ctx.settings
+    minutes = max(1, round((until - ctx.clock.time()) / 60))
+    notify(ctx, user, f"Sign-in to {s.server_name} locked after wrong 2FA codes",
+           f"{s.twofa_max_failures} wrong two-factor codes were entered for your {s.server_name}"
+           f" account ({user.username}), after the right password. For the next {minutes} minutes"
+           " no code is accepted, not even the right one.\n\nIf this was not you, someone knows your"
+           " password: change it (reset it by mail; that signs out every device).\n")
 
 
 def mail_recovery_code_used(ctx: Context, user: User, left: int) -> None:
@@ -258,20 +309,37 @@ async def disable(ctx: Context, user: User, claims: Claims, code: str, password:
     ctx.limiter.hit("2fa", str(user.id), ctx.settings.login_rate_limit_per_minute)
     await confirm_sign_in(ctx, user, claims, password)
     keys, now = CodeKeys.of(ctx), ctx.clock.time()
+    locked_until: float | None = None
+    locked_now = False
 
     def disable_txn(conn: apsw.Connection) -> str | None:
+        nonlocal locked_until, locked_now
         fresh = users_q.get(conn, user.id)
         if fresh is None or not fresh.twofa_enabled:
             return "2FA is not enabled"
+        locked_until = locked_until_txn(conn, user.id, now)
+        if locked_until is not None:
+            return "locked"
         used = accept_any_code_txn(conn, keys, fresh, code, now)
         if used is None:
+            locked_until = wrong_code_txn(conn, ctx.settings, user.id, now)
+            if locked_until is not None:
+                locked_now = True
+                audit.record(conn, "twofa_locked", client=client, user_id=user.id, now=now,
+                             detail={"failures": ctx.settings.twofa_max_failures, "until": locked_until})
+                return "locked"
             return "Invalid 2FA code"
         users_q.set_twofa(conn, user.id, enabled=False, secret=None, last_step=None, now=now)
         twofa_q.delete_recovery_codes(conn, user.id)
+        twofa_q.clear_failures(conn, user.id)
         audit.record(conn, "twofa_disabled", client=client, user_id=user.id, now=now, detail={"with": used})
         return None
 
     problem = await ctx.db.write(disable_txn)
+    if locked_now and locked_until is not None:
+        mail_locked(ctx, user, locked_until)
+    if problem == "locked" and locked_until is not None:
+        raise CodesLocked(locked_until - now)
     if problem:
         raise BadRequest(problem)
     ctx.auth_cache.invalidate(user.id)

@@ -1,7 +1,16 @@
-"""Query functions for 2FA recovery codes (migration 0012)."""
+"""Query functions for 2FA recovery codes (migration 0012) and wrong-code counts (0013)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import apsw
+
+
+@dataclass(frozen=True, slots=True)
+class Failures:
+    failures: int
+    first_at: float
+    locked_until: float | None
 
 
 def replace_recovery_codes(conn: apsw.Connection, user_id: int, code_hashes: list[str], now: float) -> None:
@@ -25,3 +34,21 @@ def recovery_codes_left(conn: apsw.Connection, user_id: int) -> int:
 
 def delete_recovery_codes(conn: apsw.Connection, user_id: int) -> None:
     conn.execute("DELETE FROM twofa_recovery_codes WHERE user_id = ?", (user_id,))
+
+
+# wrong codes ---------------------------------------------------------------------------------
+def get_failures(conn: apsw.Connection, user_id: int) -> Failures | None:
+    row = conn.execute("SELECT failures, first_at, locked_until FROM twofa_failures WHERE user_id = ?",
+                       (user_id,)).fetchone()
+    return None if row is None else Failures(**row)
+
+
+def put_failures(conn: apsw.Connection, user_id: int, state: Failures) -> None:
+    conn.execute("INSERT INTO twofa_failures(user_id, failures, first_at, locked_until) VALUES (?, ?, ?, ?)"
+                 " ON CONFLICT(user_id) DO UPDATE SET failures = excluded.failures, first_at = excluded.first_at,"
+                 " locked_until = excluded.locked_until",
+                 (user_id, state.failures, state.first_at, state.locked_until))
+
+
+def clear_failures(conn: apsw.Connection, user_id: int) -> None:
+    conn.execute("DELETE FROM twofa_failures WHERE user_id = ?", (user_id,))
