@@ -1,6 +1,7 @@
-"""The web client across a server restart: its socket resumes with `since=` from before the
+"""The web client across server restarts: its socket resumes with `since=` from before the
 restart, the server answers `resync_required`, and the client reloads over HTTP without losing
-or repeating a message (CONTRACT.md, "Realtime")."""
+or repeating a message (CONTRACT.md, "Realtime"); a reload while the server is down opens the
+shell from the service worker and waits for the server."""
 from __future__ import annotations
 
 import re
@@ -76,5 +77,15 @@ def test_a_restart_resyncs_without_losing_or_repeating(restartable, playwright_b
         assert "since=" not in urls[0] and any("since=" in u for u in urls[1:]), urls
         assert any('"resync_required"' in f for f in frames), frames[-5:]
         assert errors == []
+        # the service worker keeps the shell: a reload while the server is down still opens the
+        # app, which says so, keeps the session and goes on once the server is back
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+        server.stop()
+        page.reload()
+        expect(page.get_by_role("heading", name="Cannot reach the server")).to_be_visible()
+        server = restartable["server"] = restartable["start"]()
+        page.get_by_role("button", name="Try now").click()
+        expect(page.get_by_role("heading", name="Alice", level=2)).to_be_visible()
+        expect(said("live again")).to_have_count(1)
     finally:
         context.close()

@@ -40,6 +40,11 @@ function App() {
     return html`<${Public}/><${Toasts}/>`;
   }
   if (s.booting) return html`<main class="boot" id="main"><${Spinner} label="Starting pufferd"/></main>`;
+  if (!s.me && s.unreachable) {
+    return html`<main class="boot" id="main"><div class="auth-card" role="alert"><h1>Cannot reach the server</h1>
+      <p>pufferd will try again when the network is back.</p>
+      <button type="button" class="primary" onClick=${() => startSession()}>Try now</button></div></main>`;
+  }
   if (!s.me) {
     const next = path === "/" ? "" : `?next=${encodeURIComponent(path + location.search)}`;
     navigate(`/login${next}`, { replace: true });

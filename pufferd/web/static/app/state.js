@@ -10,6 +10,7 @@ export const store = createStore({
   me: null,            // UserRead
   server: null,        // ServerInfoRead (public), when the server has it
   privileges: [],      // the caller's server privileges (GET /api/v1/system/privileges)
+  unreachable: false,  // the session could not start: no network or no server
   booting: true,
   connection: "offline",
   chats: new Map(),    // id -> ChatRead
@@ -480,9 +481,15 @@ export async function startSession() {
     S.users.set(S.me.id, S.me);
     realtime.start();
     loadPrivileges();
+    S.unreachable = false;
   } catch (e) {
     S.me = null;
-    if (e.status !== 401) fail(e);
+    if (!(e instanceof api.ApiError) || e.status >= 500) {
+      // offline, or the server is restarting: the session is kept; try again when it may work
+      S.unreachable = true;
+      addEventListener("online", startSession, { once: true });
+      setTimeout(() => { if (S.unreachable) startSession(); }, 10_000);
+    } else if (e.status !== 401) fail(e);
   } finally { S.booting = false; store.bump(); }
 }
 export function resetSession() {
