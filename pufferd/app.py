@@ -22,7 +22,7 @@ from pufferd.periodic import Board
 from pufferd.realtime.bus import Bus
 from pufferd.realtime.hub import Hub
 from pufferd.realtime.presence import Presence
-from pufferd.web import ipguard, middleware, openapi, webapp
+from pufferd.web import https, ipguard, middleware, openapi, webapp
 from pufferd.web.keys import CTX, HUB
 from pufferd.web.metrics import METRICS, Metrics
 from pufferd.web.metrics import middleware as metrics_middleware
@@ -91,4 +91,6 @@ def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicati
     app.cleanup_ctx.append(lambda _app: accounts.watch_revocations(ctx))
     app.cleanup_ctx.append(lambda _app: ipblocks.lifecycle(ctx))
     app.on_shutdown.append(close_sockets)
+    if settings.tls_enabled and settings.hsts_max_age_seconds:
+        app.on_response_prepare.append(https.hsts(settings.hsts_max_age_seconds))
     return app

@@ -9,13 +9,14 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from pufferd import __version__
+from pufferd import __version__, tls
 from pufferd import backup as backup_mod
 from pufferd import doctor as doctor_mod
 from pufferd.admin_cli import admin
@@ -29,7 +30,7 @@ log = logging.getLogger("pufferd")
 
 # failures that deserve one clear line and exit 1, never a traceback
 USER_ERRORS = (SettingsError, DataDirError, DatabaseOpenError, MigrationError, KeyError_,
-               backup_mod.BackupError)
+               backup_mod.BackupError, tls.TLSError)
 
 
 def fail(message: str) -> None:
@@ -220,7 +221,10 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
         if directory.exists() or directory.is_symlink():
             check_usable(directory)
         settings = load_settings(directory, host=host, port=port)
+        ssl_context = (tls.load(settings.tls_cert_file, settings.tls_key_file)
+                       if settings.tls_cert_file and settings.tls_key_file else None)
         sock = listen(settings.host, settings.port)
+        http_sock = listen(settings.host, settings.http_port) if settings.http_port is not None else None
         if not is_initialised(directory):
             auto_initialise(directory, settings)
             settings = load_settings(directory, host=host, port=port)
@@ -238,7 +242,7 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     else:
         runner = uvloop.run  # type: ignore[assignment]
     try:
-        code = runner(_serve(settings, sock))
+        code = runner(_serve(settings, sock, ssl_context, http_sock))
         # the loop is gone and with it its signal handlers: what is left is only exiting
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -249,10 +253,29 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     sys.exit(code)
 
 
-async def _serve(settings: Settings, sock: socket.socket) -> int:
+def _shown(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"[{host}]:{port}" if sock.family == socket.AF_INET6 else f"{host}:{port}"
+
+
+def _reload_certificate(ssl_context: ssl.SSLContext, settings: Settings) -> None:
+    """SIGHUP: load the certificate files again for new handshakes; open connections keep theirs."""
+    assert settings.tls_cert_file and settings.tls_key_file
+    try:
+        tls.reload(ssl_context, settings.tls_cert_file, settings.tls_key_file)
+    except tls.TLSError as exc:
+        log.error("SIGHUP: %s; still serving the previous certificate", exc)
+    else:
+        log.info("SIGHUP: reloaded TLS certificate %s (expires %s UTC)", settings.tls_cert_file,
+                 f"{tls.not_valid_after(settings.tls_cert_file.read_bytes()):%Y-%m-%d %H:%M}")
+
+
+async def _serve(settings: Settings, sock: socket.socket, ssl_context: ssl.SSLContext | None = None,
+                 http_sock: socket.socket | None = None) -> int:
     from aiohttp import web
 
     from pufferd.app import make_app
+    from pufferd.web import https
     from pufferd.web.accesslog import AccessLogBuffer, access_logger_class
 
     bound = sock.getsockname()
@@ -265,22 +288,43 @@ async def _serve(settings: Settings, sock: socket.socket) -> int:
                            access_log_class=access_logger_class(access), shutdown_timeout=10.0,
                            handle_signals=False)
     await runner.setup()
-    site = web.SockSite(runner, sock)
+    loop = asyncio.get_running_loop()
+    challenges: dict[str, str] = {}  # ACME HTTP-01 tokens -> key authorizations
+    acme_task: asyncio.Task[None] | None = None
+    if settings.acme_enabled:
+        from pufferd import acme_certs
+
+        ssl_context = acme_certs.initial_context(settings)
+        acme_task = asyncio.create_task(acme_certs.keep_certificate(settings, ssl_context, challenges))
+    elif ssl_context is not None:
+        loop.add_signal_handler(signal.SIGHUP, _reload_certificate, ssl_context, settings)
+    plain: web.AppRunner | None = None
+    if http_sock is not None:
+        plain = web.AppRunner(https.plain_app(settings, challenges), handle_signals=False,
+                              access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
+                              access_log_class=access_logger_class(access))
+        await plain.setup()
+        await web.SockSite(plain, http_sock).start()
+        log.info("plain HTTP on http://%s: 308 to HTTPS%s", _shown(http_sock),
+                 ", ACME challenges" if settings.acme_enabled else "")
+    site = web.SockSite(runner, sock, ssl_context=ssl_context)
     await site.start()
     settle_garbage_collector()
-    shown = f"[{bound[0]}]" if sock.family == socket.AF_INET6 else bound[0]
-    log.info("listening on http://%s:%s", shown, bound[1])
+    log.info("listening on %s://%s", "https" if ssl_context is not None else "http", _shown(sock))
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    if acme_task is not None:
+        acme_task.cancel()
     for sig in (signal.SIGTERM, signal.SIGINT):
         # a second signal (an impatient operator, a service manager repeating itself) must not
         # cut the orderly shutdown short: sockets closed with 1001, queued writes committed
         loop.add_signal_handler(sig, log.info, "already shutting down")
     access.flush()
     log.info("shutting down")
+    if plain is not None:
+        await plain.cleanup()
     await runner.cleanup()
     access.flush()
     log.info("stopped")

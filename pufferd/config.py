@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_FILE = "pufferd.toml"
@@ -49,6 +49,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     cors_origins: list[str] = []
     trusted_proxies: list[str] = []
+
+    # HTTPS (README "HTTPS"): serve TLS on `port` with these files (PEM; reloaded on SIGHUP) or
+    # with certificates from an ACME CA; without either, plain HTTP (the default for a first run)
+    tls_cert_file: Path | None = None  # the certificate chain, leaf first
+    tls_key_file: Path | None = None
+    # a second port on `host` serving plain HTTP: 308 to HTTPS, and the ACME HTTP-01 challenges
+    http_port: int | None = Field(None, ge=0, le=65535)
+    hsts_max_age_seconds: int = Field(365 * 24 * 3600, ge=0)  # Strict-Transport-Security; 0: no header
+    acme_enabled: bool = False  # a certificate for public_url's host name, renewed in the background
+    acme_directory_url: str = "https://acme-v02.api.letsencrypt.org/directory"
+    acme_email: str = ""  # the CA's contact for expiry notices; empty: none
+    acme_ca_bundle: Path | None = None  # PEM roots to trust for the directory URL (a test CA)
 
     # registration: open to anyone, by server invite code only, or closed (README "Administration")
     registration_mode: Literal["open", "invite_only", "closed"] = "open"
@@ -165,6 +177,21 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin, UTC)") from None
         return value
 
+    @model_validator(mode="after")
+    def _tls(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together: set both or neither")
+        if self.http_port is not None and not self.tls_enabled:
+            raise ValueError("http_port redirects to HTTPS: set tls_cert_file and tls_key_file, or acme_enabled")
+        if self.acme_enabled:
+            if self.tls_cert_file is not None:
+                raise ValueError("acme_enabled and tls_cert_file exclude each other")
+            if not self.acme_domain:
+                raise ValueError("acme_enabled needs public_url = https://<public host name>")
+            if self.http_port is None:
+                raise ValueError("acme_enabled needs http_port (80, or the port 80 is forwarded to)")
+        return self
+
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str) -> str:
@@ -186,12 +213,25 @@ class Settings(BaseSettings):
         return (init_settings, env_settings)
 
     @property
+    def tls_enabled(self) -> bool:
+        """`port` serves HTTPS (certificate files or ACME)."""
+        return self.tls_cert_file is not None or self.acme_enabled
+
+    @property
+    def acme_domain(self) -> str:
+        """The name ACME certificates are for: public_url's host, when it is https."""
+        from urllib.parse import urlsplit
+
+        url = urlsplit(self.public_url)
+        return url.hostname or "" if url.scheme == "https" else ""
+
+    @property
     def base_url(self) -> str:
         """The absolute URL clients use to reach this server."""
         if self.public_url:
             return self.public_url
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls_enabled else 'http'}://{host}:{self.port}"
 
     @property
     def db_path(self) -> Path:

@@ -24,7 +24,7 @@ ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-1"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
-LISTENING = re.compile(r"listening on (http://\S+)")
+LISTENING = re.compile(r"listening on (https?://\S+)")
 # the API reference's bare environment names (CONTRACT.md) must not leak in from the caller either
 _BARE_ENV = ("LOGIN_RATE_LIMIT_PER_MINUTE", "REGISTER_RATE_LIMIT_PER_MINUTE", "REFRESH_RATE_LIMIT_PER_MINUTE",
              "RESET_RATE_LIMIT_PER_MINUTE", "MESSAGE_RATE_LIMIT_PER_MINUTE",
