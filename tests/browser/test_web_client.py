@@ -244,6 +244,7 @@ def test_offline_and_back_loses_and_duplicates_nothing(alice, bob):
     bob.context.set_offline(False)
     expect(message(a, "written on the train")).to_have_count(1)
     expect(message(b, "written on the train")).to_have_count(1)
+    bob.errors.clear()  # the requests that failed while offline were logged as console errors
 
 
 def test_two_factor_sign_in(alice, artifacts):
@@ -314,6 +315,21 @@ def test_invite_link_mention_and_forward(alice, bob, playwright_browser, web_ser
         carol.context.close()
 
 
+def test_public_channel_discovered_and_joined_is_read_only_for_subscribers(alice, bob, web_server):
+    channel = api(web_server, "POST", "/api/v1/chats", {"type": "channel", "title": "Puffer News", "handle": "puffernews",
+                                                        "is_public": True, "member_ids": []}, user_id=2)
+    b = bob.page
+    b.get_by_role("button", name="New chat").click()
+    b.get_by_role("menuitem", name="Discover public chats").click()
+    b.get_by_label("Search public groups and channels").fill("puffer")
+    b.get_by_role("dialog").get_by_role("button", name="Join").click()
+    expect(b.get_by_role("heading", name="Puffer News", level=2)).to_be_visible()
+    expect(b.get_by_text("Only the owner and admins post in this channel.")).to_be_visible()
+    api(web_server, "POST", "/api/v1/messages", {"chat_id": channel["id"], "text": "Issue one is out"}, user_id=2)
+    expect(message(b, "Issue one is out")).to_be_visible()
+    assert bob.errors == []
+
+
 def test_admin_changes_the_server_name_sees_a_chart_and_resolves_a_report(bob, playwright_browser, web_server,
                                                                           artifacts):
     paths = json.loads(urllib.request.urlopen(web_server.base_url + "/openapi.json", timeout=10).read())["paths"]
@@ -321,6 +337,7 @@ def test_admin_changes_the_server_name_sees_a_chart_and_resolves_a_report(bob, p
         pytest.skip("this tree has no administration API yet")
     reports = "/api/v1/reports" in paths
     if reports:  # Bob reports one of Alice's messages
+        open_chat(bob.page, "Alice Liddell")
         msg = message(bob.page, "while you were away 0")
         msg.hover()
         msg.get_by_role("button", name="Message actions").click()

@@ -321,12 +321,18 @@ function Composer({ chat, replyTo, setReplyTo, editing, setEditing }) {
   const [active, setActive] = useState(0);
   const area = useRef();
   const fileInput = useRef();
-  useEffect(() => { setText(getDraft(chat.id)); }, [chat.id]);
-  useEffect(() => { if (editing) { setText(editing.text || ""); area.current.focus(); } }, [editing]);
-  useEffect(() => { if (replyTo) area.current.focus(); }, [replyTo]);
+  useEffect(() => {
+    setText(getDraft(chat.id));
+    // a chat opened with a mouse or the keyboard is ready to type in (not on touch screens,
+    // where focusing would open the on-screen keyboard over the messages)
+    if (area.current && matchMedia("(pointer: fine)").matches && !document.activeElement?.closest?.(".chat-search, dialog")) area.current.focus({ preventScroll: true });
+  }, [chat.id]);
+  useEffect(() => { if (editing && area.current) { setText(editing.text || ""); area.current.focus(); } }, [editing]);
+  useEffect(() => { if (replyTo && area.current) area.current.focus(); }, [replyTo]);
   // grow with the text; an empty box keeps its CSS height (no forced layout when a chat opens)
   useLayoutEffect(() => {
     const a = area.current;
+    if (!a) return; // a channel's subscribers have no composer
     a.style.height = "";
     if (text.includes("\n") || text.length > 40) a.style.height = `${Math.min(a.scrollHeight, 200)}px`;
   }, [text]);
