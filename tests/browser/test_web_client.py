@@ -315,6 +315,43 @@ def test_invite_link_mention_and_forward(alice, bob, playwright_browser, web_ser
         carol.context.close()
 
 
+def test_settings_panels_and_dialogs_render_without_errors(alice, web_server):
+    a = alice.page
+    alice.errors.clear()
+    a.goto("/settings/privacy")
+    a.get_by_label("Who sees my last seen and online status").select_option("contacts")
+    expect(a.get_by_text("Saved")).to_be_visible()
+    assert api(web_server, "GET", "/api/v1/users/me", user_id=2)["privacy_last_seen"] == "contacts"
+    a.get_by_role("link", name="Contacts and blocks").click()
+    a.get_by_label("Add by e-mail address").fill("bob@example.com")
+    a.get_by_role("button", name="Add", exact=True).last.click()
+    expect(a.locator(".people").first).to_contain_text("Bob Builder")
+    a.get_by_role("link", name="Sessions").click()
+    expect(a.get_by_text("this device")).to_be_visible()
+    a.get_by_role("link", name="Profile").click()
+    a.get_by_label("Bio").fill("Curiouser and curiouser")
+    a.get_by_role("button", name="Save").click()
+    expect(a.get_by_text("Saved").first).to_be_visible()
+    open_chat(a, "Bob Builder")
+    a.get_by_role("button", name="Chat info").click()
+    expect(a.get_by_role("dialog").get_by_text("2 members")).to_be_visible()
+    a.keyboard.press("Escape")
+    msg = message(a, "written on the train")
+    msg.hover()
+    msg.get_by_role("button", name="Message actions").click()
+    a.get_by_role("menuitem", name="View thread").click()
+    expect(a.get_by_role("dialog", name="Thread")).to_contain_text("written on the train")
+    a.keyboard.press("Escape")
+    a.get_by_role("button", name=re.compile("^Notifications")).click()
+    expect(a.get_by_role("dialog", name="Notifications")).to_be_visible()
+    a.keyboard.press("Escape")
+    a.get_by_role("button", name="New chat").click()
+    a.get_by_role("menuitem", name="New group").click()
+    expect(a.get_by_role("dialog", name="New group")).to_be_visible()
+    a.keyboard.press("Escape")
+    assert alice.errors == []
+
+
 def test_public_channel_discovered_and_joined_is_read_only_for_subscribers(alice, bob, web_server):
     channel = api(web_server, "POST", "/api/v1/chats", {"type": "channel", "title": "Puffer News", "handle": "puffernews",
                                                         "is_public": True, "member_ids": []}, user_id=2)
@@ -367,6 +404,12 @@ def test_admin_changes_the_server_name_sees_a_chart_and_resolves_a_report(bob, p
         expect(chart.get_by_role("img")).to_have_attribute("aria-label", re.compile(r"Messages: \d"))
         shoot(page, artifacts, "admin")
         assert axe_violations(page) == []
+        for section, shows in (("Users and roles", "admin@example.com"), ("Invites", "Create"),
+                               ("IP blocks", "Block"), ("Audit log", "login"), ("Files", "Files"),
+                               ("Tasks", "Run now")):
+            page.get_by_role("link", name=section, exact=True).click()
+            expect(page.locator(".settings-page")).to_contain_text(shows)
+        assert admin.errors == []
         if reports:
             page.get_by_role("link", name="Reports").click()
             report = page.locator(".reports li", has_text="while you were away 0")
