@@ -296,8 +296,10 @@ async def _serve(settings: Settings, sock: socket.socket, ssl_context: ssl.SSLCo
 
         ssl_context = acme_certs.initial_context(settings)
         acme_task = asyncio.create_task(acme_certs.keep_certificate(settings, ssl_context, challenges))
-    elif ssl_context is not None:
+    if ssl_context is not None and not settings.acme_enabled:
         loop.add_signal_handler(signal.SIGHUP, _reload_certificate, ssl_context, settings)
+    else:  # `systemctl reload` must never stop a server (SIGHUP's default action)
+        loop.add_signal_handler(signal.SIGHUP, log.info, "SIGHUP: no certificate files to reload")
     plain: web.AppRunner | None = None
     if http_sock is not None:
         plain = web.AppRunner(https.plain_app(settings, challenges), handle_signals=False,

@@ -162,10 +162,13 @@ def test_hsts_max_age_is_a_setting_and_0_turns_it_off(start_server, initialised_
     assert resp.status_code == 200 and "Strict-Transport-Security" not in resp.headers
 
 
-def test_plain_http_without_tls_settings_has_no_hsts(server: ServerProcess):
+def test_plain_http_without_tls_settings_has_no_hsts_and_survives_sighup(server: ServerProcess):
     assert server.base_url.startswith("http://")
     resp = requests.get(server.base_url + "/health/live", timeout=10)
     assert resp.status_code == 200 and "Strict-Transport-Security" not in resp.headers
+    server.process.send_signal(signal.SIGHUP)  # `systemctl reload` on a plain server
+    _wait_for(server, "SIGHUP: no certificate files to reload")
+    assert requests.get(server.base_url + "/health/live", timeout=10).status_code == 200
 
 
 @pytest.mark.parametrize("problem", ["garbage certificate", "key of another certificate", "missing key file",
