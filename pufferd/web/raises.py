@@ -344,17 +344,17 @@ class Analyser:
             except (OSError, TypeError):  # e.g. a frozen build that left the sources out
                 self.unresolved.append(f"{module.__name__}: no source to read")
                 return None
-            for node in _statements(tree.body):
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    index[node.lineno] = node
-                    if node.decorator_list:
-                        index[node.decorator_list[0].lineno] = node
-        node = index.get(fn.__code__.co_firstlineno)
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.name != fn.__code__.co_name:
+            for stmt in _statements(tree.body):
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    index[stmt.lineno] = stmt
+                    if stmt.decorator_list:
+                        index[stmt.decorator_list[0].lineno] = stmt
+        found = index.get(fn.__code__.co_firstlineno)
+        if not isinstance(found, (ast.FunctionDef, ast.AsyncFunctionDef)) or found.name != fn.__code__.co_name:
             # the file on disk is not the code that runs (edited since it was imported)
             self.unresolved.append(f"{module.__name__}: {fn.__code__.co_qualname} not found in the source")
             return None
-        return node
+        return found
 
     def returns(self, fn: types.FunctionType) -> Abstract:
         """What calling FN returns, by its return annotation (read from the source: no eval)."""
