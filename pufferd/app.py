@@ -14,6 +14,7 @@ from pufferd.clock import Clock
 from pufferd.config import Settings
 from pufferd.context import Context
 from pufferd.datadir import open_database
+from pufferd.federation import delivery as federation_delivery
 from pufferd.keys import Keys
 from pufferd.limiter import Limiter
 from pufferd.mail import make_mailer
@@ -90,6 +91,7 @@ def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicati
     app.cleanup_ctx.append(lambda _app: backups.lifecycle(ctx))
     app.cleanup_ctx.append(lambda _app: accounts.watch_revocations(ctx))
     app.cleanup_ctx.append(lambda _app: ipblocks.lifecycle(ctx))
+    app.cleanup_ctx.append(lambda _app: federation_delivery.lifecycle(ctx))
     app.on_shutdown.append(close_sockets)
     if settings.tls_enabled and settings.hsts_max_age_seconds:
         app.on_response_prepare.append(https.hsts(settings.hsts_max_age_seconds))

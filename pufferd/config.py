@@ -146,6 +146,22 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None  # GET /metrics needs it as a Bearer token; unset: loopback only
     loop_lag_interval_seconds: float = Field(0.5, ge=0.05, le=60)  # event-loop lag sampling period
 
+    # federation (README "Federation"): ActivityPub identity, follows and direct messages with
+    # other servers; handles are user@server_name, so server_name must be this server's host name
+    federation_enabled: bool = False
+    federation_allow_http: bool = False  # fetch and deliver over plain http (tests, a LAN)
+    federation_allow_private_addresses: bool = False  # loopback/private/link-local peers (tests)
+    federation_timeout_seconds: float = Field(10.0, gt=0, le=120)  # connect and read, per request
+    federation_max_body_bytes: int = Field(1024 * 1024, ge=1024)  # remote documents and inbox posts
+    federation_actor_refresh_seconds: int = Field(24 * 3600, ge=0)  # a remote profile is refetched after
+    federation_retry_base_seconds: float = Field(60.0, gt=0)  # first retry; doubles per attempt
+    federation_retry_max_seconds: float = Field(24 * 3600.0, gt=0)  # longest wait between attempts
+    federation_retry_give_up_seconds: float = Field(7 * 24 * 3600.0, gt=0)  # then the delivery fails
+    federation_queue_interval_seconds: float = Field(5.0, gt=0)  # the worker looks for due deliveries
+    federation_host_concurrency: int = Field(2, ge=1, le=64)  # deliveries at once per remote host
+    federation_inbound_per_minute: int = Field(300, ge=0)  # inbox posts per remote host; 0: no limit
+    federation_domain_mode: Literal["blocklist", "allowlist"] = "blocklist"  # admins edit the list
+
     @field_validator("trusted_proxies")
     @classmethod
     def _trusted_proxies(cls, value: list[str]) -> list[str]:

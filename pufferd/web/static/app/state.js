@@ -170,10 +170,14 @@ export async function loadNewest(chatId) {
   const m = chatMessages(chatId);
   if (m.loading) return;
   m.loading = true;
+  // messages announced while the page is on its way may be newer than it: kept and applied after
+  if (!m.loaded) m.arrived = [];
   try {
     const page = await api.get(`/api/v1/messages/${chatId}?limit=${PAGE}`);
     if (!m.loaded) { m.ids = []; m.byId = new Map(); }
     for (const msg of page) upsertMessage(msg);
+    for (const msg of m.arrived || []) upsertMessage(msg);
+    m.arrived = null;
     if (!m.loaded) m.hasOlder = page.length === PAGE;
     m.loaded = true;
   } finally { m.loading = false; store.bump(); }
@@ -370,6 +374,7 @@ function apply(type, d) {
     case "message_created": {
       const m = S.messages.get(d.chat_id);
       if (m && m.loaded) upsertMessage(d);
+      else if (m && m.arrived) m.arrived.push(d);
       if (d.sender_id !== S.me.id) {
         realtime.ack(d.chat_id, d.id);
         const t = S.typing.get(d.chat_id);
@@ -388,6 +393,7 @@ function apply(type, d) {
     case "message_updated": {
       const m = S.messages.get(d.chat_id);
       if (m && m.byId.has(d.id)) upsertMessage(d);
+      else if (m && m.arrived) m.arrived.push(d);
       break;
     }
     case "message_deleted":
@@ -395,7 +401,12 @@ function apply(type, d) {
       refreshChat(d.chat_id); // its last message may have been this one
       break;
     case "message_status": {
-      if (d.user_id === S.me.id) break;
+      if (d.user_id === S.me.id) {
+        // read on another device: the count comes from the server
+        const chat = S.chats.get(d.chat_id);
+        if (chat && chat.unread_count) refreshChat(d.chat_id);
+        break;
+      }
       const m = chatMessages(d.chat_id);
       m.peerRead = Math.max(m.peerRead, d.last_read_message_id || 0);
       m.peerDelivered = Math.max(m.peerDelivered, d.last_delivered_message_id || 0, m.peerRead);
