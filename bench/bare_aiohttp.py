@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import signal
 import sys
-
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web

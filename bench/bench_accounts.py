@@ -32,7 +32,6 @@ import tomllib
 from pathlib import Path
 
 import aiohttp
-
 import benchlib
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -206,8 +205,8 @@ async def main() -> None:
                       f"{me_nocache[-1][0] / live[-1][0] * 100:.0f} %")
 
             def summary(runs: list[tuple[float, float]]) -> str:
-                ratio = statistics.median(m[0] / lv[0] for m, lv in zip(runs, live))
-                cpu_ratio = statistics.median(lv[1] / m[1] for m, lv in zip(runs, live))
+                ratio = statistics.median(m[0] / lv[0] for m, lv in zip(runs, live, strict=True))
+                cpu_ratio = statistics.median(lv[1] / m[1] for m, lv in zip(runs, live, strict=True))
                 return (f"median {statistics.median(m[0] for m in runs):.0f} req/s, "
                         f"{statistics.median(m[1] for m in runs):.0f} us CPU/req; ratio to /health/live "
                         f"{ratio * 100:.0f} % by req/s, {cpu_ratio * 100:.0f} % by CPU/request")

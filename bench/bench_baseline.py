@@ -172,7 +172,7 @@ def bench_http(workdir: Path, rounds: int, seconds: int, connections: int, compa
         print(f"\nGET /health/live, wrk -t1 -c{connections} -d{seconds}s, {rounds} rounds:")
         for s in servers:
             med = statistics.median(s.rates)
-            ratios = [r / b for r, b in zip(s.rates, bare.rates)]
+            ratios = [r / b for r, b in zip(s.rates, bare.rates, strict=True)]
             cpu = statistics.median(s.cpu_us)
             print(f"  {s.name:22s} req/s median {med:7,.0f} (min {min(s.rates):7,.0f} max {max(s.rates):7,.0f})"
                   f" = {statistics.median(ratios):4.0%} of bare (median of per-round ratios);"

@@ -36,11 +36,11 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import benchlib  # noqa: E402
+
 from pufferd import chat_reads  # noqa: E402
 from pufferd.db import chats_q  # noqa: E402
 from pufferd.realtime.presence import Presence  # noqa: E402
-
-import benchlib
 
 EMAIL, PASSWORD = "admin@example.com", "bench-password-1"
 T0 = 1_790_000_000.0
@@ -85,7 +85,7 @@ def seed(directory: Path, n_chats: int, n_messages: int, unread: int) -> int:
                 chat_id = chats_q.insert(conn, public_id=f"B{c:023d}", type="group", title=f"Group {c}",
                                          created_by=viewer, now=T0).id
                 roles = ["owner", "member", "member", "member"]
-            for uid, role in zip(members, roles):
+            for uid, role in zip(members, roles, strict=True):
                 chats_q.add_member(conn, chat_id, uid, role, T0)
             rows = [(chat_id, members[m % len(members)], f"message {m} in chat {c}", T0 + c * 1000 + m,
                      T0 + c * 1000 + m) for m in range(n_messages)]
@@ -111,7 +111,7 @@ def statements_per_list(directory: Path, viewer: int, before_id: int) -> tuple[i
     counts = []
     for before in (None, before_id):
         seen = []
-        conn.exec_trace = lambda cur, sql, b: seen.append(sql) or True
+        conn.exec_trace = lambda cur, sql, b, seen=seen: seen.append(sql) or True
         with conn:
             key = chats_q.sort_key(conn, viewer, before) if before else None
             ids = chats_q.list_page(conn, viewer, archived=False, limit=50, before=key)

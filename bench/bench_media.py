@@ -33,7 +33,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
-
 import benchlib
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -228,7 +227,7 @@ def main() -> None:
     base_copy = statistics.median(figures["disk copy"])
     for name in ("disk copy", "upload", "download"):
         runs = ", ".join(f"{v:.0f}" for v in figures[name])
-        ratios = [v / c * 100 for v, c in zip(figures[name], figures["disk copy"])]
+        ratios = [v / c * 100 for v, c in zip(figures[name], figures["disk copy"], strict=True)]
         med = statistics.median(figures[name])
         print(f"{name:10s} median {med:7.1f} MiB/s  ({med / base_copy * 100:5.1f} % of disk copy; per-round "
               f"ratio median {statistics.median(ratios):5.1f} %)  CPU {statistics.median(cpu[name]):.3f} s  "

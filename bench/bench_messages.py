@@ -48,10 +48,10 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import benchlib  # noqa: E402
+
 from pufferd import passwords  # noqa: E402
 from pufferd.db import chats_q  # noqa: E402
-
-import benchlib
 
 EMAIL, PASSWORD = "admin@example.com", "bench-password-1"
 T0 = 1_790_000_000.0

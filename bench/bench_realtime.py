@@ -344,7 +344,7 @@ async def latency_phase(clients: Clients, sender: Sender, rate: float, seconds: 
     await asyncio.gather(*tasks)
     try:
         await asyncio.wait_for(stats.done.wait(), 15)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     clients.stats = None
     got = len(stats.latencies)
@@ -376,7 +376,7 @@ async def throughput_phase(clients: Clients, sender: Sender, burst: int, window:
     await asyncio.gather(*(poster() for _ in range(posters)))
     try:
         await asyncio.wait_for(stats.done.wait(), 60)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         print(f"  full speed: only {stats.complete}/{burst} messages reached every client", file=sys.stderr)
     elapsed = time.perf_counter() - t0
     clients.stats = None

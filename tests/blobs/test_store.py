@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pufferd.blobs import BlobCorrupt, BlobNotFound, LocalBlobStore, UrlSigner
-from pufferd.blobs import sealed, sniff
+from pufferd.blobs import BlobCorrupt, BlobNotFound, LocalBlobStore, UrlSigner, sealed, sniff
 from pufferd.blobs.local import BATCH
 
 KEY = bytes(range(32))

@@ -14,9 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from e2e_support import (ADMIN_EMAIL, ADMIN_PASSWORD, ADMIN_USERNAME, ServerProcess, launch,
-                         run_pufferd)
+from e2e_support import ADMIN_EMAIL, ADMIN_PASSWORD, ADMIN_USERNAME, ServerProcess, launch, run_pufferd
 
 
 @pytest.fixture(scope="session")

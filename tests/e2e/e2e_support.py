@@ -100,7 +100,7 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-                raise AssertionError(f"pufferd did not stop within {timeout}s of signal {sig}:\n{self.log()}")
+                raise AssertionError(f"pufferd did not stop within {timeout}s of signal {sig}:\n{self.log()}") from None
         return self.process.returncode
 
 

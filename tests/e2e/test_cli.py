@@ -16,14 +16,12 @@ from pathlib import Path
 
 import apsw
 import pytest
+from e2e_support import ADMIN_EMAIL, ADMIN_PASSWORD, ServerProcess, clean_env, pufferd_command, run_pufferd, snapshot
 
 from pufferd import __version__, passwords
 from pufferd.db import users_q
 from pufferd.db.database import open_connection
 from pufferd.keys import db_key_hex
-
-from e2e_support import (ADMIN_EMAIL, ADMIN_PASSWORD, ServerProcess, clean_env, pufferd_command,
-                      run_pufferd, snapshot)
 
 
 def open_db(data_dir: Path, env_key: str | None = None) -> apsw.Connection:

@@ -7,7 +7,6 @@ import signal
 import aiohttp
 
 
-
 async def test_sigterm_closes_every_socket_with_1001_and_the_server_exits_cleanly(server):
     url = server.base_url + "/api/v1/ws"
     async with aiohttp.ClientSession() as session:

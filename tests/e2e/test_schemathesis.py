@@ -19,9 +19,9 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
+from e2e_support import ServerProcess, launch
 from hypothesis import HealthCheck, settings
 
-from e2e_support import ServerProcess, launch
 from pufferd.web import openapi
 from pufferd.web.routes import all_routes
 

@@ -46,7 +46,7 @@ class Sock:
         while (left := deadline - time.monotonic()) > 0:
             try:
                 msg = await self.ws.receive(timeout=left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
             assert msg.type is aiohttp.WSMsgType.TEXT, f"socket ended: {msg.type}"
             frame = json.loads(msg.data)

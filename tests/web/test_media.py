@@ -366,7 +366,7 @@ async def test_head_sends_the_headers_without_the_bytes(client, alice):
 
 
 async def test_documents_download_as_attachment_with_an_escaped_name(client, alice):
-    data = "notes\n<script>alert(1)</script>\n".encode()
+    data = b"notes\n<script>alert(1)</script>\n"
     t = await upload(client, alice, data, file_type="text/plain", name='rép"ort;\x7f.txt'.replace("\x7f", ""))
     resp = await download(client, alice, t)
     assert resp.status == 200

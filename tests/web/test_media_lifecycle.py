@@ -9,14 +9,6 @@ import os
 import time
 
 import pytest
-
-from pufferd import doctor, media
-from pufferd.app import make_app
-from pufferd.blobs import LocalBlobStore
-from pufferd.clock import FakeClock
-from pufferd.db.database import open_connection
-from pufferd.keys import Keys, db_key_hex
-from pufferd.web.keys import CTX
 from media_helpers import (
     attach,
     blob_files,
@@ -31,6 +23,14 @@ from media_helpers import (
     ticket,
     upload,
 )
+
+from pufferd import doctor, media
+from pufferd.app import make_app
+from pufferd.blobs import LocalBlobStore
+from pufferd.clock import FakeClock
+from pufferd.db.database import open_connection
+from pufferd.keys import Keys, db_key_hex
+from pufferd.web.keys import CTX
 
 DAY = 24 * 3600
 

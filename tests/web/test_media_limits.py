@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from media_helpers import attach, make_group, png, put, send, ticket, upload
 
 

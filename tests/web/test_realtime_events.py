@@ -22,7 +22,7 @@ async def drain(sock, quiet: float = 0.15) -> list[dict]:
     while True:
         try:
             msg = await sock.ws.receive(timeout=quiet)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return frames
         assert msg.type is aiohttp.WSMsgType.TEXT, msg
         frames.append(json.loads(msg.data))

@@ -12,7 +12,6 @@ from pufferd.db import users_q
 from pufferd.web.keys import CTX
 from tests.web.realtime_helpers import connect, eventually, hub, publish, token_for
 
-
 LOG = 200  # events per user log in this module
 
 
