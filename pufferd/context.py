@@ -9,6 +9,7 @@ from pufferd.blobs import BlobStore
 from pufferd.clock import Clock
 from pufferd.config import Settings
 from pufferd.db.database import Database
+from pufferd.federation.state import Federation
 from pufferd.keys import Keys
 from pufferd.limiter import Limiter
 from pufferd.livesettings import LiveSettings
@@ -54,3 +55,4 @@ class Context:
     ip_blocks: BlockList = field(default_factory=BlockList)  # active IP blocks (pufferd/ipblocks.py)
     tasks: Board = field(default_factory=Board)  # background jobs, listed and run by pufferd.tasks
     monitor: Monitor = field(default_factory=Monitor)  # event-loop lag, activity, uptime
+    federation: Federation = field(default_factory=Federation)  # pufferd/federation/state.py

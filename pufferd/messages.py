@@ -38,6 +38,7 @@ from pufferd.db.messages_q import Cursors, Message, ReactionCount, Receipts
 from pufferd.db.notifications_q import Notification
 from pufferd.db.users_q import User
 from pufferd.errors import Conflict, DomainError, NotFound, RateLimited, field_error
+from pufferd.federation import outgoing as federation_out
 from pufferd.realtime.bus import Event
 from pufferd.text import is_blank
 
@@ -264,6 +265,7 @@ async def send(ctx: Context, author: User, *, chat_id: int, type_: str, text: st
         if event is None:  # lost a race on the UNIQUE index: the other insert won
             assert client_message_id is not None
             return replay(conn, messages_q.by_client_id(conn, author.id, client_message_id))
+        federation_out.message_txn(ctx, conn, "create", event.view.message, list(audience.user_ids), now)
         return event.view, event
 
     try:
@@ -274,6 +276,7 @@ async def send(ctx: Context, author: User, *, chat_id: int, type_: str, text: st
         raise
     if event is not None:
         publish(ctx, [event])
+        ctx.federation.poke()
     elif dup_key is not None:
         ctx.limiter.reset("messages-duplicate", dup_key)
     return view, event is not None
@@ -333,11 +336,13 @@ async def edit(ctx: Context, editor: User, message_id: int, text: str) -> Messag
         updated = dataclasses.replace(message, text=text, updated_at=now)
         notes = notifications.for_mentions_txn(conn, updated, audience, mentioned - before, now)
         view = views(conn, editor.id, [updated])[0]
+        federation_out.message_txn(ctx, conn, "update", updated, list(audience.user_ids), now)
         return view, MessageEvent("message_updated", view, audience.user_ids, tuple(notes))
 
     view, event = await ctx.db.write(edit_txn)
     if event is not None:
         publish(ctx, [event])
+        ctx.federation.poke()
     return view
 
 
@@ -351,10 +356,13 @@ async def delete(ctx: Context, user: User, message_id: int, *, for_all: bool) ->
             messages_q.hide(conn, user.id, message.id, message.chat_id)
             return message.chat_id, [user.id]
         access.check_delete_for_all(message, member)
+        federation_out.message_txn(ctx, conn, "delete", message, chats_q.member_ids(conn, message.chat_id),
+                                   ctx.clock.time())
         return message.chat_id, remove_txn(conn, message)
 
     chat_id, audience = await ctx.db.write(delete_txn)
     publish_removed(ctx, chat_id, message_id, audience)
+    ctx.federation.poke()
 
 
 def remove_txn(conn: apsw.Connection, message: Message) -> list[int]:

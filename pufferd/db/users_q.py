@@ -39,6 +39,9 @@ class User:
     ban_reason: str | None = None
     timeout_until: float | None = None
     timeout_reason: str | None = None
+    # federation (migration 0080): a remote person's shadow user; they never sign in here
+    is_remote: bool = False
+    actor_url: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> User:
@@ -55,7 +58,7 @@ class User:
 
 
 _FIELDS = fields(User)
-_BOOLS = {"email_verified", "is_disabled", "twofa_enabled", "allow_private_messages"}
+_BOOLS = {"email_verified", "is_disabled", "twofa_enabled", "allow_private_messages", "is_remote"}
 
 
 def _user(row: dict[str, Any] | None) -> User | None:

@@ -13,6 +13,7 @@ from pufferd.web.handlers import auth, users
 from pufferd.web.handlers import system
 from pufferd.web.handlers import cdn, maintenance, metrics, system_stats
 from pufferd.web.handlers import moderation
+from pufferd.web.handlers import federation
 from pufferd.web.route import Route
 
 ROUTERS = [
@@ -31,6 +32,7 @@ ROUTERS = [
     maintenance.routes,
     cdn.routes,
     metrics.routes,
+    federation.routes,
 ]
 
 

@@ -77,6 +77,8 @@ class UserRead(BaseModel):
     twofa_enabled: bool
     created_at: str
     updated_at: str
+    is_remote: bool = False  # a user of another server (README "Federation"); never signs in here
+    actor_url: str | None = None  # a remote user's ActivityPub actor
 
     @classmethod
     def of(cls, user: User, avatar_url: str | None, email: str | None) -> UserRead:
@@ -88,7 +90,7 @@ class UserRead(BaseModel):
                    privacy_avatar=user.privacy_avatar,  # type: ignore[arg-type]
                    privacy_group_invites=user.privacy_group_invites,  # type: ignore[arg-type]
                    twofa_enabled=user.twofa_enabled, created_at=iso(user.created_at) or "",
-                   updated_at=iso(user.updated_at) or "")
+                   updated_at=iso(user.updated_at) or "", is_remote=user.is_remote, actor_url=user.actor_url)
 
     @classmethod
     def own(cls, user: User) -> UserRead:

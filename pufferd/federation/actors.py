@@ -1,0 +1,330 @@
+"""Actors: our users as ActivityPub actors (WebFinger, actor documents, NodeInfo, RSA keys) and
+remote actors as local shadow users (resolve, refresh, key lookup for verification)."""
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import apsw
+
+from pufferd import __version__, twofa
+from pufferd.context import Context
+from pufferd.db import federation_q, users_q
+from pufferd.db.federation_q import RemoteActor
+from pufferd.db.users_q import User
+from pufferd.errors import BadRequest, Forbidden, NotFound, Unavailable
+from pufferd.federation import signatures
+from pufferd.federation.content import plain_text
+from pufferd.federation.http import Fetcher, FetchError
+from pufferd.federation.state import Federation
+
+AS_PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+AS_CONTEXT = ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"]
+AP_TYPES = ("application/activity+json", "application/ld+json")
+USER_NOT_FOUND = "User not found"
+_HANDLE = re.compile(r"^@?([A-Za-z0-9_.\-]{1,64})@([A-Za-z0-9.\-]{1,253}(?::\d{1,5})?)$")
+
+
+def state(ctx: Context) -> Federation:
+    return ctx.federation
+
+
+def enabled_or_404(ctx: Context) -> None:
+    """Every federation route is 404 while federation_enabled is off."""
+    if not ctx.settings.federation_enabled:
+        raise NotFound("Federation is not enabled on this server")
+
+
+def domain(ctx: Context) -> str:
+    """The domain of our handles (user@domain): server_name."""
+    return ctx.settings.server_name.lower()
+
+
+def fetcher(ctx: Context) -> Fetcher:
+    fed = state(ctx)
+    if fed.http is None:
+        fed.http = Fetcher(ctx.settings)
+    return fed.http
+
+
+# our URLs ----------------------------------------------------------------------------------------
+def actor_url(ctx: Context, user_id: int) -> str:
+    return f"{ctx.settings.base_url}/ap/users/{user_id}"
+
+
+def key_id(ctx: Context, user_id: int) -> str:
+    return actor_url(ctx, user_id) + "#main-key"
+
+
+def shared_inbox(ctx: Context) -> str:
+    return f"{ctx.settings.base_url}/ap/inbox"
+
+
+def note_url(ctx: Context, message_id: int) -> str:
+    return f"{ctx.settings.base_url}/ap/notes/{message_id}"
+
+
+def local_id(ctx: Context, url: str, kind: str) -> int | None:
+    """The id in one of our URLs (`{base}/ap/{kind}/{id}`), None for anything else."""
+    prefix = f"{ctx.settings.base_url}/ap/{kind}/"
+    rest = url[len(prefix):] if url.startswith(prefix) else ""
+    return int(rest) if rest.isdigit() else None
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).netloc.lower()
+
+
+def domain_allowed(ctx: Context, host: str) -> bool:
+    """HOST (name[:port]) passes the admins' domain list: not listed in blocklist mode, listed in
+    allowlist mode. A listed domain covers its subdomains."""
+    name = host.lower()
+    names = {name, name.split(":", 1)[0]}
+    bare = name.split(":", 1)[0].split(".")
+    names |= {".".join(bare[i:]) for i in range(1, len(bare) - 1)}
+    listed = bool(names & state(ctx).domains)
+    return not listed if ctx.settings.federation_domain_mode == "blocklist" else listed
+
+
+def check_domain(ctx: Context, host: str) -> None:
+    if not domain_allowed(ctx, host):
+        raise Forbidden(f"Federation with {host} is blocked on this server")
+
+
+# local keys --------------------------------------------------------------------------------------
+def _seal_key(ctx: Context) -> bytes:
+    return ctx.keys.derive("federation actor keys")
+
+
+async def public_key(ctx: Context, user_id: int) -> str:
+    """The actor's public key PEM, made (and its private half sealed) on first use."""
+    found = await ctx.db.read(lambda conn: federation_q.keys(conn, user_id))
+    if found is not None:
+        return found[0]
+    key, pem = await asyncio.get_running_loop().run_in_executor(None, signatures.new_key_pair)
+    sealed = twofa.seal(_seal_key(ctx), user_id, signatures.private_pem(key))
+    now = ctx.clock.time()
+
+    def insert_txn(conn: apsw.Connection) -> str:
+        federation_q.insert_keys(conn, user_id, pem, sealed, now)
+        stored = federation_q.keys(conn, user_id)
+        assert stored is not None
+        return stored[0]
+    return await ctx.db.write(insert_txn)
+
+
+async def private_key(ctx: Context, user_id: int) -> Any:
+    cache = state(ctx).private_keys
+    if user_id not in cache:
+        await public_key(ctx, user_id)
+        found = await ctx.db.read(lambda conn: federation_q.keys(conn, user_id))
+        assert found is not None
+        pem = twofa.unseal(_seal_key(ctx), user_id, found[1])
+        if pem is None:
+            raise Unavailable("An actor key cannot be unsealed with this master key")
+        cache[user_id] = signatures.load_private(pem)
+    return cache[user_id]
+
+
+async def signer_for(ctx: Context, user_id: int) -> Any:
+    """A signer (method, url, body) -> headers with USER_ID's key."""
+    key = await private_key(ctx, user_id)
+    kid = key_id(ctx, user_id)
+    return lambda method, url, body: signatures.sign(key, kid, method, url, body, ctx.clock.time())
+
+
+# identity documents ------------------------------------------------------------------------------
+def _local_user(conn: apsw.Connection, user_id: int) -> User:
+    user = users_q.get(conn, user_id)
+    if user is None or user.is_remote or user.is_disabled or user.banned_at is not None:
+        raise NotFound(USER_NOT_FOUND)
+    return user
+
+
+async def webfinger(ctx: Context, resource: str) -> dict[str, Any]:
+    """RFC 7033 answer for acct:USER@server_name (or our actor URL); 404 for anything else."""
+    enabled_or_404(ctx)
+    name = resource[5:] if resource.startswith("acct:") else resource
+    user_id = local_id(ctx, name, "users")
+
+    def find_txn(conn: apsw.Connection) -> User:
+        if user_id is not None:
+            return _local_user(conn, user_id)
+        local, _, dom = name.rpartition("@")
+        if not local or dom.lower() != domain(ctx):
+            raise NotFound(USER_NOT_FOUND)
+        found = users_q.get_by_username(conn, local.lstrip("@"))
+        if found is None:
+            raise NotFound(USER_NOT_FOUND)
+        return _local_user(conn, found.id)
+
+    user = await ctx.db.read(find_txn)
+    url = actor_url(ctx, user.id)
+    return {"subject": f"acct:{user.username}@{domain(ctx)}", "aliases": [url],
+            "links": [{"rel": "self", "type": "application/activity+json", "href": url}]}
+
+
+def nodeinfo_links(ctx: Context) -> dict[str, Any]:
+    enabled_or_404(ctx)
+    return {"links": [{"rel": "http://nodeinfo.diaspora.software/ns/schema/2.1",
+                       "href": f"{ctx.settings.base_url}/nodeinfo/2.1"}]}
+
+
+async def nodeinfo(ctx: Context) -> dict[str, Any]:
+    """NodeInfo 2.1: software, protocols, open registrations, local user count."""
+    enabled_or_404(ctx)
+    total = await ctx.db.read(federation_q.local_user_count)
+    return {"version": "2.1",
+            "software": {"name": "pufferd", "version": __version__},
+            "protocols": ["activitypub"], "services": {"inbound": [], "outbound": []},
+            "openRegistrations": ctx.settings.registration_mode == "open",
+            "usage": {"users": {"total": total}}, "metadata": {"nodeName": ctx.settings.server_name}}
+
+
+async def actor_document(ctx: Context, user_id: int) -> dict[str, Any]:
+    """A local user as a Person, with the public key; the avatar only when anyone may see it."""
+    enabled_or_404(ctx)
+    user = await ctx.db.read(lambda conn: _local_user(conn, user_id))
+    pem = await public_key(ctx, user.id)
+    url = actor_url(ctx, user.id)
+    doc: dict[str, Any] = {
+        "@context": AS_CONTEXT, "id": url, "type": "Person", "preferredUsername": user.username,
+        "name": user.name, "summary": user.bio or "", "url": url,
+        "inbox": url + "/inbox", "outbox": url + "/outbox",
+        "followers": url + "/followers", "following": url + "/following",
+        "endpoints": {"sharedInbox": shared_inbox(ctx)}, "manuallyApprovesFollowers": False,
+        "publicKey": {"id": key_id(ctx, user.id), "owner": url, "publicKeyPem": pem},
+    }
+    if user.avatar_url and user.privacy_avatar == "everyone":
+        doc["icon"] = {"type": "Image", "url": user.avatar_url}
+    return doc
+
+
+async def collection(ctx: Context, user_id: int, kind: str) -> dict[str, Any]:
+    """The outbox (always empty: direct messages are private, nothing here is public) and the
+    follower/following counts (the lists themselves are not published)."""
+    enabled_or_404(ctx)
+
+    def count_txn(conn: apsw.Connection) -> int:
+        _local_user(conn, user_id)
+        if kind == "outbox":
+            return 0
+        return federation_q.count_follows(conn, user_id, followers=kind == "followers")
+    total = await ctx.db.read(count_txn)
+    return {"@context": AS_CONTEXT[0], "id": f"{actor_url(ctx, user_id)}/{kind}",
+            "type": "OrderedCollection", "totalItems": total, "orderedItems": []}
+
+
+# remote actors -----------------------------------------------------------------------------------
+def _text(value: Any, limit: int) -> str:
+    return plain_text(value)[:limit] if isinstance(value, str) else ""
+
+
+async def _fetch_actor(ctx: Context, url: str) -> dict[str, Any]:
+    host = fetcher(ctx).check_url(url)
+    check_domain(ctx, host)
+    try:
+        doc = await fetcher(ctx).get_json(url)
+    except FetchError as exc:
+        raise NotFound(f"The remote user could not be fetched: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("id") != url and host_of(str(doc.get("id"))) != host:
+        raise NotFound("The remote actor document is not valid")
+    return doc
+
+
+async def store_actor(ctx: Context, doc: dict[str, Any]) -> User:
+    """Create or refresh the shadow user of the actor document DOC."""
+    url = str(doc.get("id") or "")
+    host = host_of(url)
+    key = doc.get("publicKey") or {}
+    if isinstance(key, list):
+        key = key[0] if key else {}
+    inbox = doc.get("inbox")
+    username = doc.get("preferredUsername")
+    if (not isinstance(key, dict) or not isinstance(key.get("publicKeyPem"), str) or not isinstance(inbox, str)
+            or not isinstance(username, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", username)
+            or host_of(inbox) != host or host_of(str(key.get("id", ""))) != host):
+        raise NotFound("The remote actor document is not valid")
+    shared = (doc.get("endpoints") or {}).get("sharedInbox") if isinstance(doc.get("endpoints"), dict) else None
+    icon = doc.get("icon")
+    avatar = icon.get("url") if isinstance(icon, dict) and isinstance(icon.get("url"), str) else None
+    if avatar and not avatar.startswith("https://") and not avatar.startswith("http://"):
+        avatar = None
+    name = _text(doc.get("name"), 100) or username
+    now = ctx.clock.time()
+    handle = f"{username}@{host}"
+
+    def txn(conn: apsw.Connection) -> User:
+        return federation_q.upsert_remote(
+            conn, handle=handle, name=name, avatar_url=avatar, bio=_text(doc.get("summary"), 500) or None,
+            actor_url=url, host=host, inbox=inbox,
+            shared_inbox=shared if isinstance(shared, str) and host_of(shared) == host else None,
+            key_id=str(key["id"]), public_key_pem=key["publicKeyPem"], now=now)
+    return await ctx.db.write(txn)
+
+
+async def actor_for_url(ctx: Context, url: str, *, refresh: bool = False) -> tuple[User, RemoteActor]:
+    """The shadow user and actor of the remote actor URL, fetched when unknown, stale or REFRESH."""
+    def read_txn(conn: apsw.Connection) -> tuple[User, RemoteActor] | None:
+        act = federation_q.actor_by_url(conn, url)
+        user = users_q.get(conn, act.user_id) if act else None
+        return (user, act) if user and act else None
+
+    found = await ctx.db.read(read_txn)
+    stale = found is not None and ctx.clock.time() - found[1].fetched_at > ctx.settings.federation_actor_refresh_seconds
+    if found is None or refresh or stale:
+        try:
+            await store_actor(ctx, await _fetch_actor(ctx, url))
+        except NotFound:
+            if found is None or refresh:
+                raise
+        found = await ctx.db.read(read_txn)
+        if found is None:
+            raise NotFound("The remote actor document is not valid")
+    return found
+
+
+async def resolve(ctx: Context, viewer: User, handle: str) -> User:
+    """A handle (`@bob@other.example`, `bob@other.example`) or actor URL as a local user: our own
+    users for our domain, otherwise the remote actor's shadow user (fetched via WebFinger)."""
+    enabled_or_404(ctx)
+    handle = handle.strip()
+    if handle.startswith(("https://", "http://")):
+        own = local_id(ctx, handle, "users")
+        if own is not None:
+            return await ctx.db.read(lambda conn: _local_user(conn, own))
+        user, _ = await actor_for_url(ctx, handle)
+        return user
+    m = _HANDLE.match(handle)
+    if m is None:
+        raise BadRequest("handle: expected @user@server, user@server or an actor URL")
+    name, dom = m.group(1), m.group(2).lower()
+    if dom == domain(ctx):
+        found = await ctx.db.read(lambda conn: users_q.get_by_username(conn, name))
+        if found is None or found.is_remote:
+            raise NotFound(USER_NOT_FOUND)
+        return found
+    check_domain(ctx, dom)
+    url = await _webfinger_actor(ctx, name, dom)
+    user, _ = await actor_for_url(ctx, url)
+    return user
+
+
+async def _webfinger_actor(ctx: Context, name: str, dom: str) -> str:
+    schemes = ["https", "http"] if ctx.settings.federation_allow_http else ["https"]
+    last = "not found"
+    for scheme in schemes:
+        url = f"{scheme}://{dom}/.well-known/webfinger?resource={quote(f'acct:{name}@{dom}')}"
+        try:
+            doc = await fetcher(ctx).get_json(url, accept="application/jrd+json, application/json")
+        except FetchError as exc:
+            last = str(exc)
+            continue
+        for link in doc.get("links", []) if isinstance(doc, dict) else []:
+            if (isinstance(link, dict) and link.get("rel") == "self" and isinstance(link.get("href"), str)
+                    and str(link.get("type", "")).startswith(AP_TYPES)):
+                return str(link["href"])
+        last = "no ActivityPub actor in the WebFinger answer"
+    raise NotFound(f"The remote user could not be found: {last}")

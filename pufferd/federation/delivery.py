@@ -1,0 +1,116 @@
+"""The delivery worker: posts queued activities, signed by their sender (issue 15, item 6).
+
+Each pass takes the due rows, at most `federation_host_concurrency` at once per remote host;
+a 2xx marks a row delivered, anything else schedules the next attempt with exponential backoff
+and jitter (federation_retry_base_seconds doubling up to federation_retry_max_seconds) until
+federation_retry_give_up_seconds after it was queued, when the row is failed. A 4xx other than
+408 and 429 fails the row at once (the remote refused it; a retry would not change that).
+Admins see every row and can make one due now (pufferd/federation/admin.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+import apsw
+
+from pufferd.context import Context
+from pufferd.db import federation_q
+from pufferd.db.federation_q import Delivery
+from pufferd.federation import actors
+from pufferd.federation.http import FetchError
+
+log = logging.getLogger(__name__)
+BATCH = 200
+
+
+def backoff(ctx: Context, attempts: int) -> float:
+    """Seconds until the next attempt after ATTEMPTS failed ones: doubling, capped, with jitter."""
+    s = ctx.settings
+    delay = min(s.federation_retry_max_seconds, s.federation_retry_base_seconds * 2 ** max(0, attempts - 1))
+    return delay * random.uniform(0.75, 1.25)
+
+
+async def _deliver(ctx: Context, row: Delivery) -> tuple[int | None, str | None]:
+    body = json.dumps(row.activity).encode()
+    if not actors.domain_allowed(ctx, row.host):
+        return None, "the domain is blocked"
+    try:
+        sign = await actors.signer_for(ctx, row.sender_id)
+        headers = {"Content-Type": "application/activity+json", **sign("POST", row.inbox, body)}
+        status = await actors.fetcher(ctx).post(row.inbox, body, headers)
+    except FetchError as exc:
+        return exc.status, str(exc)[:500]
+    return status, None if 200 <= status < 300 else f"HTTP {status}"
+
+
+async def run_pass(ctx: Context) -> int:
+    """Deliver what is due now; the number of rows attempted."""
+    now = ctx.clock.time()
+    rows = await ctx.db.read(lambda conn: federation_q.due(conn, now, BATCH))
+    if not rows:
+        return 0
+    limits: dict[str, asyncio.Semaphore] = defaultdict(
+        lambda: asyncio.Semaphore(ctx.settings.federation_host_concurrency))
+
+    async def one(row: Delivery) -> None:
+        async with limits[row.host]:
+            status, error = await _deliver(ctx, row)
+        done = ctx.clock.time()
+        attempts = row.attempts + 1
+        if error is None:
+            state, next_at = "delivered", done
+        elif (status is not None and 400 <= status < 500 and status not in (408, 429)) or error == "the domain is blocked":
+            state, next_at = "failed", done
+        elif done - row.created_at + backoff(ctx, attempts) > ctx.settings.federation_retry_give_up_seconds:
+            state, next_at = "failed", done
+        else:
+            state, next_at = "pending", done + backoff(ctx, attempts)
+        if error is not None:
+            log.info("federation delivery %s to %s: %s (%s)", row.id, row.inbox, error, state)
+
+        def record_txn(conn: apsw.Connection) -> None:
+            federation_q.record_attempt(conn, row.id, state=state, status=status, error=error, now=done,
+                                        next_at=next_at)
+        await ctx.db.write(record_txn)
+
+    await asyncio.gather(*(one(r) for r in rows))
+    return len(rows)
+
+
+@contextlib.asynccontextmanager
+async def lifecycle(ctx: Context) -> AsyncIterator[None]:
+    """Run the worker while the app runs (only with federation_enabled); close the client after."""
+    if not ctx.settings.federation_enabled:
+        yield
+        return
+    fed = ctx.federation
+    fed.wake = asyncio.Event()
+    domains = await ctx.db.read(federation_q.domains)
+    fed.domains = {d.lower() for d in domains}
+
+    async def loop() -> None:
+        assert fed.wake is not None
+        while True:
+            fed.wake.clear()
+            try:
+                await run_pass(ctx)
+            except Exception:  # a failing pass must not stop deliveries for good
+                log.exception("federation delivery pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(fed.wake.wait(), ctx.settings.federation_queue_interval_seconds)
+
+    task = asyncio.create_task(loop(), name="pufferd-federation-delivery")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if fed.http is not None:
+            await fed.http.close()

@@ -1,0 +1,143 @@
+"""Outgoing HTTP for federation, safe against server-side request forgery (issue 15, item 7).
+
+Every request: https unless federation_allow_http; the host's addresses (after DNS, and for every
+redirect) must be public unless federation_allow_private_addresses; connect and read timeouts;
+a body cap; at most MAX_REDIRECTS redirects (GET only). This is an adapter to the outside world
+(like the mailer), so it uses aiohttp's client.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
+
+from pufferd import __version__
+from pufferd.config import Settings
+
+MAX_REDIRECTS = 3
+AP_ACCEPT = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
+USER_AGENT = f"pufferd/{__version__}"
+Signer = Callable[[str, str, bytes | None], dict[str, str]]
+
+
+class FetchError(Exception):
+    """A remote request was refused by our rules or failed; `status` is the remote answer, if any."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def public_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+class _SafeResolver(AbstractResolver):
+    """DNS through the default resolver, refusing any name with a non-public address."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self.inner = ThreadedResolver()
+        self.allow_private = allow_private
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET,
+                      ) -> list[ResolveResult]:
+        results = await self.inner.resolve(host, port, family)
+        if not self.allow_private and any(not public_address(r["host"]) for r in results):
+            raise OSError(f"{host} resolves to a private, loopback or link-local address")
+        return results
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class Fetcher:
+    """One client session for every federation request of the process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            s = self.settings
+            timeout = aiohttp.ClientTimeout(total=s.federation_timeout_seconds * 2,
+                                            sock_connect=s.federation_timeout_seconds,
+                                            sock_read=s.federation_timeout_seconds)
+            connector = aiohttp.TCPConnector(resolver=_SafeResolver(s.federation_allow_private_addresses),
+                                             limit=100)
+            self._session = aiohttp.ClientSession(timeout=timeout, connector=connector,
+                                                  headers={"User-Agent": USER_AGENT})
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def check_url(self, url: str) -> str:
+        """URL's host[:port] when our rules allow a request to it; FetchError otherwise."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise FetchError(f"not an http(s) URL: {url[:200]}")
+        if parts.scheme == "http" and not self.settings.federation_allow_http:
+            raise FetchError("plain http is refused (federation_allow_http)")
+        try:
+            literal = ipaddress.ip_address(parts.hostname)
+        except ValueError:
+            literal = None
+        if (literal is not None and not self.settings.federation_allow_private_addresses
+                and not public_address(str(literal))):
+            raise FetchError("private, loopback and link-local addresses are refused")
+        return parts.netloc.lower()
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        cap = self.settings.federation_max_body_bytes
+        data = bytearray()
+        async for chunk in resp.content.iter_chunked(65536):
+            data += chunk
+            if len(data) > cap:
+                raise FetchError("the remote answer is larger than federation_max_body_bytes")
+        return bytes(data)
+
+    async def get_json(self, url: str, *, accept: str = AP_ACCEPT, signer: Signer | None = None) -> Any:
+        """GET URL as JSON, following at most MAX_REDIRECTS redirects, each one checked."""
+        for _ in range(MAX_REDIRECTS + 1):
+            self.check_url(url)
+            headers = {"Accept": accept}
+            if signer is not None:
+                headers.update(signer("GET", url, None))
+            try:
+                async with self._client().get(url, headers=headers, allow_redirects=False) as resp:
+                    if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
+                        url = urljoin(url, resp.headers["Location"])
+                        continue
+                    body = await self._read(resp)
+                    if resp.status != 200:
+                        raise FetchError(f"GET {url[:200]}: {resp.status}", resp.status)
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                raise FetchError(f"GET {url[:200]}: {exc.__class__.__name__}: {exc}") from None
+            try:
+                return json.loads(body)
+            except ValueError:
+                raise FetchError(f"GET {url[:200]}: not JSON") from None
+        raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST BODY to URL (no redirects); the status, FetchError when it could not be sent."""
+        self.check_url(url)
+        try:
+            async with self._client().post(url, data=body, headers=headers, allow_redirects=False) as resp:
+                await self._read(resp)
+                return resp.status
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise FetchError(f"POST {url[:200]}: {exc.__class__.__name__}: {exc}") from None

@@ -1,0 +1,241 @@
+"""The inbox: every incoming activity is signed, verified and applied once (issue 15, items 2, 5-7).
+
+Verification, in order (401 for any failure, and nothing changes): the request carries an HTTP
+Signature (pufferd/federation/signatures.py) covering `(request-target) host date digest`, Date
+within 5 minutes, Digest equal to the body; the activity's actor is on the key's host and the
+actor's published key is the signing key (fetched once and cached; refetched once when it does
+not match or does not verify, for key rotation); the same signature is never accepted twice.
+Then the domain list (403) and the per-host rate limit (429). An activity id applied before is
+answered 202 and changes nothing (a redelivery).
+
+Applying maps remote activity onto the domain functions local users go through: a Note becomes a
+message of the private chat with the remote user (chats.create_chat, messages.send/edit/delete),
+so blocks, privacy, realtime events, notifications, unread counts and search apply unchanged.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+import apsw
+
+from pufferd import chats, messages, privacy
+from pufferd.context import Context
+from pufferd.db import federation_q, messages_q, users_q
+from pufferd.db.federation_q import RemoteActor
+from pufferd.db.users_q import User
+from pufferd.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from pufferd.federation import actors, outgoing, signatures
+from pufferd.federation.content import plain_text
+
+REPLAY_WINDOW = 2 * signatures.MAX_SKEW_SECONDS + 60
+
+
+def _unauthorized(reason: str) -> Unauthorized:
+    return Unauthorized(f"Signature refused: {reason}", headers={"WWW-Authenticate": 'Signature realm="pufferd"'})
+
+
+def _id_of(value: Any) -> str:
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) else ""
+
+
+async def _verified_actor(ctx: Context, sig: signatures.SignatureHeader, actor_url: str, *, path_qs: str,
+                          headers: dict[str, str], body: bytes) -> tuple[User, RemoteActor]:
+    if not actor_url or actors.host_of(actor_url) != actors.host_of(sig.key_id):
+        raise _unauthorized("the key is not on the actor's host")
+    url = "http://local" + path_qs
+    try:
+        user, act = await actors.actor_for_url(ctx, actor_url)
+    except NotFound:
+        raise _unauthorized("the actor could not be fetched") from None
+    for attempt in (0, 1):
+        try:
+            if act.key_id != sig.key_id:
+                raise signatures.SignatureError("the key is not the actor's key")
+            signatures.verify(sig, act.public_key_pem, method="POST", url=url, headers=headers, body=body,
+                              now=ctx.clock.time())
+            return user, act
+        except signatures.SignatureError as exc:
+            if attempt == 1 or "Date" in str(exc) or "Digest" in str(exc) or "cover" in str(exc):
+                raise _unauthorized(str(exc)) from None
+        try:  # the actor may have rotated its key: refetch once
+            user, act = await actors.actor_for_url(ctx, actor_url, refresh=True)
+        except NotFound:
+            raise _unauthorized("the actor could not be refetched") from None
+    raise _unauthorized("the signature does not verify")  # not reached
+
+
+def _check_replay(ctx: Context, sig: signatures.SignatureHeader) -> None:
+    now = ctx.clock.time()
+    seen = ctx.federation.signatures_seen
+    for key in [k for k, exp in seen.items() if exp < now]:
+        del seen[key]
+    digest = hashlib.sha256(sig.signature).digest()
+    if digest in seen:
+        raise _unauthorized("this signed request was received before (a replay)")
+    seen[digest] = now + REPLAY_WINDOW
+
+
+async def receive(ctx: Context, *, path_qs: str, headers: dict[str, str], body: bytes) -> None:
+    """Verify and apply one inbox POST (the shared inbox and every user's inbox)."""
+    actors.enabled_or_404(ctx)
+    try:
+        sig = signatures.parse(headers)
+    except signatures.SignatureError as exc:
+        raise _unauthorized(str(exc)) from None
+    try:
+        activity = json.loads(body)
+    except ValueError:
+        raise BadRequest("The body is not JSON") from None
+    if not isinstance(activity, dict):
+        raise BadRequest("The body is not an activity")
+    actor_url = _id_of(activity.get("actor"))
+    host = actors.host_of(actor_url) if actor_url else actors.host_of(sig.key_id)
+    actors.check_domain(ctx, host)
+    per_minute = ctx.settings.federation_inbound_per_minute
+    if per_minute:
+        ctx.limiter.hit("federation-inbound", host, per_minute)
+    remote, _ = await _verified_actor(ctx, sig, actor_url, path_qs=path_qs, headers=headers, body=body)
+    _check_replay(ctx, sig)
+    aid = _id_of(activity)
+    if not aid or actors.host_of(aid) != host:
+        raise BadRequest("The activity needs an id on the actor's host")
+    if await ctx.db.read(lambda conn: conn.execute(
+            "SELECT 1 FROM federation_seen WHERE activity_id = ?", (aid,)).fetchone() is not None):
+        return
+    await _apply(ctx, remote, activity)
+    now = ctx.clock.time()
+    await ctx.db.write(lambda conn: federation_q.mark_seen(conn, aid, now))
+
+
+async def _apply(ctx: Context, remote: User, activity: dict[str, Any]) -> None:
+    kind = activity.get("type")
+    obj = activity.get("object")
+    obj_type = obj.get("type") if isinstance(obj, dict) else None
+    if kind == "Create" and obj_type == "Note" and isinstance(obj, dict):
+        await _create_note(ctx, remote, obj)
+    elif kind == "Update" and obj_type == "Note" and isinstance(obj, dict):
+        await _update_note(ctx, remote, obj)
+    elif kind == "Delete":
+        await _delete_note(ctx, remote, _id_of(obj))
+    elif kind == "Follow":
+        await _follow(ctx, remote, activity)
+    elif kind in ("Accept", "Reject") and (obj_type == "Follow" or isinstance(obj, str)):
+        await _follow_answer(ctx, remote, kind, obj)
+    elif kind == "Undo" and obj_type == "Follow" and isinstance(obj, dict):
+        target = actors.local_id(ctx, _id_of(obj.get("object")), "users")
+        if target is not None:
+            await ctx.db.write(lambda conn: federation_q.delete_follow(conn, remote.id, target))
+    # anything else (Like, Announce, Person updates, ...) is accepted and ignored
+
+
+def _note_text(obj: dict[str, Any]) -> str:
+    source = obj.get("source")
+    if isinstance(source, dict) and source.get("mediaType") == "text/plain" and isinstance(source.get("content"), str):
+        return str(source["content"]).strip()
+    text = plain_text(obj["content"]) if isinstance(obj.get("content"), str) else ""
+    names = {str(t.get("name", "")) for t in obj.get("tag") or [] if isinstance(t, dict) and t.get("type") == "Mention"}
+    short = {n.split("@")[1] for n in names if n.count("@") >= 1 and len(n.split("@")) > 1}
+    words = text.split(" ")
+    while words and words[0].startswith("@") and (words[0] in names or words[0].lstrip("@") in short):
+        words.pop(0)  # the leading mentions that address the note to us
+    return " ".join(words).strip()
+
+
+def _check_author(remote: User, obj: dict[str, Any]) -> None:
+    if _id_of(obj.get("attributedTo")) != remote.actor_url:
+        raise Forbidden("The note is not attributed to the activity's actor")
+    if actors.host_of(_id_of(obj)) != actors.host_of(remote.actor_url or ""):
+        raise Forbidden("The note's id is not on the actor's host")
+
+
+def _reply_target(ctx: Context, conn: apsw.Connection, remote: User, chat_id: int, ref: Any) -> int | None:
+    ref = _id_of(ref)
+    if not ref:
+        return None
+    own = actors.local_id(ctx, ref, "notes")
+    message = messages_q.get(conn, own) if own is not None else messages_q.by_client_id(conn, remote.id, ref)
+    return message.id if message is not None and message.chat_id == chat_id else None
+
+
+def _replier(ctx: Context, remote: User, chat_id: int, ref: Any) -> Callable[[apsw.Connection], int | None]:
+    return lambda conn: _reply_target(ctx, conn, remote, chat_id, ref)
+
+
+def _getter(user_id: int) -> Callable[[apsw.Connection], User | None]:
+    return lambda conn: users_q.get(conn, user_id)
+
+
+async def _create_note(ctx: Context, remote: User, obj: dict[str, Any]) -> None:
+    _check_author(remote, obj)
+    recipients = [_id_of(r) for key in ("to", "cc") for r in (obj.get(key) or [])
+                  if isinstance(obj.get(key), list)]
+    local_ids = sorted({i for i in (actors.local_id(ctx, r, "users") for r in recipients) if i is not None})
+    text = _note_text(obj)
+    for user_id in local_ids:
+        local = await ctx.db.read(_getter(user_id))
+        if local is None or local.is_remote or local.is_disabled:
+            continue
+        chat = await chats.create_chat(ctx, remote, type="private", member_ids=[local.id])
+        reply = await ctx.db.read(_replier(ctx, remote, chat.id, obj.get("inReplyTo")))
+        await messages.send(ctx, remote, chat_id=chat.id, type_="text", text=text, client_message_id=_id_of(obj),
+                            reply_to_message_id=reply)
+
+
+async def _own_message(ctx: Context, remote: User, note_id: str) -> int | None:
+    found = await ctx.db.read(lambda conn: messages_q.by_client_id(conn, remote.id, note_id))
+    return found.id if found is not None else None
+
+
+async def _update_note(ctx: Context, remote: User, obj: dict[str, Any]) -> None:
+    _check_author(remote, obj)
+    message_id = await _own_message(ctx, remote, _id_of(obj))
+    if message_id is not None:
+        await messages.edit(ctx, remote, message_id, _note_text(obj))
+
+
+async def _delete_note(ctx: Context, remote: User, note_id: str) -> None:
+    message_id = await _own_message(ctx, remote, note_id) if note_id else None
+    if message_id is not None:
+        await messages.delete(ctx, remote, message_id, for_all=True)
+
+
+async def _follow(ctx: Context, remote: User, activity: dict[str, Any]) -> None:
+    target = actors.local_id(ctx, _id_of(activity.get("object")), "users")
+    if target is None:
+        raise NotFound(actors.USER_NOT_FOUND)
+    now = ctx.clock.time()
+
+    def follow_txn(conn: apsw.Connection) -> None:
+        local = users_q.get(conn, target)
+        act = federation_q.actor(conn, remote.id)
+        if local is None or local.is_remote or act is None:
+            raise NotFound(actors.USER_NOT_FOUND)
+        accepted = privacy.can_message(conn, remote.id, local)
+        if accepted:
+            federation_q.set_follow(conn, remote.id, local.id, "accepted", _id_of(activity), now)
+        outgoing.follow_txn(ctx, conn, "Accept" if accepted else "Reject", local, act, activity, now)
+    await ctx.db.write(follow_txn)
+    ctx.federation.poke()
+
+
+async def _follow_answer(ctx: Context, remote: User, kind: str, obj: Any) -> None:
+    follower = actors.local_id(ctx, _id_of(obj.get("actor")) if isinstance(obj, dict) else "", "users")
+
+    def answer_txn(conn: apsw.Connection) -> None:
+        rows = [follower] if follower is not None else [
+            r["follower_id"] for r in conn.execute(
+                "SELECT follower_id FROM federation_follows WHERE followee_id = ? AND activity_id = ?",
+                (remote.id, _id_of(obj)))]
+        for local_id in rows:
+            if kind == "Accept":
+                federation_q.accept_follow(conn, local_id, remote.id)
+            else:
+                federation_q.delete_follow(conn, local_id, remote.id)
+    await ctx.db.write(answer_txn)
+
+
