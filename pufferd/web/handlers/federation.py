@@ -16,9 +16,9 @@ from pufferd.web.schemas.federation import (
     DeliveryRead,
     DomainList,
     DomainRequest,
+    FederationQueueQuery,
     FollowRead,
     HandleRequest,
-    QueueQuery,
     WebfingerQuery,
 )
 from pufferd.web.schemas.users import UserRead
@@ -133,8 +133,8 @@ async def following(request: web.Request) -> list[FollowRead]:
 
 
 # for admins --------------------------------------------------------------------------------------
-@routes.get("/api/v1/federation/queue", query=QueueQuery, response=list[DeliveryRead])
-async def queue(request: web.Request, query: QueueQuery) -> list[DeliveryRead]:
+@routes.get("/api/v1/federation/queue", query=FederationQueueQuery, response=list[DeliveryRead])
+async def queue(request: web.Request, query: FederationQueueQuery) -> list[DeliveryRead]:
     """The delivery queue, newest first, with each row's attempts and last result (MANAGE_SETTINGS)."""
     actors.enabled_or_404(request.app[CTX])
     rows = await admin.queue(request.app[CTX], request[USER], state=query.state, limit=query.limit,

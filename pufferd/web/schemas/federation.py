@@ -32,7 +32,7 @@ class FollowRead(BaseModel):
         return cls(user=UserRead.of(user, user.avatar_url, None), state=state)  # type: ignore[arg-type]
 
 
-class QueueQuery(BaseModel):
+class FederationQueueQuery(BaseModel):
     state: Literal["pending", "delivered", "failed"] | None = None
     limit: int = Field(50, ge=1, le=200)
     before_id: int | None = Field(None, ge=1)
