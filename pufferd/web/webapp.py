@@ -34,6 +34,7 @@ _TYPES = {
 }
 _COMPRESSIBLE = (".html", ".js", ".mjs", ".css", ".svg", ".json", ".webmanifest", ".txt")
 _NOT_SERVED = {"index.html", "sw.js"}
+_ADMIN_ONLY = re.compile(r"^app/admin\.js$|^vendor/uplot\.")
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _Q = re.compile(r"q\s*=\s*([01](?:\.\d{0,3})?)")
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -92,9 +93,10 @@ def load_bundle(root: Traversable | None = None) -> Bundle:
     version = tree.hexdigest()[:16]
     base = f"{ASSETS}/{version}"
     assets = {p: _asset(p, b) for p, b in files.items() if p not in _NOT_SERVED}
-    # the shell lists what the service worker precaches: every asset but the admin-only ones
-    shell = [f"{base}/{p}" for p in assets if p.startswith("app/") and "admin" not in p]
-    shell += [f"{base}/vendor/{n}" for n in ("preact.mjs", "preact-hooks.mjs", "htm.mjs")]
+    # what the service worker precaches for offline starts: every asset but the console's (loaded
+    # on demand) and the licence texts
+    shell = [f"{base}/{p}" for p in assets if not _ADMIN_ONLY.search(p) and not p.startswith("vendor/licenses/")
+             and p != "vendor/VERSIONS"]
     html = files["index.html"].decode().replace("%ASSETS%", base)
     sw = (files["sw.js"].decode().replace("%VERSION%", version)
           .replace('"%SHELL%"', ", ".join(f'"{u}"' for u in ["/", *shell])))

@@ -80,6 +80,7 @@ def test_a_restart_resyncs_without_losing_or_repeating(restartable, playwright_b
         # the service worker keeps the shell: a reload while the server is down still opens the
         # app, which says so, keeps the session and goes on once the server is back
         page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+        context.new_cdp_session(page).send("Network.clearBrowserCache")  # the worker's cache only
         server.stop()
         page.reload()
         expect(page.get_by_role("heading", name="Cannot reach the server")).to_be_visible()

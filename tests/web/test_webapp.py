@@ -60,7 +60,11 @@ async def test_service_worker_lists_the_versioned_shell(client):
     assert resp.status == 200 and resp.headers["Cache-Control"] == "no-cache"
     text = await resp.text()
     assert bundle.version in text and f'"/assets/{bundle.version}/app/main.js"' in text
-    assert "admin" not in re.search(r"const SHELL = \[(.*)\];", text).group(1)
+    shell = re.search(r"const SHELL = \[(.*)\];", text).group(1)
+    # everything an offline start imports, nothing only the administration console loads
+    for name in ("app/settings.js", "vendor/uqr.mjs", "vendor/preact.mjs", "app/app.css", "manifest.webmanifest"):
+        assert f'"/assets/{bundle.version}/{name}"' in shell, name
+    assert "admin.js" not in shell and "uplot" not in shell and "licenses" not in shell
 
 
 def test_bundle_version_follows_the_content(tmp_path):

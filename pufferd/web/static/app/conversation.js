@@ -325,7 +325,13 @@ function Composer({ chat, replyTo, setReplyTo, editing, setEditing }) {
     setText(getDraft(chat.id));
     // a chat opened with a mouse or the keyboard is ready to type in (not on touch screens,
     // where focusing would open the on-screen keyboard over the messages)
-    if (area.current && matchMedia("(pointer: fine)").matches && !document.activeElement?.closest?.(".chat-search, dialog")) area.current.focus({ preventScroll: true });
+    // (when the page is idle: focusing lays the page out, which would delay the first messages)
+    if (!matchMedia("(pointer: fine)").matches) return;
+    const focus = () => {
+      if (area.current && !document.activeElement?.closest?.(".chat-search, dialog, .composer")) area.current.focus({ preventScroll: true });
+    };
+    const idle = window.requestIdleCallback ? requestIdleCallback(focus, { timeout: 1000 }) : setTimeout(focus, 200);
+    return () => (window.cancelIdleCallback ? cancelIdleCallback(idle) : clearTimeout(idle));
   }, [chat.id]);
   useEffect(() => { if (editing && area.current) { setText(editing.text || ""); area.current.focus(); } }, [editing]);
   useEffect(() => { if (replyTo && area.current) area.current.focus(); }, [replyTo]);
