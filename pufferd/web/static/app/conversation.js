@@ -124,7 +124,7 @@ function Message({ msg, m, chat, showSender, onReply, onEdit, onForward, onThrea
       </div>
     </div>
     <${Reactions} msg=${msg}/>
-    <${Menu} label="Message actions" className="msg-menu" items=${[
+    <${Menu} label="Message actions" className="msg-menu" items=${() => [
       { label: "Reply", action: () => onReply(msg) },
       ...QUICK.slice(0, 4).map(e => ({ label: `React ${e}`, action: () => toggleReaction(msg, e) })),
       { label: "More reactions…", action: () => onThread(msg, "react") },

@@ -7,7 +7,7 @@ export const html = htm.bind(h);
 export { h, render, Fragment, useEffect, useState, useRef, useCallback, useMemo, useLayoutEffect };
 
 // A store: one mutable state object; `bump()` tells subscribed components to re-render. Batched
-// per animation frame so a burst of socket events costs one render.
+// per animation frame so a burst of socket events costs one render; `bump(true)` renders at once.
 export function createStore(state) {
   const listeners = new Set();
   let scheduled = false;
@@ -15,12 +15,13 @@ export function createStore(state) {
     state,
     version: 0,
     subscribe(fn) { listeners.add(fn); return () => listeners.delete(fn); },
-    bump() {
+    // NOW: render at once (an answer someone waits for), not at the next frame
+    bump(now = false) {
       store.version++;
-      if (scheduled) return;
+      if (scheduled && !now) return;
       scheduled = true;
-      const run = () => { scheduled = false; for (const fn of [...listeners]) fn(store.version); };
-      if (typeof requestAnimationFrame === "function" && !document.hidden) requestAnimationFrame(run);
+      const run = () => { if (!scheduled) return; scheduled = false; for (const fn of [...listeners]) fn(store.version); };
+      if (!now && typeof requestAnimationFrame === "function" && !document.hidden) requestAnimationFrame(run);
       else queueMicrotask(run);
     },
   };

@@ -180,7 +180,7 @@ export async function loadNewest(chatId) {
     m.arrived = null;
     if (!m.loaded) m.hasOlder = page.length === PAGE;
     m.loaded = true;
-  } finally { m.loading = false; store.bump(); }
+  } finally { m.loading = false; store.bump(true); }
 }
 export async function loadOlder(chatId, limit = PAGE) {
   const m = chatMessages(chatId);

@@ -61,7 +61,8 @@ export function Modal({ title, onClose, children, wide }) {
     <div class="modal-body">${children}</div></dialog>`;
 }
 
-// A menu button: a list of actions in a popover; arrow keys move, Escape closes.
+// A menu button: a list of actions in a popover; arrow keys move, Escape closes. ITEMS may be a
+// function, called only when the menu opens (a message list renders many closed menus).
 export function Menu({ label, items, icon = "menu", className }) {
   const [open, setOpen] = useState(false);
   const ref = useRef();
@@ -83,7 +84,7 @@ export function Menu({ label, items, icon = "menu", className }) {
   return html`<div class=${cls("menu", className)} ref=${ref} onKeyDown=${key}>
     <button type="button" class="icon-btn" aria-haspopup="menu" aria-expanded=${open} onClick=${() => setOpen(!open)}>
       <${Icon} name=${icon} label=${label}/></button>
-    ${open && html`<ul role="menu" aria-label=${label}>${items.filter(Boolean).map(it => html`<li role="none">
+    ${open && html`<ul role="menu" aria-label=${label}>${(typeof items === "function" ? items() : items).filter(Boolean).map(it => html`<li role="none">
       <button type="button" role="menuitem" class=${it.danger ? "danger" : ""}
         onClick=${() => { setOpen(false); it.action(); }}>${it.label}</button></li>`)}</ul>`}</div>`;
 }
