@@ -91,8 +91,9 @@ export class Realtime {
   check() {
     if (this.stopped) return;
     if (!this.ws) { if (navigator.onLine !== false) this.reconnectSoon(0); return; }
-    if (this.state === "online" && Date.now() - this.lastFrame > this.heartbeat * 1500) this.drop();
-    else if (this.state === "online") this.send({ type: "ping" });
+    const silent = Date.now() - this.lastFrame;
+    if (this.state === "online" && silent > this.heartbeat * 1500) this.drop();
+    else if (this.state === "online" && silent > 10_000) this.send({ type: "ping" }); // answered by a pong
   }
 
   send(frame) {
