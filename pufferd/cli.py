@@ -12,9 +12,10 @@ import socket
 import ssl
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
+from pydantic import ValidationError
 
 from pufferd import __version__, tls
 from pufferd import backup as backup_mod
@@ -33,7 +34,7 @@ USER_ERRORS = (SettingsError, DataDirError, DatabaseOpenError, MigrationError, K
                backup_mod.BackupError, tls.TLSError)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     click.echo(f"pufferd: error: {message}", err=True)
     sys.exit(1)
 
@@ -54,7 +55,6 @@ def settings_for(data_dir: Path | None, **flags: Any) -> Settings:
         return load_settings(resolve_data_dir(data_dir), **flags)
     except SettingsError as exc:
         fail(str(exc))
-        raise AssertionError  # unreachable
 
 
 class Group(click.Group):
@@ -124,15 +124,16 @@ def init(data_dir: Path | None, server_name: str | None, public_url: str | None,
                               ("--admin-password", admin_password)) if not v]
     if missing:
         fail(f"missing {', '.join(missing)} (required with --non-interactive)")
-    config = {k: v for k, v in (("server_name", server_name), ("public_url", public_url),
+    config: dict[str, Any] = {k: v for k, v in (("server_name", server_name), ("public_url", public_url),
                                 ("host", host), ("port", port), ("bcrypt_rounds", bcrypt_rounds))
               if v not in (None, "")}
     try:
         # validate every value before anything touches the disk
         Settings(data_dir=directory, **config)
+    except ValidationError as exc:
+        fail(f"invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
     except Exception as exc:
-        fail(f"invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}"  # type: ignore[attr-defined]
-             if hasattr(exc, "errors") else str(exc))
+        fail(str(exc))
     env_key = os.environ.get("PUFFERD_DB_KEY") or None
     try:
         initialise(directory, config, Admin(admin_username, admin_email, admin_password),  # type: ignore[arg-type]
@@ -240,7 +241,7 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     except ImportError:
         runner = asyncio.run
     else:
-        runner = uvloop.run  # type: ignore[assignment]
+        runner = uvloop.run
     try:
         code = runner(_serve(settings, sock, ssl_context, http_sock))
         # the loop is gone and with it its signal handlers: what is left is only exiting

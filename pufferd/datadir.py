@@ -129,7 +129,8 @@ def initialise(data_dir: Path, config: dict[str, object], admin: Admin, *,
         (data_dir / "mail" / "outbox").mkdir(mode=0o700)
         created.append(data_dir / "pufferd.db")
         key_hex = keys_mod.db_key_hex(data_dir / "keys", env_db_key) if encryption else None
-        rounds = int(config.get("bcrypt_rounds") or passwords.calibrate())
+        configured = config.get("bcrypt_rounds")
+        rounds = int(configured) if isinstance(configured, (int, str)) and configured else passwords.calibrate()
         config["bcrypt_rounds"] = rounds
         os.close(os.open(data_dir / "pufferd.db", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         conn = open_connection(data_dir / "pufferd.db", key_hex)

@@ -27,7 +27,7 @@ from pufferd import media
 from pufferd.blobs import LocalBlobStore
 from pufferd.config import CONFIG_FILE, Settings, load_settings
 from pufferd.datadir import check_usable, database_key, is_initialised, user_name
-from pufferd.db import migrate
+from pufferd.db import migrate, rows
 from pufferd.db.database import DatabaseKeyError, open_connection
 
 Status = Literal["ok", "FAIL", "skip"]
@@ -192,9 +192,9 @@ def check_database(insp: Inspection) -> str:
         if exc.part != "database":
             raise
         raise CheckFailed(str(exc.cause)) from None
-    tables = conn.execute("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").fetchone()["n"]
+    tables = rows.one(conn.execute("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'"))["n"]
     if insp.settings().db_encryption:
-        cipher = next(iter(conn.execute("PRAGMA cipher").fetchone().values()))
+        cipher = next(iter(rows.one(conn.execute("PRAGMA cipher")).values()))
         how = f"encrypted ({cipher})"
     else:
         how = "not encrypted"
@@ -205,16 +205,16 @@ def check_integrity(insp: Inspection) -> str:
     """PRAGMA integrity_check finds nothing, and no row breaks a foreign key."""
     conn = insp.connection()
     try:
-        rows = [next(iter(r.values())) for r in conn.execute("PRAGMA integrity_check(100)")]
+        found = [next(iter(r.values())) for r in rows.every(conn.execute("PRAGMA integrity_check(100)"))]
     except apsw.Error as exc:  # damage bad enough that the check itself cannot read the file
         raise CheckFailed(f"PRAGMA integrity_check: {exc}") from None
-    if rows != ["ok"]:
+    if found != ["ok"]:
         # one report may span several lines; doctor prints one line per check
-        problems = [ln.strip() for row in rows for ln in str(row).splitlines()
+        problems = [ln.strip() for row in found for ln in str(row).splitlines()
                     if ln.strip() and not ln.startswith("***")]
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise CheckFailed(f"PRAGMA integrity_check: {'; '.join(problems[:3])}{more}")
-    broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+    broken = rows.every(conn.execute("PRAGMA foreign_key_check"))
     if broken:
         tables = sorted({r["table"] for r in broken})
         raise CheckFailed(f"{len(broken)} rows break a foreign key (tables: {', '.join(tables)})")

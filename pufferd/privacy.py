@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import apsw
 
+from pufferd.db import rows
 from pufferd.db.users_q import User
 
 
@@ -94,13 +95,13 @@ def relations(conn: apsw.Connection, viewer_ids: Iterable[int], target_ids: Iter
     contacts = conn.execute(
         "SELECT contact_id AS v, owner_id AS t FROM contacts"
         " WHERE owner_id IN (SELECT value FROM json_each(?)) AND contact_id IN (SELECT value FROM json_each(?))",
-        (targets, viewers)).fetchall()
+        (targets, viewers))
     blocked = conn.execute(
         "SELECT blocked_id AS v, blocker_id AS t FROM blocks"
         " WHERE blocker_id IN (SELECT value FROM json_each(?)) AND blocked_id IN (SELECT value FROM json_each(?))",
-        (targets, viewers)).fetchall()
-    return Relations(frozenset((r["v"], r["t"]) for r in contacts),
-                     frozenset((r["v"], r["t"]) for r in blocked))
+        (targets, viewers))
+    return Relations(frozenset((r["v"], r["t"]) for r in rows.every(contacts)),
+                     frozenset((r["v"], r["t"]) for r in rows.every(blocked)))
 
 
 def sees_avatar(rel: Relations, viewer_id: int, target_id: int, privacy_avatar: str) -> bool:

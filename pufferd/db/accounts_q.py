@@ -6,6 +6,8 @@ from typing import Any
 
 import apsw
 
+from pufferd.db import rows
+
 
 @dataclass(frozen=True, slots=True)
 class Session:
@@ -124,8 +126,8 @@ def access_token_refused(conn: apsw.Connection, jti: str, session_id: str | None
         "SELECT EXISTS(SELECT 1 FROM revoked_access_tokens WHERE jti = ?1)"
         " OR (?2 IS NOT NULL AND NOT EXISTS(SELECT 1 FROM auth_sessions"
         "                                   WHERE id = ?2 AND revoked_at IS NULL)) AS refused",
-        (jti, session_id)).fetchone()
-    return bool(row["refused"])
+        (jti, session_id))
+    return bool(rows.one(row)["refused"])
 
 
 # e-mail tokens -------------------------------------------------------------------------------

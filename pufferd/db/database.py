@@ -79,7 +79,7 @@ def open_connection(path: Path, key_hex: str | None, *, readonly: bool = False) 
 
 
 def _row_as_dict(cursor: apsw.Cursor, row: tuple) -> dict[str, Any]:
-    return dict(zip((d[0] for d in cursor.get_description()), row))
+    return dict(zip((d[0] for d in cursor.get_description()), row, strict=True))
 
 
 def translate_constraint(exc: apsw.ConstraintError) -> Conflict:
@@ -210,7 +210,8 @@ class Database:
     def write_sync(self, fn: Callable[[apsw.Connection], T]) -> T:
         """Run FN in its own transaction on the caller's thread (CLI use, before start())."""
         with self._writer_conn:
-            return fn(self._writer_conn)
+            result = fn(self._writer_conn)
+        return result
 
     # threads ---------------------------------------------------------------------------------
     def _on_wal_commit(self, conn: apsw.Connection, dbname: str, frames: int) -> int:

@@ -7,6 +7,8 @@ from typing import Any
 
 import apsw
 
+from pufferd.db import rows
+
 
 @dataclass(frozen=True, slots=True)
 class Notification:
@@ -23,8 +25,8 @@ def insert(conn: apsw.Connection, user_id: int, event_type: str, payload: dict[s
         "INSERT INTO notifications(user_id, event_type, payload, chat_id, message_id, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?) RETURNING id, user_id, event_type, payload, created_at",
         (user_id, event_type, json.dumps(payload, separators=(",", ":")), chat_id, message_id, now),
-    ).fetchone()
-    return Notification(**row)
+    )
+    return Notification(**rows.one(row))
 
 
 def insert_many(conn: apsw.Connection, entries: list[tuple[int, str]], payload: dict[str, Any], now: float,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import apsw
 
+from pufferd.db import rows as rows_of
 from pufferd.db.messages_q import COLUMNS, Message
-
 
 _VISIBLE = (
     " JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = :viewer"
@@ -44,17 +44,18 @@ def recent_messages(conn: apsw.Connection, *, viewer_id: int, terms: str, limit:
     """Like `messages` over all the viewer's chats, but looking only at the WINDOW newest matches
     of TERMS in the whole server. Returns the visible ones (at most LIMIT) and whether the window
     held every match (then the answer is complete even with fewer than LIMIT)."""
-    rows = conn.execute(
+    cursor = conn.execute(
         "WITH f(id) AS MATERIALIZED (SELECT rowid FROM messages_fts WHERE messages_fts MATCH :match"
         "   ORDER BY rowid DESC LIMIT :window)"
         f" SELECT (SELECT count(*) FROM f) AS scanned, {COLUMNS} FROM f JOIN messages m ON m.id = f.id"
         f"{_VISIBLE} ORDER BY f.id DESC LIMIT :limit",
-        {"viewer": viewer_id, "match": f"text : ({terms})", "limit": limit, "window": window}).fetchall()
+        {"viewer": viewer_id, "match": f"text : ({terms})", "limit": limit, "window": window})
+    rows = rows_of.every(cursor)
     complete = not rows or rows[0]["scanned"] < window
     if not rows:  # nothing visible: ask whether the window was full
-        complete = conn.execute(
+        complete = rows_of.one(conn.execute(
             "SELECT count(*) AS n FROM (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?"
-            " ORDER BY rowid DESC LIMIT ?)", (f"text : ({terms})", window)).fetchone()["n"] < window
+            " ORDER BY rowid DESC LIMIT ?)", (f"text : ({terms})", window)))["n"] < window
     return [Message(**{k: v for k, v in r.items() if k != "scanned"}) for r in rows], complete
 
 

@@ -6,6 +6,8 @@ from typing import Any, NewType
 
 import apsw
 
+from pufferd.db import rows
+
 UserId = NewType("UserId", int)
 
 
@@ -92,7 +94,7 @@ def insert(conn: apsw.Connection, *, email: str, username: str, name: str, passw
 
 
 def count(conn: apsw.Connection) -> int:
-    return conn.execute("SELECT count(*) AS n FROM users").fetchone()["n"]
+    return rows.one(conn.execute("SELECT count(*) AS n FROM users"))["n"]
 
 
 # accounts area -------------------------------------------------------------------------------
@@ -147,7 +149,7 @@ def revocations_after(conn: apsw.Connection, mark: float) -> list[tuple[int, flo
 
 
 def newest_revocation(conn: apsw.Connection) -> float:
-    return conn.execute("SELECT coalesce(max(tokens_valid_after), 0) AS t FROM users").fetchone()["t"]
+    return rows.one(conn.execute("SELECT coalesce(max(tokens_valid_after), 0) AS t FROM users"))["t"]
 
 
 def set_email_verified(conn: apsw.Connection, user_id: int, now: float) -> None:

@@ -39,7 +39,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             detail = "Request body too large"
         headers = {k: v for k, v in exc.headers.items() if k in _KEEP}
         return _json_error(exc.status, detail, headers)
-    except (ConnectionResetError, web.HTTPException):
+    except ConnectionResetError:
         raise
     except Exception:
         request_id = secrets.token_hex(6)

@@ -10,7 +10,7 @@ from pathlib import Path
 import apsw
 import pytest
 
-from pufferd.db import chats_q, migrate, stats_q, users_q
+from pufferd.db import chats_q, migrate, stats_q
 from pufferd.db.database import open_connection
 
 T0 = 1_790_000_000.0  # 2026-09-21 ... UTC; an hour boundary is T0 - T0 % 3600
@@ -38,9 +38,11 @@ def conn(tmp_path: Path) -> Iterator[apsw.Connection]:
 
 
 def user(conn: apsw.Connection, at: float = T0) -> int:
+    """A user row by plain SQL: it also works on the older schema the backfill test starts from."""
     n = next(_n)
-    return users_q.insert(conn, email=f"u{n}@example.com", username=f"u{n}", name=f"U {n}",
-                          password_hash="x", now=at).id
+    return conn.execute("INSERT INTO users(email, username, name, password_hash, created_at, updated_at)"
+                        " VALUES (?, ?, ?, 'x', ?, ?) RETURNING id",
+                        (f"u{n}@example.com", f"u{n}", f"U {n}", at, at)).fetchone()["id"]
 
 
 def group(conn: apsw.Connection, owner: int, at: float = T0, type_: str = "group") -> int:
