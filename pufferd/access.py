@@ -269,6 +269,32 @@ def typing_audience(conn: apsw.Connection, chat_id: int, user_id: int) -> list[i
     return others
 
 
+# voice ------------------------------------------------------------------------------------------
+
+VOICE_CHANNEL = "Only the owner and admins of a channel use its voice room"
+VOICE_SAVED = "Saved messages have no voice room"
+
+
+def voice_audience(conn: apsw.Connection, chat_id: int, user_id: int, now: float, *, act: bool) -> Audience:
+    """The chat's audience when USER_ID may see its voice room (ACT False: the roster) or join it or
+    ring (ACT True): the same rights as reading the chat, a member (404 otherwise, so a ban or
+    leaving ends it); in a channel only the owner and admins (403: subscribers do not see each
+    other, `sees_members`); never the saved-messages chat (422). Acting also needs no timeout
+    (403 naming its end) and, in a private chat, the block and privacy rule of posting (403).
+    Who is told of the room is the audience's members (in a channel, its managers)."""
+    audience = chats_q.audience(conn, chat_id)
+    if audience is None or user_id not in audience.user_ids:
+        raise NotFound(CHAT_NOT_FOUND)
+    if audience.is_saved:
+        raise RuleViolation(VOICE_SAVED)
+    if audience.chat_type == "channel" and user_id not in audience.managers:
+        raise Forbidden(VOICE_CHANNEL)
+    if act:
+        check_not_timed_out(conn, user_id, now)
+        _check_counterparts(conn, audience, user_id)
+    return audience
+
+
 # files ------------------------------------------------------------------------------------------
 
 def attachable_message(conn: apsw.Connection, message_id: int, user_id: int, now: float) -> Message:

@@ -136,6 +136,15 @@ class Settings(BaseSettings):
     typing_interval_seconds: float = Field(2.0, ge=0, le=60)   # one relay per user and chat per interval
     typing_expires_seconds: int = Field(6, ge=1, le=60)
 
+    # voice (README "Voice"): a room per group and channel, calls in private chats, peer to peer
+    voice_max_participants: int = Field(6, ge=2, le=50)      # per room (a full mesh: keep it small)
+    voice_ring_seconds: float = Field(30.0, gt=0, le=600)    # an unanswered call ends after this
+    voice_signal_max_bytes: int = Field(16384, ge=1024, le=65536)  # a voice_signal frame (SDP) up to this
+    voice_stun_urls: list[str] = []                          # e.g. ["stun:turn.example.org:3478"]; a LAN needs none
+    voice_turn_urls: list[str] = []                          # e.g. ["turn:turn.example.org:3478"]
+    voice_turn_secret: SecretStr | None = None               # coturn's static-auth-secret (use-auth-secret)
+    voice_turn_ttl_seconds: int = Field(3600, ge=60, le=7 * 86_400)  # lifetime of derived TURN credentials
+
     # administration (README "Analytics", "File management", "Maintenance and backups", "Metrics")
     analytics_timezone: str = "UTC"  # IANA zone of the charts when the caller names none
     user_storage_quota_bytes: int = Field(5 * 1024**3, ge=0)  # per user, all their files; 0: no quota

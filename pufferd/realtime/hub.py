@@ -17,6 +17,7 @@ from pufferd.realtime.bus import Event
 from pufferd.realtime.connection import Connection, Parts, Sink
 from pufferd.realtime.log import UserLog
 from pufferd.realtime.protocol import CloseCode
+from pufferd.realtime.voice import VoiceRooms
 
 if TYPE_CHECKING:
     from pufferd.context import Context
@@ -54,6 +55,7 @@ class Hub:
         self._dirty: list[Connection] = []  # connections with frames to write this loop turn
         self._flush_handle: asyncio.Handle | None = None
         self.delivered = 0  # frames queued for live events, read by benchmarks and tests
+        self.voice = VoiceRooms()  # voice rooms and calls (pufferd/voice.py holds their rules)
 
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:

@@ -14,6 +14,7 @@ from pufferd.web.handlers import system
 from pufferd.web.handlers import cdn, maintenance, metrics, system_stats
 from pufferd.web.handlers import moderation
 from pufferd.web.handlers import federation
+from pufferd.web.handlers import voice
 from pufferd.web.route import Route
 
 ROUTERS = [
@@ -33,6 +34,7 @@ ROUTERS = [
     cdn.routes,
     metrics.routes,
     federation.routes,
+    voice.routes,
 ]
 
 

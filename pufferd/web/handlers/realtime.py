@@ -15,7 +15,7 @@ import time
 from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
-from pufferd import activity, auth, messages
+from pufferd import activity, auth, messages, voice
 from pufferd.clock import iso
 from pufferd.context import Context
 from pufferd.db.users_q import User
@@ -24,9 +24,11 @@ from pufferd.realtime import protocol
 from pufferd.realtime.connection import Connection, Parts
 from pufferd.realtime.hub import Hub
 from pufferd.realtime.protocol import CloseCode
+from pufferd.web.handlers.voice import dispatch_voice
 from pufferd.web.keys import CTX, HUB
 from pufferd.web.route import Router, bearer_token
 from pufferd.web.schemas.realtime import CLIENT_FRAME, AckFrame, AuthFrame, PingFrame, TypingFrame, WsQuery
+from pufferd.web.schemas.voice import VOICE_FRAMES
 
 log = logging.getLogger("pufferd.realtime")
 routes = Router("realtime")
@@ -135,6 +137,7 @@ async def websocket(request: web.Request, query: WsQuery) -> web.WebSocketRespon
     finally:
         if conn is not None:
             hub.detach(conn)
+            voice.socket_closed(ctx, hub, conn)  # the others in its voice room are told at once
     return ws
 
 
@@ -170,6 +173,8 @@ class Session:
             self.reply(protocol.error("rate_limited", "Too many frames; this one was dropped"))
             return
         limit = self._ctx.settings.ws_max_frame_bytes
+        if len(text) > limit and '"voice_signal"' in text:  # SDP descriptions run to several KB
+            limit = max(limit, self._ctx.settings.voice_signal_max_bytes)
         if len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit):
             self.reply(protocol.error("frame_too_large", f"Frames are limited to {limit} bytes"))
             return
@@ -187,6 +192,8 @@ class Session:
                 self._ack(frame.data.chat_id, frame.data.message_id)
             elif isinstance(frame, AuthFrame):
                 await self._reauthenticate(frame.data.token)
+            elif isinstance(frame, VOICE_FRAMES):
+                await dispatch_voice(self._ctx, self._hub, self._conn, self._user.id, frame)
         except DomainError as exc:
             self.reply(protocol.error(_CODES.get(exc.status, "bad_request"), exc.detail))
         except Exception:  # a bug must not end the socket nor reach the error middleware
@@ -229,7 +236,7 @@ def _frame_error(exc: ValidationError) -> bytes:
     if first["type"] == "json_invalid":
         return protocol.error("invalid_json", "The frame is not valid JSON")
     if first["type"] == "union_tag_invalid":
-        return protocol.error("unknown_type", "Unknown frame type; expected ping, typing, ack or auth")
+        return protocol.error("unknown_type", "Unknown frame type; expected ping, typing, ack, auth, voice_* or call_*")
     if first["loc"] == ():
         return protocol.error("invalid_frame", 'A frame is a JSON object with a "type"')
     # loc starts with the frame type (the union's tag): ["frame", "data", "chat_id"] reads better

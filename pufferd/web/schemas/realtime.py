@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from pufferd.web.schemas.voice import VoiceFrame
+
 Id = Annotated[int, Field(ge=1, lt=2**63, strict=True)]
 
 
@@ -60,5 +62,5 @@ class AuthFrame(_Frame):
     data: TokenRef
 
 
-ClientFrame = Annotated[PingFrame | TypingFrame | AckFrame | AuthFrame, Field(discriminator="type")]
+ClientFrame = Annotated[PingFrame | TypingFrame | AckFrame | AuthFrame | VoiceFrame, Field(discriminator="type")]
 CLIENT_FRAME = TypeAdapter(ClientFrame)
