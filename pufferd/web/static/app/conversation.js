@@ -7,6 +7,7 @@ import { store, chatMessages, loadNewest, loadOlder, loadUntil, sendMessage, ret
          loadMembers, openChatById, realtime, fail, toast, sortedChats, upsertChat } from "./state.js";
 import { Avatar, Icon, Menu, Modal, Spinner } from "./ui.js";
 import { ChatInfo } from "./chatinfo.js";
+import { VoiceButton } from "./voice.js";
 
 const WINDOW = 120;   // messages in the DOM at most
 const FIRST = 30;     // messages rendered when a chat opens (a tall screen); more as you scroll
@@ -515,6 +516,7 @@ export function Conversation({ chatId, jump }) {
         online=${chat.type === "private" && isOnline(chat.counterpart_user_id)}/>
       <div class="conv-title"><h2 id="conv-title">${chat.is_saved ? "Saved messages" : chat.display_title}</h2>
         <p class="subtitle" aria-live="polite">${subtitle}</p></div>
+      <${VoiceButton} chat=${chat}/>
       <button type="button" class="icon-btn" onClick=${() => setSearching(!searching)}><${Icon} name="search" label="Search in chat"/></button>
       <button type="button" class="icon-btn" onClick=${() => setDialog({ kind: "info" })}><${Icon} name="info" label="Chat info"/></button>
     </header>
