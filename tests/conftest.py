@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import openapi_statuses
 import pytest
@@ -78,8 +79,19 @@ def aiohttp_client(aiohttp_client):
 _UNDOCUMENTED = pytest.StashKey[list[str]]()
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """With pytest-xdist, each worker hands what it saw to the controller, which checks it all."""
+    openapi_statuses.SEEN.update(tuple(seen) for seen in node.workeroutput.get("openapi_seen", []))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker hook sends its output to the controller
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run when a status the tests saw is missing from /openapi.json."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller checks
+        workeroutput["openapi_seen"] = sorted(openapi_statuses.SEEN)
+        return
     if not openapi_statuses.SEEN:
         return
     doc = openapi.build(all_routes(), title="pufferd-test")
