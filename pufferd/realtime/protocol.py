@@ -12,6 +12,7 @@ import json
 from enum import IntEnum
 from typing import Any
 
+
 class CloseCode(IntEnum):
     """Close codes the server sends; README "Realtime" documents what a client should do."""
 

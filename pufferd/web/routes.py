@@ -5,16 +5,25 @@ what the application and the OpenAPI document are built from.
 """
 from __future__ import annotations
 
-from pufferd.web.handlers import chats, health
-from pufferd.web.handlers import realtime
-from pufferd.web.handlers import messages, notifications, search
-from pufferd.web.handlers import media
-from pufferd.web.handlers import auth, users
-from pufferd.web.handlers import system
-from pufferd.web.handlers import cdn, maintenance, metrics, system_stats
-from pufferd.web.handlers import moderation
-from pufferd.web.handlers import federation
-from pufferd.web.handlers import voice
+from pufferd.web.handlers import (
+    auth,
+    cdn,
+    chats,
+    federation,
+    health,
+    maintenance,
+    media,
+    messages,
+    metrics,
+    moderation,
+    notifications,
+    realtime,
+    search,
+    system,
+    system_stats,
+    users,
+    voice,
+)
 from pufferd.web.route import Route
 
 ROUTERS = [
