@@ -10,7 +10,9 @@ from pufferd.web.keys import CTX
 
 USER_READ_FIELDS = {"id", "name", "username", "email", "avatar_url", "bio", "email_verified",
                     "allow_private_messages", "privacy_private_messages", "privacy_last_seen",
-                    "privacy_avatar", "privacy_group_invites", "twofa_enabled", "created_at", "updated_at"}
+                    "privacy_avatar", "privacy_group_invites", "twofa_enabled", "created_at", "updated_at",
+                    # federation (README, "Federation"): a remote user's shadow account and its actor
+                    "is_remote", "actor_url"}
 
 
 async def put_profile(client, who, **fields):
