@@ -11,7 +11,8 @@ What makes the copy consistent:
    Limit: a blob that the server deletes between the snapshot and its copy (because its last
    reference was deleted meanwhile) is missing from the backup; it is counted and reported.
    Uploads in progress (blobs/tmp/) are not copied.
-3. keys/ and pufferd.toml are copied last; they do not change while the server runs.
+3. keys/, acme/ (the ACME account key and the certificates it issued, when HTTPS uses ACME) and
+   pufferd.toml are copied last; they change rarely (a renewal replaces a certificate whole).
 
 Directories are created 0700 and files 0600. DEST must be absent or an empty directory; if the
 backup fails, everything it created is removed again.
@@ -31,6 +32,7 @@ from pufferd.db import migrate
 from pufferd.db.database import DatabaseKeyError, open_connection
 
 DB_FILE = "pufferd.db"
+ACME_DIR = "acme"  # pufferd/acme_certs.py keeps its account key and certificates there
 COPY_CHUNK = 1024 * 1024
 
 
@@ -142,6 +144,17 @@ def _copy_blobs(blobs_dir: Path, dest: Path) -> tuple[int, int, int]:
     return files, total, vanished
 
 
+def _copy_acme(src: Path, dest: Path) -> None:
+    """The ACME account key and certificates, when there are any (a restored server then renews
+    with the same account instead of asking the CA for a new certificate at once)."""
+    if not src.is_dir() or src.is_symlink():
+        return
+    _mkdir(dest)
+    for path in sorted(src.iterdir()):
+        if path.is_file() and not path.is_symlink():
+            _copy_file(path, dest / path.name)
+
+
 def backup(settings: Settings, dest: Path) -> BackupReport:
     """Copy the data directory of SETTINGS to DEST while the server may be running."""
     data_dir = settings.data_dir
@@ -158,6 +171,7 @@ def backup(settings: Settings, dest: Path) -> BackupReport:
             if path.is_file() and not path.is_symlink():
                 _copy_file(path, dest / "keys" / path.name)
                 key_files += 1
+        _copy_acme(settings.data_dir / ACME_DIR, dest / ACME_DIR)
         _copy_file(settings.config_path, dest / CONFIG_FILE)
         _mkdir(dest / "mail")
         _mkdir(dest / "mail" / "outbox")

@@ -395,6 +395,26 @@ def test_backup_into_an_empty_directory_works(initialised_dir, tmp_path):
     assert run_pufferd("doctor", "--data-dir", dest).returncode == 0
 
 
+def test_backup_copies_the_acme_account_key_and_certificates(initialised_dir, tmp_path):
+    acme = initialised_dir / "acme"
+    acme.mkdir(mode=0o700)
+    (acme / "account.key").write_bytes(b"account key")
+    (acme / "chat.example.crt").write_bytes(b"certificate chain")
+    dest = tmp_path / "copy"
+    result = run_pufferd("backup", dest, "--data-dir", initialised_dir)
+    assert result.returncode == 0, result.stderr
+    assert (dest / "acme" / "account.key").read_bytes() == b"account key"
+    assert (dest / "acme" / "chat.example.crt").read_bytes() == b"certificate chain"
+    assert mode(dest / "acme") == 0o700
+    assert mode(dest / "acme" / "account.key") == 0o600
+
+
+def test_backup_without_acme_makes_no_acme_directory(initialised_dir, tmp_path):
+    dest = tmp_path / "copy"
+    assert run_pufferd("backup", dest, "--data-dir", initialised_dir).returncode == 0
+    assert not (dest / "acme").exists()
+
+
 def test_backup_refuses_a_destination_inside_the_data_directory(initialised_dir):
     result = run_pufferd("backup", initialised_dir / "blobs" / "copy", "--data-dir", initialised_dir)
     assert_one_error_line(result, "inside the data directory")
