@@ -2,6 +2,7 @@
 of section 3.7 applied (pufferd/privacy.py) to everything one user reads about another."""
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,8 +56,9 @@ def _visible_target(conn: apsw.Connection, viewer: User, target: User | None) ->
 
 
 def search_text(query: str) -> str | None:
-    """The prefix to search for, or None when shorter than 2 characters after an optional '@'."""
-    text = query.strip()
+    """The prefix to search for, or None when shorter than 2 characters after an optional '@'.
+    NFC like the names it is compared with (pufferd/text.py), however the keyboard encoded it."""
+    text = unicodedata.normalize("NFC", query).strip()
     if text.startswith("@"):
         text = text[1:].strip()
     return text if len(text) >= SEARCH_MIN_CHARS else None

@@ -172,6 +172,14 @@ async def test_search_ignores_a_leading_at_and_ranks_the_exact_username_first(cl
     assert [u["username"] for u in await search(client, alice, "@bob")] == ["bob", "bobcat"]
 
 
+async def test_search_finds_a_name_however_its_accents_are_encoded(client, alice, bob):
+    """Names are stored NFC; a query typed decomposed (e + U+0301, as some keyboards send it) or
+    precomposed finds the same user."""
+    assert (await put_profile(client, bob, name="Jose\u0301 Mu\u0308ller")).status == 200
+    for query in ("Jos\u00e9", "Jose\u0301", "Jose\u0301 Mu\u0308l", "Jos\u00e9 M\u00fcl"):
+        assert [u["username"] for u in await search(client, alice, query)] == [bob.username], query
+
+
 @pytest.mark.parametrize("query", ["", " ", "b", "@b", "@ ", "@"])
 async def test_search_shorter_than_two_characters_is_empty(client, alice, bob, query):
     assert await search(client, alice, query) == []
