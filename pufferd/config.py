@@ -170,6 +170,7 @@ class Settings(BaseSettings):
     federation_host_concurrency: int = Field(2, ge=1, le=64)  # deliveries at once per remote host
     federation_inbound_per_minute: int = Field(300, ge=0)  # inbox posts per remote host; 0: no limit
     federation_domain_mode: Literal["blocklist", "allowlist"] = "blocklist"  # admins edit the list
+    federation_attachment_url_ttl_seconds: int = Field(7 * 24 * 3600, ge=1, le=90 * 24 * 3600)  # Document links
 
     @field_validator("trusted_proxies")
     @classmethod
