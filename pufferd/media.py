@@ -47,6 +47,7 @@ from pufferd.errors import (
     Unavailable,
     field_error,
 )
+from pufferd.federation import outgoing as federation_out
 
 log = logging.getLogger("pufferd.media")
 
@@ -270,8 +271,9 @@ async def attach(ctx: Context, user: User, *, message_id: int, file_url: str, fi
         raise field_error("file_url", "file_url must be a file URL of this server's media bucket")
     now = ctx.clock.time()
 
-    def attach_txn(conn: apsw.Connection) -> tuple[Attachment, messages.MessageEvent | None]:
-        """The attachment, and message_updated when MessageRead changed (attachment_waveform)."""
+    def attach_txn(conn: apsw.Connection) -> tuple[Attachment, messages.MessageEvent | None, bool]:
+        """The attachment, message_updated when MessageRead changed (attachment_waveform), and
+        whether the Note went to the queue for a remote counterpart (federation/outgoing.py)."""
         message = access.attachable_message(conn, message_id, user.id, now)
         obj = media_q.get_object(conn, key)
         if obj is None:
@@ -292,14 +294,18 @@ async def attach(ctx: Context, user: User, *, message_id: int, file_url: str, fi
                                                uploader_id=user.id, object_key=key, file_type=obj.file_type,
                                                file_size=obj.file_size, waveform=waveform, now=now)
         after = messages_q.get(conn, message.id)
-        if after is None or after.waveform == message.waveform:
-            return attachment, None
+        assert after is not None
+        federated = federation_out.attachment_txn(ctx, conn, after, now)
+        if after.waveform == message.waveform:
+            return attachment, None, federated
         # MessageRead.attachment_waveform changed: the chat hears message_updated
-        return attachment, messages.updated_txn(conn, user.id, after)
+        return attachment, messages.updated_txn(conn, user.id, after), federated
 
-    attachment, event = await ctx.db.write(attach_txn)
+    attachment, event, federated = await ctx.db.write(attach_txn)
     if event is not None:
         messages.publish(ctx, [event])
+    if federated:
+        ctx.federation.poke()
     return attachment
 
 
@@ -387,10 +393,15 @@ async def sign_download_url(ctx: Context, user: User, file_url: str, *,
         raise field_error("file_url", "file_url must be a file URL of this server's media bucket")
     await ctx.db.read(lambda conn: access.visible_file(conn, key, user.id))
     ttl = ctx.settings.download_url_ttl_seconds
-    expires = int(ctx.clock.time()) + ttl
-    sig = _signer(ctx).sign("GET", key, user.id, session or "", expires)
-    query = urlencode({"uid": user.id, **({"sid": session} if session else {}), "exp": expires, "sig": sig})
-    return f"{object_url(ctx.settings, key)}?{query}", ttl
+    return signed_get_url(ctx, key, user.id, session=session, expires=int(ctx.clock.time()) + ttl), ttl
+
+
+def signed_get_url(ctx: Context, object_key: str, user_id: int, *, session: str | None, expires: int) -> str:
+    """The GET URL of OBJECT_KEY signed for USER_ID (and SESSION) until EXPIRES (unix seconds);
+    also the Document links of federated attachments (pufferd/federation/outgoing.py)."""
+    sig = _signer(ctx).sign("GET", object_key, user_id, session or "", expires)
+    query = urlencode({"uid": user_id, **({"sid": session} if session else {}), "exp": expires, "sig": sig})
+    return f"{object_url(ctx.settings, object_key)}?{query}"
 
 
 # avatars -------------------------------------------------------------------------------------

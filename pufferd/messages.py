@@ -443,6 +443,7 @@ async def forward(ctx: Context, user: User, message_id: int, target_chat_ids: li
                               forward_sender_id=author if include_author else None)
             assert event is not None  # no client_message_id: no conflict
             messages_q.copy_attachments(conn, source.id, event.view.message.id, chat_id, user.id, now)
+            federation_out.message_txn(ctx, conn, "create", event.view.message, list(audience.user_ids), now)
             if source.waveform is not None:  # the copy carries the same attachment
                 copy = dataclasses.replace(event.view.message, waveform=source.waveform)
                 event = dataclasses.replace(event, view=dataclasses.replace(event.view, message=copy))
@@ -451,6 +452,7 @@ async def forward(ctx: Context, user: User, message_id: int, target_chat_ids: li
 
     events = await ctx.db.write(forward_txn)
     publish(ctx, events)
+    ctx.federation.poke()
     return [e.view for e in events]
 
 
@@ -464,21 +466,34 @@ async def reactions(ctx: Context, viewer: User, message_id: int) -> list[Reactio
     return await ctx.db.read(reactions_txn)
 
 
-async def toggle_reaction(ctx: Context, user: User, message_id: int, emoji: str) -> list[ReactionCount]:
+async def toggle_reaction(ctx: Context, user: User, message_id: int, emoji: str, *,
+                          present: bool | None = None) -> list[ReactionCount]:
     """Add the caller's EMOJI reaction (one emoji, see is_single_emoji) to a visible message, or
-    remove it if present. In a private chat a block between the two sides forbids reacting, as it
-    forbids sending. `reactions_updated` names the reacting user to those who may see who reacts
-    (access.actor_audiences); in a channel, subscribers get the counts only."""
-    def toggle_txn(conn: apsw.Connection) -> tuple[list[ReactionCount], bool, Audience]:
-        """The counts after the toggle, whether the reaction is now present, the chat's audience."""
+    remove it if present; with PRESENT, only make it present or absent (a remote Like or its Undo:
+    a redelivery changes nothing). In a private chat a block between the two sides forbids
+    reacting, as it forbids sending. `reactions_updated` names the reacting user to those who may
+    see who reacts (access.actor_audiences); in a channel, subscribers get the counts only. In a
+    private chat with a remote user the reaction goes to their server (federation/outgoing.py)."""
+    def toggle_txn(conn: apsw.Connection) -> tuple[list[ReactionCount], bool | None, Audience, bool]:
+        """The counts after the toggle, whether the reaction is now present (None: unchanged),
+        the chat's audience, whether a Like or Undo was queued."""
         now = ctx.clock.time()
         message, audience = access.can_react(conn, message_id, user.id, now)
+        if present is not None:
+            counts = messages_q.reaction_counts(conn, message.id, user.id)
+            if any(c.emoji == emoji and c.reacted for c in counts) == present:
+                return counts, None, audience, False
         added = messages_q.toggle_reaction(conn, message.id, user.id, emoji, now)
         if added and messages_q.user_reaction_count(conn, message.id, user.id) > MAX_REACTIONS_PER_USER:
             raise field_error("emoji", f"at most {MAX_REACTIONS_PER_USER} different reactions per message")
-        return messages_q.reaction_counts(conn, message.id, user.id), added, audience
+        queued = federation_out.reaction_txn(ctx, conn, message, user.id, emoji, added, list(audience.user_ids), now)
+        return messages_q.reaction_counts(conn, message.id, user.id), added, audience, queued
 
-    counts, added, audience = await ctx.db.write(toggle_txn)
+    counts, added, audience, queued = await ctx.db.write(toggle_txn)
+    if queued:
+        ctx.federation.poke()
+    if added is None:
+        return counts
     data = {"chat_id": audience.chat_id, "message_id": message_id,
             "reactions": [{"emoji": c.emoji, "count": c.count} for c in counts],
             "user_id": user.id, "emoji": emoji, "reacted": added}

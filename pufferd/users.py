@@ -14,6 +14,7 @@ from pufferd.context import Context
 from pufferd.db import contacts_q, users_q
 from pufferd.db.users_q import User
 from pufferd.errors import BadRequest, Conflict, NotFound
+from pufferd.federation import follows as federation_follows
 from pufferd.privileges import Privilege
 
 SEARCH_MIN_CHARS = 2
@@ -155,17 +156,20 @@ async def contacts(ctx: Context, owner: User) -> list[Profile]:
 # blocks --------------------------------------------------------------------------------------
 async def block(ctx: Context, blocker: User, target_id: int) -> None:
     """Block a user (idempotent): they can no longer message or invite the blocker, find them in
-    search, or see their avatar and last-seen time (privacy.py)."""
+    search, or see their avatar and last-seen time (privacy.py); follows with a remote user end
+    both ways (federation/follows.py)."""
     if target_id == blocker.id:
         raise BadRequest("You cannot block yourself")
     now = ctx.clock.time()
 
-    def block_txn(conn: apsw.Connection) -> None:
+    def block_txn(conn: apsw.Connection) -> bool:
         if users_q.get(conn, target_id) is None:
             raise NotFound(USER_NOT_FOUND)
         contacts_q.block(conn, blocker.id, target_id, now)
+        return federation_follows.block_txn(ctx, conn, blocker, target_id, now)
 
-    await ctx.db.write(block_txn)
+    if await ctx.db.write(block_txn):
+        ctx.federation.poke()
 
 
 async def unblock(ctx: Context, blocker: User, target_id: int) -> None:

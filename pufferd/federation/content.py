@@ -59,3 +59,69 @@ def note_html(text: str, mention_url: str, mention_name: str) -> str:
     body = "<br>".join(html.escape(line) for line in text.split("\n"))
     return (f'<p><span class="h-card"><a href="{html.escape(mention_url)}" class="u-url mention">'
             f'@{html.escape(mention_name)}</a></span> {body}</p>')
+
+
+# reactions ---------------------------------------------------------------------------------------
+# A reaction travels as a Like: without `content` for LIKE_EMOJI (what Mastodon shows as a
+# favourite, and Misskey and Pleroma as their default like), with the emoji as `content` and
+# `_misskey_reaction` otherwise (Misskey's own form; Pleroma turns it into its EmojiReact).
+LIKE_EMOJI = "\u2764\ufe0f"  # ❤️
+_HEARTS = ("\u2764", "\u2764\ufe0f")
+
+
+def reaction_fields(emoji: str) -> dict[str, str]:
+    """What a Like carries besides its addressing for a reaction with EMOJI."""
+    return {} if emoji == LIKE_EMOJI else {"content": emoji, "_misskey_reaction": emoji}
+
+
+def reaction_emoji(activity: dict[str, object]) -> str | None:
+    """The emoji of an incoming Like or EmojiReact: `content` (or `_misskey_reaction`), LIKE_EMOJI
+    for a Like without one; None for an EmojiReact without content. Not yet validated."""
+    for key in ("content", "_misskey_reaction"):
+        value = activity.get(key)
+        if isinstance(value, str) and value.strip():
+            value = value.strip()
+            return LIKE_EMOJI if value in _HEARTS else value
+    return LIKE_EMOJI if activity.get("type") == "Like" else None
+
+
+# attachments -------------------------------------------------------------------------------------
+MAX_ATTACHMENTS = 10
+MAX_URL = 2048
+MAX_NAME = 200
+
+
+def _attachment_url(value: object) -> str | None:
+    if isinstance(value, list):
+        return next((u for u in map(_attachment_url, value) if u), None)
+    if isinstance(value, dict):
+        value = value.get("href")
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    ok = (value.startswith(("https://", "http://")) and len(value) <= MAX_URL
+          and not any(c.isspace() or ord(c) < 32 for c in value))
+    return value if ok else None
+
+
+def attachment_lines(note: dict[str, object]) -> list[str]:
+    """The attachments of an incoming NOTE (Document, Image, ... objects) as lines of plain text:
+    `name (url)`, or the URL alone. Only http(s) URLs; nothing is fetched; at most MAX_ATTACHMENTS."""
+    items = note.get("attachment")
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        return []
+    lines: list[str] = []
+    for item in items:
+        if len(lines) >= MAX_ATTACHMENTS:
+            break
+        if not isinstance(item, dict):
+            continue
+        url = _attachment_url(item.get("url")) or _attachment_url(item.get("href"))
+        if url is None:
+            continue
+        raw = item.get("name")
+        name = " ".join(plain_text(raw).split())[:MAX_NAME] if isinstance(raw, str) else ""
+        lines.append(f"{name} ({url})" if name and name != url else url)
+    return lines

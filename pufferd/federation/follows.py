@@ -46,3 +46,28 @@ async def listing(ctx: Context, user: User, *, followers: bool) -> list[tuple[Us
     """USER's followers or followees with the state (pending, accepted)."""
     actors.enabled_or_404(ctx)
     return await ctx.db.read(lambda conn: federation_q.follows(conn, user.id, followers=followers))
+
+
+def block_txn(ctx: Context, conn: apsw.Connection, blocker: User, target_id: int, now: float) -> bool:
+    """Blocking a remote user ends the follows between them both ways: ours is taken back with an
+    Undo{Follow}, theirs refused with a Reject{Follow} (how their server learns that it ended);
+    True when something was queued. No Block activity is sent: the block itself stays private."""
+    act = federation_q.actor(conn, target_id)
+    if act is None or blocker.is_remote:
+        return False
+    me = actors.actor_url(ctx, blocker.id)
+    queued = False
+    for follower_id, followee_id in ((blocker.id, target_id), (target_id, blocker.id)):
+        row = conn.execute("SELECT activity_id FROM federation_follows WHERE follower_id = ? AND followee_id = ?",
+                           (follower_id, followee_id)).fetchone()
+        if row is None:
+            continue
+        federation_q.delete_follow(conn, follower_id, followee_id)
+        if not ctx.settings.federation_enabled:
+            continue
+        ours = follower_id == blocker.id
+        follow = {"id": row["activity_id"], "type": "Follow", "actor": me if ours else act.actor_url,
+                  "object": act.actor_url if ours else me}
+        outgoing.follow_txn(ctx, conn, "Undo" if ours else "Reject", blocker, act, follow, now)
+        queued = True
+    return queued

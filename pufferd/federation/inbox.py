@@ -27,8 +27,8 @@ from pufferd.db import federation_q, messages_q, users_q
 from pufferd.db.federation_q import RemoteActor
 from pufferd.db.users_q import User
 from pufferd.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from pufferd.federation import actors, outgoing, signatures
-from pufferd.federation.content import plain_text
+from pufferd.federation import actors, outgoing, reactions, signatures
+from pufferd.federation.content import attachment_lines, plain_text
 
 REPLAY_WINDOW = 2 * signatures.MAX_SKEW_SECONDS + 60
 
@@ -130,7 +130,11 @@ async def _apply(ctx: Context, remote: User, activity: dict[str, Any]) -> None:
         target = actors.local_id(ctx, _id_of(obj.get("object")), "users")
         if target is not None:
             await ctx.db.write(lambda conn: federation_q.delete_follow(conn, remote.id, target))
-    # anything else (Like, Announce, Person updates, ...) is accepted and ignored
+    elif kind in ("Like", "EmojiReact"):
+        await reactions.react(ctx, remote, activity)
+    elif kind == "Undo" and (obj_type in ("Like", "EmojiReact") or isinstance(obj, str)):
+        await reactions.undo(ctx, remote, obj)
+    # anything else (Announce, Person updates, ...) is accepted and ignored
 
 
 def _note_text(obj: dict[str, Any]) -> str:
@@ -144,6 +148,20 @@ def _note_text(obj: dict[str, Any]) -> str:
     while words and words[0].startswith("@") and (words[0] in names or words[0].lstrip("@") in short):
         words.pop(0)  # the leading mentions that address the note to us
     return " ".join(words).strip()
+
+
+def _message_text(ctx: Context, obj: dict[str, Any]) -> str:
+    """What a Note becomes in a message: its text, then a line per attachment (`name (url)`),
+    the text shortened so that the links fit in max_message_length."""
+    text = _note_text(obj)
+    links = "\n".join(attachment_lines(obj))
+    if not links:
+        return text
+    room = ctx.settings.max_message_length - len(links) - 2
+    if room <= 0:
+        return links[:ctx.settings.max_message_length]
+    text = text[:room].rstrip()
+    return f"{text}\n\n{links}" if text else links
 
 
 def _check_author(remote: User, obj: dict[str, Any]) -> None:
@@ -175,14 +193,18 @@ async def _create_note(ctx: Context, remote: User, obj: dict[str, Any]) -> None:
     recipients = [_id_of(r) for key in ("to", "cc") for r in (obj.get(key) or [])
                   if isinstance(obj.get(key), list)]
     local_ids = sorted({i for i in (actors.local_id(ctx, r, "users") for r in recipients) if i is not None})
-    text = _note_text(obj)
+    text = _message_text(ctx, obj)
+    note = _id_of(obj)
+    if await ctx.db.read(lambda conn: conn.execute(
+            "SELECT 1 FROM federation_seen WHERE activity_id = ?", (_tombstone(note),)).fetchone() is not None):
+        return  # deleted before its Create arrived (deliveries are not ordered)
     for user_id in local_ids:
         local = await ctx.db.read(_getter(user_id))
         if local is None or local.is_remote or local.is_disabled:
             continue
         chat = await chats.create_chat(ctx, remote, type="private", member_ids=[local.id])
         reply = await ctx.db.read(_replier(ctx, remote, chat.id, obj.get("inReplyTo")))
-        await messages.send(ctx, remote, chat_id=chat.id, type_="text", text=text, client_message_id=_id_of(obj),
+        await messages.send(ctx, remote, chat_id=chat.id, type_="text", text=text, client_message_id=note,
                             reply_to_message_id=reply)
 
 
@@ -192,14 +214,30 @@ async def _own_message(ctx: Context, remote: User, note_id: str) -> int | None:
 
 
 async def _update_note(ctx: Context, remote: User, obj: dict[str, Any]) -> None:
+    """An edit, or new attachments. Deliveries are not ordered, so an Update may come before the
+    Create of its Note: it then creates the message (with the newest content; the Create that
+    follows finds it stored and changes nothing)."""
     _check_author(remote, obj)
     message_id = await _own_message(ctx, remote, _id_of(obj))
+    if message_id is None:
+        await _create_note(ctx, remote, obj)
+        message_id = await _own_message(ctx, remote, _id_of(obj))
     if message_id is not None:
-        await messages.edit(ctx, remote, message_id, _note_text(obj))
+        await messages.edit(ctx, remote, message_id, _message_text(ctx, obj))
+
+
+def _tombstone(note_id: str) -> str:
+    return "deleted " + note_id
 
 
 async def _delete_note(ctx: Context, remote: User, note_id: str) -> None:
-    message_id = await _own_message(ctx, remote, note_id) if note_id else None
+    """A delete for everyone; the Note id is remembered so that a Create or Update of it arriving
+    later (deliveries are not ordered) does not bring it back."""
+    if not note_id or actors.host_of(note_id) != actors.host_of(remote.actor_url or ""):
+        return
+    now = ctx.clock.time()
+    await ctx.db.write(lambda conn: federation_q.mark_seen(conn, _tombstone(note_id), now))
+    message_id = await _own_message(ctx, remote, note_id)
     if message_id is not None:
         await messages.delete(ctx, remote, message_id, for_all=True)
 
