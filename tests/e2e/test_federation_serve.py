@@ -1,6 +1,9 @@
 """Two real `pufferd serve` processes on loopback with different server names federate: they
 resolve each other's users, exchange direct messages both ways (replies included) seen live over
-WebSocket, and a message sent while the other server is down arrives after it restarts."""
+WebSocket, and a message sent while the other server is down arrives after it restarts; follows and
+unfollows show on both sides and a block ends them; edits, deletes for everyone and reactions
+appear live on the other side; an attachment's Document link downloads the file from its server
+until it expires, and an altered link does not."""
 from __future__ import annotations
 
 import asyncio
@@ -106,3 +109,127 @@ async def test_two_servers_exchange_direct_messages(template_init_dir: Path, tmp
             await asyncio.sleep(0.3)
         assert "while you were away" in texts, a.log()
         await ws_a.close()
+
+
+async def _frame(ws: aiohttp.ClientWebSocketResponse, type_: str, match: dict, timeout: float = 20) -> dict:
+    """The next event of TYPE_ whose data has MATCH's items, skipping others."""
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = await asyncio.wait_for(ws.receive_json(), deadline - time.monotonic())
+        if msg.get("type") == type_ and all(msg["data"].get(k) == v for k, v in match.items()):
+            return msg["data"]  # type: ignore[no-any-return]
+
+
+async def _until(probe, timeout: float = 20):
+    """Poll PROBE (an async function) until it answers something truthy; that answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = await probe()
+        if got or time.monotonic() > deadline:
+            return got
+        await asyncio.sleep(0.2)
+
+
+async def test_follows_edits_deletes_reactions_and_attachments_over_the_wire(
+        template_init_dir: Path, tmp_path: Path, start_server) -> None:
+    dirs = []
+    for name in ("a", "b"):
+        d = tmp_path / name
+        shutil.copytree(template_init_dir, d)
+        dirs.append(d)
+    pa, pb = _free_port(), _free_port()
+    ttl = 8  # A's Document links expire this soon, so the test sees one expire
+    a: ServerProcess = start_server(dirs[0], "--port", str(pa),
+                                    env={**_env(pa), "PUFFERD_FEDERATION_ATTACHMENT_URL_TTL_SECONDS": str(ttl)})
+    b: ServerProcess = start_server(dirs[1], "--port", str(pb), env=_env(pb))
+    alice_handle, bob_handle = f"{ADMIN_USERNAME}@127.0.0.1:{pa}", f"{ADMIN_USERNAME}@127.0.0.1:{pb}"
+    async with aiohttp.ClientSession() as http:
+        async def api(server: ServerProcess, method: str, path: str, expect: int = 200, **kw) -> object:
+            async with http.request(method, server.base_url + path, headers=server.headers(), **kw) as resp:
+                assert resp.status == expect, (resp.status, await resp.text(), server.log()[-3000:])
+                return await resp.json() if resp.status != 204 else None
+
+        bob_at_a = await api(a, "POST", "/api/v1/federation/resolve", json={"handle": "@" + bob_handle})
+        chat_a = (await api(a, "POST", "/api/v1/chats", json={"type": "private", "member_ids": [bob_at_a["id"]]}))["id"]
+        ws_a = await http.ws_connect(f"{a.base_url}/api/v1/ws", headers=a.headers())
+        ws_b = await http.ws_connect(f"{b.base_url}/api/v1/ws", headers=b.headers())
+
+        # an attachment: A uploads and attaches a file; B gets a message whose text links to it
+        data = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16
+        ticket = await api(a, "POST", "/api/v1/media/upload-url",
+                           json={"file_name": "cat.png", "file_type": "image/png", "file_size": len(data)})
+        async with http.put(ticket["upload_url"], data=data, headers=ticket["required_headers"]) as resp:
+            assert resp.status == 200, await resp.text()
+        picture = await api(a, "POST", "/api/v1/messages", 201, json={"chat_id": chat_a, "type": "image"})
+        await api(a, "POST", "/api/v1/media/attachments", json={
+            "message_id": picture["id"], "file_url": ticket["file_url"], "file_type": "image/png",
+            "file_size": len(data)})
+        got = await _frame(ws_b, "message_created", {})
+        chat_b = got["chat_id"]
+        assert got["text"].startswith("cat.png (http://127.0.0.1:") and got["text"].endswith(")"), got
+        link = got["text"][len("cat.png ("):-1]
+        async with http.get(link) as resp:  # no credential but the link
+            assert resp.status == 200 and await resp.read() == data
+        altered = link.replace("sig=", "sig=A") if "sig=A" not in link else link.replace("sig=A", "sig=B")
+        async with http.get(altered) as resp:
+            assert resp.status == 403
+        async with http.get(link.split("?")[0]) as resp:
+            assert resp.status == 401
+        expires = int(link.split("exp=")[1].split("&")[0])
+
+        # follows: each follows the other; both sides list them, accepted
+        assert (await api(a, "POST", "/api/v1/federation/follow", json={"handle": bob_handle}))["state"] == "pending"
+        await api(b, "POST", "/api/v1/federation/follow", json={"handle": alice_handle})
+
+        async def listed(server: ServerProcess, kind: str, handle: str) -> bool:
+            rows = await api(server, "GET", f"/api/v1/federation/{kind}")
+            return any(r["user"]["username"] == handle and r["state"] == "accepted" for r in rows)
+        for server, kind, handle in ((a, "following", bob_handle), (b, "followers", alice_handle),
+                                     (b, "following", alice_handle), (a, "followers", bob_handle)):
+            assert await _until(lambda s=server, k=kind, h=handle: listed(s, k, h)), (kind, a.log()[-2000:])
+        # A unfollows: gone on both sides
+        await api(a, "POST", "/api/v1/federation/unfollow", json={"handle": bob_handle})
+        assert await api(a, "GET", "/api/v1/federation/following") == []
+
+        async def no_followers_at_b() -> bool:
+            return not await listed(b, "followers", alice_handle)
+        assert await _until(no_followers_at_b)
+
+        # an edit and a delete for everyone appear live on the other side
+        sent = await api(a, "POST", "/api/v1/messages", 201, json={"chat_id": chat_a, "type": "text", "text": "draft"})
+        there = await _frame(ws_b, "message_created", {"text": "draft"})
+        await api(a, "PUT", f"/api/v1/messages/{sent['id']}", json={"text": "final"})
+        assert (await _frame(ws_b, "message_updated", {"id": there["id"]}))["text"] == "final"
+        await api(a, "DELETE", f"/api/v1/messages/{sent['id']}", 204, params={"for_all": "true"})
+        await _frame(ws_b, "message_deleted", {"message_id": there["id"], "chat_id": chat_b})
+        history = await api(b, "GET", f"/api/v1/messages/{chat_b}")
+        assert there["id"] not in [m["id"] for m in history]
+
+        # reactions both ways, live, and taken back
+        keep = await api(a, "POST", "/api/v1/messages", 201, json={"chat_id": chat_a, "type": "text", "text": "keep"})
+        keep_b = await _frame(ws_b, "message_created", {"text": "keep"})
+        await api(b, "POST", f"/api/v1/messages/{keep_b['id']}/reactions/toggle", json={"emoji": "👍"})
+        seen = await _frame(ws_a, "reactions_updated", {"message_id": keep["id"], "emoji": "👍"})
+        assert seen["reacted"] is True and seen["user_id"] == bob_at_a["id"]
+        await api(a, "POST", f"/api/v1/messages/{keep['id']}/reactions/toggle", json={"emoji": "❤️"})
+        seen = await _frame(ws_b, "reactions_updated", {"message_id": keep_b["id"], "emoji": "❤️"})
+        assert seen["reacted"] is True
+        await api(b, "POST", f"/api/v1/messages/{keep_b['id']}/reactions/toggle", json={"emoji": "👍"})
+        assert (await _frame(ws_a, "reactions_updated", {"message_id": keep["id"], "emoji": "👍"}))["reacted"] is False
+        assert await api(a, "GET", f"/api/v1/messages/{keep['id']}/reactions") == [
+            {"emoji": "❤️", "count": 1, "reacted": True}]
+
+        # B still follows A; A blocks B's user: the follow ends on both sides
+        await api(a, "POST", f"/api/v1/users/{bob_at_a['id']}/block", 204)
+
+        async def b_follows_nobody() -> bool:
+            return await api(b, "GET", "/api/v1/federation/following") == []
+        assert await _until(b_follows_nobody), b.log()[-2000:]
+        assert await api(a, "GET", "/api/v1/federation/followers") == []
+
+        # the attachment link has expired by now (or soon)
+        await asyncio.sleep(max(0.0, expires + 1.5 - time.time()))
+        async with http.get(link) as resp:
+            assert resp.status == 403 and "expired" in (await resp.json())["detail"]
+        await ws_a.close()
+        await ws_b.close()
