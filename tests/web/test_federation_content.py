@@ -280,6 +280,23 @@ async def test_attaching_to_a_message_with_text_sends_an_update(client, alice, b
     assert edit["type"] == "Update" and len(edit["object"]["attachment"]) == 2
 
 
+async def test_a_forward_into_the_remote_chat_carries_its_files(client, alice, bob, make_user):
+    carol = await make_user("carol")
+    source_chat = await make_chat(client, alice, carol, type="private")
+    source = await send(client, alice, source_chat, None, type_="image")
+    await attach(client, alice, source["id"], await upload(client, alice, png(), name="dog.png"))
+    chat = await private_chat(client, alice, bob)
+    before = len(await queued(client))
+    resp = await client.post(f"/api/v1/messages/{source['id']}/forward", json={"target_chat_id": chat},
+                             headers=alice.headers)
+    assert resp.status == 201, await resp.text()
+    [create] = (await queued(client))[before:]
+    _direct_only(create, bob)
+    [doc] = create["object"]["attachment"]
+    assert doc["name"] == "dog.png" and parse_qs(urlsplit(doc["url"]).query)["uid"] == [str(bob.id)]
+    assert (await client.get(local(doc["url"]))).status == 200
+
+
 async def test_incoming_attachments_become_links_in_the_text(client, alice, bob):
     url = "https://files.example/media/cat%20picture.png?sig=abc"
     await bob.create(alice.id, "look", attachment=[
