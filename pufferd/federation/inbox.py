@@ -127,9 +127,7 @@ async def _apply(ctx: Context, remote: User, activity: dict[str, Any]) -> None:
     elif kind in ("Accept", "Reject") and (obj_type == "Follow" or isinstance(obj, str)):
         await _follow_answer(ctx, remote, kind, obj)
     elif kind == "Undo" and obj_type == "Follow" and isinstance(obj, dict):
-        target = actors.local_id(ctx, _id_of(obj.get("object")), "users")
-        if target is not None:
-            await ctx.db.write(lambda conn: federation_q.delete_follow(conn, remote.id, target))
+        await _unfollow(ctx, remote, obj)
     elif kind in ("Like", "EmojiReact"):
         await reactions.react(ctx, remote, activity)
     elif kind == "Undo" and (obj_type in ("Like", "EmojiReact") or isinstance(obj, str)):
@@ -259,6 +257,21 @@ async def _follow(ctx: Context, remote: User, activity: dict[str, Any]) -> None:
         outgoing.follow_txn(ctx, conn, "Accept" if accepted else "Reject", local, act, activity, now)
     await ctx.db.write(follow_txn)
     ctx.federation.poke()
+
+
+async def _unfollow(ctx: Context, remote: User, follow: dict[str, Any]) -> None:
+    """An Undo{Follow}: the follow ends, and the Follow's id counts as received, so that the Follow
+    arriving after its Undo (deliveries are not ordered) changes nothing."""
+    target = actors.local_id(ctx, _id_of(follow.get("object")), "users")
+    follow_id = _id_of(follow)
+    now = ctx.clock.time()
+
+    def unfollow_txn(conn: apsw.Connection) -> None:
+        if follow_id and actors.host_of(follow_id) == actors.host_of(remote.actor_url or ""):
+            federation_q.mark_seen(conn, follow_id, now)
+        if target is not None:
+            federation_q.delete_follow(conn, remote.id, target)
+    await ctx.db.write(unfollow_txn)
 
 
 async def _follow_answer(ctx: Context, remote: User, kind: str, obj: Any) -> None:

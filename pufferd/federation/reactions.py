@@ -14,7 +14,7 @@ from typing import Any
 
 from pufferd import access, messages
 from pufferd.context import Context
-from pufferd.db import federation_content_q, messages_q
+from pufferd.db import federation_content_q, federation_q, messages_q
 from pufferd.db.users_q import User
 from pufferd.errors import NotFound
 from pufferd.federation import actors
@@ -56,8 +56,13 @@ async def react(ctx: Context, remote: User, activity: dict[str, Any]) -> None:
 
 
 async def undo(ctx: Context, remote: User, like: Any) -> None:
-    """Apply an Undo from REMOTE of the Like (or EmojiReact) LIKE, given embedded or by id."""
+    """Apply an Undo from REMOTE of the Like (or EmojiReact) LIKE, given embedded or by id. The
+    Like's id is marked as received, so that the Like itself arriving after its Undo (deliveries
+    are not ordered) is taken for a redelivery and changes nothing."""
     aid = _id_of(like)
+    if aid and actors.host_of(aid) == actors.host_of(remote.actor_url or ""):
+        now = ctx.clock.time()
+        await ctx.db.write(lambda conn: federation_q.mark_seen(conn, aid, now))
     known = await ctx.db.read(lambda conn: federation_content_q.reaction(conn, aid)) if aid else None
     if known is not None and known.user_id == remote.id:
         message_id, emoji = known.message_id, known.emoji

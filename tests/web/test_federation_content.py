@@ -215,6 +215,11 @@ async def test_incoming_likes_and_undos_are_reactions_once(client, alice, bob, m
     assert frame["data"]["emoji"] == HEART and frame["data"]["reacted"] is False
     await bob.post({"id": bob.next_id("undos"), "type": "Undo", "object": react})  # embedded
     assert await reactions(client, alice, mine["id"]) == []
+    # an Undo that overtook its Like: the Like, arriving after, changes nothing
+    late = {"id": bob.next_id("likes"), "type": "Like", "object": note, "content": "👀"}
+    await bob.post({"id": bob.next_id("undos"), "type": "Undo", "object": late})
+    await bob.post(late)
+    assert await reactions(client, alice, mine["id"]) == []
     await sock.close()
 
     # a message of a chat bob is not in: 404, nothing changes
@@ -361,4 +366,18 @@ async def test_blocking_a_remote_user_ends_follows_both_ways(client, alice, bob)
     assert len(await queued(client)) == before + 2
     await bob.post({"id": bob.next_id("follows"), "type": "Follow", "object": me})
     assert (await queued(client))[-1]["type"] == "Reject"
+    assert await (await client.get("/api/v1/federation/followers", headers=alice.headers)).json() == []
+
+
+async def test_an_undo_follow_that_overtook_its_follow_wins(client, alice, bob):
+    me = f"http://local.test/ap/users/{alice.id}"
+    follow = {"id": bob.next_id("follows"), "type": "Follow", "object": me}
+    await bob.post({"id": bob.next_id("undos"), "type": "Undo", "object": {**follow, "actor": bob.actor}})
+    await bob.post(follow)
+    assert await (await client.get("/api/v1/federation/followers", headers=alice.headers)).json() == []
+    # a Follow and then its Undo, in order
+    follow = {"id": bob.next_id("follows"), "type": "Follow", "object": me}
+    await bob.post(follow)
+    assert len(await (await client.get("/api/v1/federation/followers", headers=alice.headers)).json()) == 1
+    await bob.post({"id": bob.next_id("undos"), "type": "Undo", "object": {**follow, "actor": bob.actor}})
     assert await (await client.get("/api/v1/federation/followers", headers=alice.headers)).json() == []
