@@ -1,6 +1,6 @@
-"""Query functions for what federated messages carry besides text (migration 0083): the activity
-ids of reactions that crossed servers, and a message's attachments as Documents (synchronous,
-inside db.read/db.write)."""
+"""Query functions for what federated messages carry besides text (migrations 0083-0084): the
+activity ids of reactions that crossed servers, a message's attachments as Documents, and the
+version of each remote Note applied (synchronous, inside db.read/db.write)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,3 +50,14 @@ def note_attachments(conn: apsw.Connection, message_id: int) -> list[NoteAttachm
                         " JOIN media_objects o ON o.object_key = a.object_key"
                         " WHERE a.message_id = ? AND o.state = 'stored' ORDER BY a.id", (message_id,))
     return [NoteAttachment(**r) for r in rows]
+
+
+def note_version(conn: apsw.Connection, note_id: str) -> float | None:
+    row = conn.execute("SELECT version FROM federation_notes WHERE note_id = ?", (note_id,)).fetchone()
+    return float(row["version"]) if row else None
+
+
+def set_note_version(conn: apsw.Connection, note_id: str, message_id: int, version: float) -> None:
+    conn.execute("INSERT INTO federation_notes(note_id, message_id, version) VALUES (?, ?, ?)"
+                 " ON CONFLICT(note_id) DO UPDATE SET version = max(version, excluded.version),"
+                 " message_id = excluded.message_id", (note_id, message_id, version))

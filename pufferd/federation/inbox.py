@@ -14,16 +14,19 @@ so blocks, privacy, realtime events, notifications, unread counts and search app
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
 
 import apsw
 
 from pufferd import chats, messages, privacy
 from pufferd.context import Context
-from pufferd.db import federation_q, messages_q, users_q
+from pufferd.db import federation_content_q, federation_q, messages_q, users_q
 from pufferd.db.federation_q import RemoteActor
 from pufferd.db.users_q import User
 from pufferd.errors import BadRequest, Forbidden, NotFound, Unauthorized
@@ -117,11 +120,14 @@ async def _apply(ctx: Context, remote: User, activity: dict[str, Any]) -> None:
     obj = activity.get("object")
     obj_type = obj.get("type") if isinstance(obj, dict) else None
     if kind == "Create" and obj_type == "Note" and isinstance(obj, dict):
-        await _create_note(ctx, remote, obj)
+        async with _note_lock(ctx, _id_of(obj)):
+            await _create_note(ctx, remote, obj)
     elif kind == "Update" and obj_type == "Note" and isinstance(obj, dict):
-        await _update_note(ctx, remote, obj)
+        async with _note_lock(ctx, _id_of(obj)):
+            await _update_note(ctx, remote, obj)
     elif kind == "Delete":
-        await _delete_note(ctx, remote, _id_of(obj))
+        async with _note_lock(ctx, _id_of(obj)):
+            await _delete_note(ctx, remote, _id_of(obj))
     elif kind == "Follow":
         await _follow(ctx, remote, activity)
     elif kind in ("Accept", "Reject") and (obj_type == "Follow" or isinstance(obj, str)):
@@ -211,17 +217,56 @@ async def _own_message(ctx: Context, remote: User, note_id: str) -> int | None:
     return found.id if found is not None else None
 
 
+@contextlib.asynccontextmanager
+async def _note_lock(ctx: Context, note_id: str) -> AsyncIterator[None]:
+    """Apply one activity at a time per Note (a Create, Update or Delete spans several
+    transactions; two deliveries of the same Note may arrive at once)."""
+    locks = ctx.federation.note_locks
+    entry = locks.setdefault(note_id, [asyncio.Lock(), 0])
+    entry[1] += 1
+    try:
+        async with entry[0]:
+            yield
+    finally:
+        entry[1] -= 1
+        if entry[1] == 0:
+            del locks[note_id]
+
+
+def _version(obj: dict[str, Any]) -> float | None:
+    """The Note's `updated` time as unix seconds; None when absent or not a date."""
+    value = obj.get("updated")
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.timestamp() if when.tzinfo is not None else None
+
+
 async def _update_note(ctx: Context, remote: User, obj: dict[str, Any]) -> None:
     """An edit, or new attachments. Deliveries are not ordered, so an Update may come before the
     Create of its Note: it then creates the message (with the newest content; the Create that
-    follows finds it stored and changes nothing)."""
+    follows finds it stored and changes nothing); and an Update older (by `updated`) than one
+    applied before changes nothing."""
     _check_author(remote, obj)
-    message_id = await _own_message(ctx, remote, _id_of(obj))
+    note = _id_of(obj)
+    message_id = await _own_message(ctx, remote, note)
     if message_id is None:
         await _create_note(ctx, remote, obj)
-        message_id = await _own_message(ctx, remote, _id_of(obj))
-    if message_id is not None:
-        await messages.edit(ctx, remote, message_id, _message_text(ctx, obj))
+        message_id = await _own_message(ctx, remote, note)
+    if message_id is None:
+        return
+    version = _version(obj)
+    if version is not None:
+        applied = await ctx.db.read(lambda conn: federation_content_q.note_version(conn, note))
+        if applied is not None and version <= applied:
+            return
+    await messages.edit(ctx, remote, message_id, _message_text(ctx, obj))
+    if version is not None:
+        mid = message_id
+        await ctx.db.write(lambda conn: federation_content_q.set_note_version(conn, note, mid, version))
 
 
 def _tombstone(note_id: str) -> str:

@@ -14,6 +14,7 @@ class Federation:
     signatures_seen: dict[bytes, float] = field(default_factory=dict)  # signature digest -> expiry
     wake: asyncio.Event | None = None  # set when deliveries were queued; the worker creates it
     http: Any = None  # pufferd.federation.http.Fetcher, made on first use
+    note_locks: dict[str, Any] = field(default_factory=dict)  # note id -> [asyncio.Lock, users] (inbox.py)
 
     def poke(self) -> None:
         """Wake the delivery worker (after a commit that queued deliveries)."""

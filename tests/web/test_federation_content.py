@@ -321,7 +321,7 @@ async def test_incoming_attachments_become_links_in_the_text(client, alice, bob)
 
 # deliveries out of order -----------------------------------------------------------------------
 
-async def test_update_before_create_and_delete_before_create(client, alice, bob):
+async def test_updates_and_deletes_that_arrive_out_of_order(client, alice, bob):
     note = bob.note(alice.id, "edited", note_id=bob.next_id("notes"))
     await bob.post({"id": bob.next_id("activities"), "type": "Update", "object": note})
     chats = await (await client.get("/api/v1/chats", headers=alice.headers)).json()
@@ -330,11 +330,18 @@ async def test_update_before_create_and_delete_before_create(client, alice, bob)
     await bob.post({"id": bob.next_id("activities"), "type": "Create", "object": {**note, "content": "original"}})
     assert [m["text"] for m in await messages_of(client, alice, chat)] == ["edited"]
 
+    # two edits that arrive in the wrong order: the newer (by `updated`) stays
+    note["updated"] = "2030-01-01T00:00:02Z"
+    await bob.post({"id": bob.next_id("activities"), "type": "Update", "object": {**note, "content": "second"}})
+    note["updated"] = "2030-01-01T00:00:01Z"
+    await bob.post({"id": bob.next_id("activities"), "type": "Update", "object": {**note, "content": "first"}})
+    assert [m["text"] for m in await messages_of(client, alice, chat)] == ["second"]
+
     gone = bob.note(alice.id, "never shown", note_id=bob.next_id("notes"))
     await bob.post({"id": bob.next_id("activities"), "type": "Delete", "object": {"id": gone["id"], "type": "Tombstone"}})
     await bob.post({"id": bob.next_id("activities"), "type": "Create", "object": gone})
     await bob.post({"id": bob.next_id("activities"), "type": "Update", "object": gone})
-    assert [m["text"] for m in await messages_of(client, alice, chat)] == ["edited"]
+    assert [m["text"] for m in await messages_of(client, alice, chat)] == ["second"]
 
 
 # blocks ----------------------------------------------------------------------------------------
