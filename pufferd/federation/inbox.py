@@ -136,7 +136,10 @@ async def _apply(ctx: Context, remote: User, activity: dict[str, Any]) -> None:
         await _unfollow(ctx, remote, obj)
     elif kind in ("Like", "EmojiReact"):
         await reactions.react(ctx, remote, activity)
-    elif kind == "Undo" and (obj_type in ("Like", "EmojiReact") or isinstance(obj, str)):
+    elif kind == "Undo" and obj_type in ("Like", "EmojiReact"):
+        await reactions.undo(ctx, remote, obj)
+    elif kind == "Undo" and isinstance(obj, str):  # named by id only: a Follow or a Like of theirs
+        await _unfollow(ctx, remote, {"id": obj})
         await reactions.undo(ctx, remote, obj)
     # anything else (Announce, Person updates, ...) is accepted and ignored
 
@@ -316,6 +319,9 @@ async def _unfollow(ctx: Context, remote: User, follow: dict[str, Any]) -> None:
             federation_q.mark_seen(conn, follow_id, now)
         if target is not None:
             federation_q.delete_follow(conn, remote.id, target)
+        elif follow_id:
+            conn.execute("DELETE FROM federation_follows WHERE follower_id = ? AND activity_id = ?",
+                         (remote.id, follow_id))
     await ctx.db.write(unfollow_txn)
 
 

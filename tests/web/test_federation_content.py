@@ -388,3 +388,9 @@ async def test_an_undo_follow_that_overtook_its_follow_wins(client, alice, bob):
     assert len(await (await client.get("/api/v1/federation/followers", headers=alice.headers)).json()) == 1
     await bob.post({"id": bob.next_id("undos"), "type": "Undo", "object": {**follow, "actor": bob.actor}})
     assert await (await client.get("/api/v1/federation/followers", headers=alice.headers)).json() == []
+    # an Undo naming the Follow by id only
+    follow = {"id": bob.next_id("follows"), "type": "Follow", "object": me}
+    await bob.post(follow)
+    assert len(await (await client.get("/api/v1/federation/followers", headers=alice.headers)).json()) == 1
+    await bob.post({"id": bob.next_id("undos"), "type": "Undo", "object": follow["id"]})
+    assert await (await client.get("/api/v1/federation/followers", headers=alice.headers)).json() == []
