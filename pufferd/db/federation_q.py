@@ -220,3 +220,59 @@ def domain_listed(conn: apsw.Connection, domain: str) -> bool:
 
 def local_user_count(conn: apsw.Connection) -> int:
     return int(_one(conn, "SELECT count(*) AS n FROM users WHERE is_remote = 0", ())["n"])
+
+
+# replay guard ------------------------------------------------------------------------------------
+def remember_signature(conn: apsw.Connection, digest: bytes, now: float, expires_at: float) -> bool:
+    """Record a signature until EXPIRES_AT, pruning expired ones; False when it is recorded already."""
+    conn.execute("DELETE FROM federation_signatures WHERE expires_at < ?", (now,))
+    conn.execute("INSERT OR IGNORE INTO federation_signatures(digest, expires_at) VALUES (?, ?)",
+                 (digest, expires_at))
+    return conn.changes() > 0
+
+
+# host health -------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Host:
+    host: str
+    failing_since: float | None
+    down_at: float | None
+    last_error: str | None
+    updated_at: float
+
+
+def host_state(conn: apsw.Connection, host: str) -> Host | None:
+    row = conn.execute("SELECT host, failing_since, down_at, last_error, updated_at FROM federation_hosts"
+                       " WHERE host = ?", (host,)).fetchone()
+    return Host(*row) if row is not None else None
+
+
+def down_hosts(conn: apsw.Connection) -> set[str]:
+    return {r[0].lower() for r in conn.execute("SELECT host FROM federation_hosts WHERE down_at IS NOT NULL")}
+
+
+def hosts(conn: apsw.Connection) -> list[Host]:
+    """Every host that failed since its last success, the ones marked down first."""
+    return [Host(*r) for r in conn.execute(
+        "SELECT host, failing_since, down_at, last_error, updated_at FROM federation_hosts"
+        " ORDER BY down_at IS NULL, host")]
+
+
+def host_failed(conn: apsw.Connection, host: str, error: str | None, now: float, down_after: float) -> Host:
+    """Record a failed delivery to HOST; mark it down once it has failed for DOWN_AFTER seconds."""
+    conn.execute(
+        "INSERT INTO federation_hosts(host, failing_since, last_error, updated_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(host) DO UPDATE SET failing_since = coalesce(failing_since, excluded.failing_since),"
+        " last_error = excluded.last_error, updated_at = excluded.updated_at", (host, now, error, now))
+    conn.execute("UPDATE federation_hosts SET down_at = ? WHERE host = ? AND down_at IS NULL"
+                 " AND failing_since <= ?", (now, host, now - down_after))
+    found = host_state(conn, host)
+    assert found is not None
+    return found
+
+
+def host_up(conn: apsw.Connection, host: str) -> bool:
+    """Forget HOST's failures (a delivery succeeded, or it sent us a signed request); True when it was down."""
+    was_down = conn.execute("SELECT down_at IS NOT NULL FROM federation_hosts WHERE host = ?", (host,)).fetchone()
+    conn.execute("DELETE FROM federation_hosts WHERE host = ?", (host,))
+    return bool(was_down and was_down[0])

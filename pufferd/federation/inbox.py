@@ -72,15 +72,13 @@ async def _verified_actor(ctx: Context, sig: signatures.SignatureHeader, actor_u
     raise _unauthorized("the signature does not verify")  # not reached
 
 
-def _check_replay(ctx: Context, sig: signatures.SignatureHeader) -> None:
+async def _check_replay(ctx: Context, sig: signatures.SignatureHeader) -> None:
+    """Refuse a signature accepted before while its Date could still pass (kept in SQLite, so a
+    restart does not forget it; expired rows are pruned)."""
     now = ctx.clock.time()
-    seen = ctx.federation.signatures_seen
-    for key in [k for k, exp in seen.items() if exp < now]:
-        del seen[key]
     digest = hashlib.sha256(sig.signature).digest()
-    if digest in seen:
+    if not await ctx.db.write(lambda conn: federation_q.remember_signature(conn, digest, now, now + REPLAY_WINDOW)):
         raise _unauthorized("this signed request was received before (a replay)")
-    seen[digest] = now + REPLAY_WINDOW
 
 
 async def receive(ctx: Context, *, path_qs: str, headers: dict[str, str], body: bytes) -> None:
@@ -103,7 +101,7 @@ async def receive(ctx: Context, *, path_qs: str, headers: dict[str, str], body: 
     if per_minute:
         ctx.limiter.hit("federation-inbound", host, per_minute)
     remote, _ = await _verified_actor(ctx, sig, actor_url, path_qs=path_qs, headers=headers, body=body)
-    _check_replay(ctx, sig)
+    await _check_replay(ctx, sig)
     aid = _id_of(activity)
     if not aid or actors.host_of(aid) != host:
         raise BadRequest("The activity needs an id on the actor's host")

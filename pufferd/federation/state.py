@@ -1,5 +1,5 @@
-"""The federation state of a running server: the domain list in memory, unsealed actor keys, seen
-signatures (replay guard) and the delivery worker's wake-up."""
+"""The federation state of a running server: the domain list in memory, unsealed actor keys and
+ the delivery worker's wake-up."""
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +11,6 @@ from typing import Any
 class Federation:
     domains: set[str] = field(default_factory=set)  # the admins' list (blocked, or allowed in allowlist mode)
     private_keys: dict[int, Any] = field(default_factory=dict)  # user id -> unsealed RSA key
-    signatures_seen: dict[bytes, float] = field(default_factory=dict)  # signature digest -> expiry
     wake: asyncio.Event | None = None  # set when deliveries were queued; the worker creates it
     http: Any = None  # pufferd.federation.http.Fetcher, made on first use
     note_locks: dict[str, Any] = field(default_factory=dict)  # note id -> [asyncio.Lock, users] (inbox.py)
