@@ -167,6 +167,8 @@ class Settings(BaseSettings):
     federation_retry_max_seconds: float = Field(24 * 3600.0, gt=0)  # longest wait between attempts
     federation_retry_give_up_seconds: float = Field(7 * 24 * 3600.0, gt=0)  # then the delivery fails
     federation_queue_interval_seconds: float = Field(5.0, gt=0)  # the worker looks for due deliveries
+    federation_host_down_after_hours: float = Field(48.0, gt=0)  # failing this long: the host is marked down
+    federation_host_down_retry_seconds: float = Field(24 * 3600.0, gt=0)  # a down host is retried this often
     federation_host_concurrency: int = Field(2, ge=1, le=64)  # deliveries at once per remote host
     federation_inbound_per_minute: int = Field(300, ge=0)  # inbox posts per remote host; 0: no limit
     federation_domain_mode: Literal["blocklist", "allowlist"] = "blocklist"  # admins edit the list
