@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import secrets
 from collections.abc import AsyncGenerator, Callable
@@ -169,9 +170,10 @@ class LocalBlobWriter:
         self._temp = store.tmp / f"{secrets.token_hex(16)}.part"
         self._fd: int | None = None
         self._sealer: Sealer | None = None
+        self._sha = hashlib.sha256()
         self._pending: list[bytes] = []
         self._pending_len = 0
-        self._inflight: asyncio.Future[None] | None = None
+        self._inflight: asyncio.Task[None] | None = None
         self._size = 0
         self._info: BlobInfo | None = None
         self._done = False
@@ -182,13 +184,17 @@ class LocalBlobWriter:
 
     def _open_sync(self) -> None:
         self._fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        self._sealer = Sealer(self._fd, self._store._key)
+        self._sealer = Sealer(self._fd, self._store._key, sha=self._sha)
 
     def _feed_sync(self, pieces: list[bytes]) -> None:
         if self._sealer is None:
             self._open_sync()
         assert self._sealer is not None
-        self._sealer.feed(pieces)
+        self._sealer.feed(pieces, hashed=True)
+
+    def _hash_sync(self, pieces: list[bytes]) -> None:
+        for piece in pieces:
+            self._sha.update(piece)
 
     async def write(self, data: bytes) -> None:
         if self._done or self._info is not None:
@@ -207,8 +213,17 @@ class LocalBlobWriter:
             inflight, self._inflight = self._inflight, None
             await inflight
         if self._pending:
+            # the plaintext is hashed on one worker while another encrypts and writes it
             pieces, self._pending, self._pending_len = self._pending, [], 0
-            self._inflight = self._store._submit(self._feed_sync, pieces)
+            self._inflight = asyncio.ensure_future(self._hash_and_feed(pieces))
+
+    async def _hash_and_feed(self, pieces: list[bytes]) -> None:
+        # both always run to their end (the file is closed only after), then the first error counts
+        results = await asyncio.gather(self._store._submit(self._hash_sync, pieces),
+                                       self._store._submit(self._feed_sync, pieces), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def seal(self) -> BlobInfo:
         """Encrypt what is left, write the trailer and fsync; the blob is not visible yet."""

@@ -61,14 +61,16 @@ class Sealer:
     the cipher) and written with one write; a piece is copied only where it straddles a chunk edge.
     """
 
-    def __init__(self, fd: int, store_key: bytes, chunk: int = CHUNK) -> None:
+    def __init__(self, fd: int, store_key: bytes, chunk: int = CHUNK, sha: hashlib._Hash | None = None) -> None:
         self._fd = fd
         self._chunk = chunk
         self._header = _HEADER.pack(MAGIC, chunk, os.urandom(32))
         self._aead = _file_aead(store_key, self._header[-32:])
         self._index = 0
         self._size = 0
-        self._sha = hashlib.sha256()
+        # SHA (when given) is the plaintext's running hash, updated by the caller when it hashes
+        # on another thread (see feed)
+        self._sha = sha if sha is not None else hashlib.sha256()
         self._rest = bytearray()
         self._out = bytearray()
         self._written = 0
@@ -78,8 +80,11 @@ class Sealer:
     def size(self) -> int:
         return self._size + len(self._rest)
 
-    def feed(self, pieces: Sequence[bytes]) -> None:
-        """Encrypt and write every whole chunk now available; keep the remainder for later."""
+    def feed(self, pieces: Sequence[bytes], *, hashed: bool = False) -> None:
+        """Encrypt and write every whole chunk now available; keep the remainder for later.
+
+        HASHED: the caller has put PIECES into the running hash itself (on another thread, so
+        hashing and encrypting run side by side: both release the GIL)."""
         chunk = self._chunk
         whole = (len(self._rest) + sum(len(p) for p in pieces)) // chunk
         if len(self._out) < whole * (chunk + TAG):
@@ -87,7 +92,8 @@ class Sealer:
         out = memoryview(self._out)
         pos = 0
         for data in pieces:
-            self._sha.update(data)
+            if not hashed:
+                self._sha.update(data)
             view = memoryview(data)
             start = 0
             if self._rest:
