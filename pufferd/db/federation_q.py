@@ -244,16 +244,16 @@ class Host:
 def host_state(conn: apsw.Connection, host: str) -> Host | None:
     row = conn.execute("SELECT host, failing_since, down_at, last_error, updated_at FROM federation_hosts"
                        " WHERE host = ?", (host,)).fetchone()
-    return Host(*row) if row is not None else None
+    return Host(**row) if row is not None else None
 
 
 def down_hosts(conn: apsw.Connection) -> set[str]:
-    return {r[0].lower() for r in conn.execute("SELECT host FROM federation_hosts WHERE down_at IS NOT NULL")}
+    return {r["host"].lower() for r in conn.execute("SELECT host FROM federation_hosts WHERE down_at IS NOT NULL")}
 
 
 def hosts(conn: apsw.Connection) -> list[Host]:
     """Every host that failed since its last success, the ones marked down first."""
-    return [Host(*r) for r in conn.execute(
+    return [Host(**r) for r in conn.execute(
         "SELECT host, failing_since, down_at, last_error, updated_at FROM federation_hosts"
         " ORDER BY down_at IS NULL, host")]
 
@@ -273,6 +273,20 @@ def host_failed(conn: apsw.Connection, host: str, error: str | None, now: float,
 
 def host_up(conn: apsw.Connection, host: str) -> bool:
     """Forget HOST's failures (a delivery succeeded, or it sent us a signed request); True when it was down."""
-    was_down = conn.execute("SELECT down_at IS NOT NULL FROM federation_hosts WHERE host = ?", (host,)).fetchone()
+    found = host_state(conn, host)
+    if found is None:
+        return False
     conn.execute("DELETE FROM federation_hosts WHERE host = ?", (host,))
-    return bool(was_down and was_down[0])
+    return found.down_at is not None
+
+
+def defer_host(conn: apsw.Connection, host: str, until: float) -> None:
+    """Make HOST's pending deliveries wait until UNTIL at least (the host is down)."""
+    conn.execute("UPDATE federation_queue SET next_attempt_at = max(next_attempt_at, ?)"
+                 " WHERE state = 'pending' AND host = ?", (until, host))
+
+
+def host_back(conn: apsw.Connection, host: str, now: float) -> None:
+    """HOST is up again: forget its failures and make its pending deliveries due now."""
+    host_up(conn, host)
+    conn.execute("UPDATE federation_queue SET next_attempt_at = ? WHERE state = 'pending' AND host = ?", (now, host))

@@ -6,7 +6,7 @@ import apsw
 from pufferd import privileges
 from pufferd.context import Context
 from pufferd.db import federation_q
-from pufferd.db.federation_q import Delivery
+from pufferd.db.federation_q import Delivery, Host
 from pufferd.db.users_q import User
 from pufferd.errors import NotFound, RuleViolation
 from pufferd.federation import actors
@@ -28,6 +28,12 @@ async def retry_now(ctx: Context, admin: User, delivery_id: int) -> Delivery:
         raise NotFound("Delivery not found (or delivered already)")
     ctx.federation.poke()
     return row
+
+
+async def hosts(ctx: Context, admin: User) -> list[Host]:
+    """Remote hosts failing since their last success, the ones marked down first."""
+    privileges.require(admin, Privilege.MANAGE_SETTINGS)
+    return await ctx.db.read(federation_q.hosts)
 
 
 async def domains(ctx: Context, admin: User) -> list[str]:

@@ -6,6 +6,12 @@ and jitter (federation_retry_base_seconds doubling up to federation_retry_max_se
 federation_retry_give_up_seconds after it was queued, when the row is failed. A 4xx other than
 408 and 429 fails the row at once (the remote refused it; a retry would not change that).
 Admins see every row and can make one due now (pufferd/federation/admin.py).
+
+A host whose deliveries fail (no answer, or 5xx) for federation_host_down_after_hours without a
+success is marked down: each pass then tries one of its deliveries (a probe) and, when that fails
+too, its pending deliveries wait federation_host_down_retry_seconds (a day). The first delivery that
+succeeds, or a signed inbox request from the host, marks it up again (admins see the list:
+GET /api/v1/federation/hosts).
 """
 from __future__ import annotations
 
@@ -55,6 +61,16 @@ async def run_pass(ctx: Context) -> int:
     rows = await ctx.db.read(lambda conn: federation_q.due(conn, now, BATCH))
     if not rows:
         return 0
+    fed = ctx.federation
+    probed: set[str] = set()
+    chosen: list[Delivery] = []
+    for r in rows:  # one delivery per pass to a down host (a probe)
+        if r.host in fed.down_hosts:
+            if r.host in probed:
+                continue
+            probed.add(r.host)
+        chosen.append(r)
+    rows = chosen
     limits: dict[str, asyncio.Semaphore] = defaultdict(
         lambda: asyncio.Semaphore(ctx.settings.federation_host_concurrency))
 
@@ -73,14 +89,48 @@ async def run_pass(ctx: Context) -> int:
             state, next_at = "pending", done + backoff(ctx, attempts)
         if error is not None:
             log.info("federation delivery %s to %s: %s (%s)", row.id, row.inbox, error, state)
+        host_failed = error is not None and (status is None or status >= 500)
+        down_after = ctx.settings.federation_host_down_after_hours * 3600
+        slow = done + ctx.settings.federation_host_down_retry_seconds
 
-        def record_txn(conn: apsw.Connection) -> None:
+        def record_txn(conn: apsw.Connection) -> bool | None:
+            """True: the host is (now) down; False: it was down and is up again; None: no change."""
+            nonlocal next_at
+            change: bool | None = None
+            if host_failed:
+                if federation_q.host_failed(conn, row.host, error, done, down_after).down_at is not None:
+                    change = True
+                    if state == "pending":
+                        next_at = max(next_at, slow)
+                    federation_q.defer_host(conn, row.host, slow)
+            elif error is None and federation_q.host_up(conn, row.host):
+                change = False
+                federation_q.host_back(conn, row.host, done)
             federation_q.record_attempt(conn, row.id, state=state, status=status, error=error, now=done,
                                         next_at=next_at)
-        await ctx.db.write(record_txn)
+            return change
+        change = await ctx.db.write(record_txn)
+        if change is True and row.host not in fed.down_hosts:
+            log.warning("federation host %s marked down", row.host)
+            fed.down_hosts.add(row.host)
+        elif change is False:
+            log.info("federation host %s is up again", row.host)
+            fed.down_hosts.discard(row.host)
+            fed.poke()
 
     await asyncio.gather(*(one(r) for r in rows))
     return len(rows)
+
+
+async def host_seen(ctx: Context, host: str) -> None:
+    """HOST sent us a verified request: when it was marked down, it is up again."""
+    fed = ctx.federation
+    if host.lower() not in fed.down_hosts:
+        return
+    fed.down_hosts.discard(host.lower())
+    now = ctx.clock.time()
+    await ctx.db.write(lambda conn: federation_q.host_back(conn, host.lower(), now))
+    fed.poke()
 
 
 @contextlib.asynccontextmanager
@@ -93,6 +143,7 @@ async def lifecycle(ctx: Context) -> AsyncIterator[None]:
     fed.wake = asyncio.Event()
     domains = await ctx.db.read(federation_q.domains)
     fed.domains = {d.lower() for d in domains}
+    fed.down_hosts = await ctx.db.read(federation_q.down_hosts)
 
     async def loop() -> None:
         assert fed.wake is not None

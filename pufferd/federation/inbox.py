@@ -30,7 +30,7 @@ from pufferd.db import federation_content_q, federation_q, messages_q, users_q
 from pufferd.db.federation_q import RemoteActor
 from pufferd.db.users_q import User
 from pufferd.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from pufferd.federation import actors, outgoing, reactions, signatures
+from pufferd.federation import actors, delivery, outgoing, reactions, signatures
 from pufferd.federation.content import attachment_lines, plain_text
 
 REPLAY_WINDOW = 2 * signatures.MAX_SKEW_SECONDS + 60
@@ -102,6 +102,7 @@ async def receive(ctx: Context, *, path_qs: str, headers: dict[str, str], body: 
         ctx.limiter.hit("federation-inbound", host, per_minute)
     remote, _ = await _verified_actor(ctx, sig, actor_url, path_qs=path_qs, headers=headers, body=body)
     await _check_replay(ctx, sig)
+    await delivery.host_seen(ctx, host)
     aid = _id_of(activity)
     if not aid or actors.host_of(aid) != host:
         raise BadRequest("The activity needs an id on the actor's host")

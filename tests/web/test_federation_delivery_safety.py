@@ -7,10 +7,13 @@ import json
 import time
 
 import pytest
+from admin_helpers import owner
 from aiohttp import web
 
 from pufferd.app import make_app
-from pufferd.federation import signatures
+from pufferd.clock import FakeClock
+from pufferd.db import federation_q
+from pufferd.federation import delivery, signatures
 from pufferd.web.keys import CTX
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -20,7 +23,18 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def settings_overrides() -> dict[str, object]:
     return {"federation_enabled": True, "federation_allow_http": True,
             "federation_allow_private_addresses": True, "public_url": "http://local.test",
-            "server_name": "local.test"}
+            "server_name": "local.test", "federation_host_down_after_hours": 1.0,
+            "federation_queue_interval_seconds": 3600.0}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(start=time.time())
+
+
+@pytest.fixture
+def app(settings, clock):
+    return make_app(settings, clock=clock)
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +46,8 @@ def remote_key():
 async def remote(aiohttp_server, remote_key):
     """Another server: one actor document with its public key, and an inbox counting posts."""
     _, pem = remote_key
+    received.clear()
+    up[:] = []
     app = web.Application()
     base: dict[str, str] = {}
 
@@ -41,10 +57,20 @@ async def remote(aiohttp_server, remote_key):
                                   "inbox": url + "/inbox",
                                   "publicKey": {"id": url + "#key", "owner": url, "publicKeyPem": pem}},
                                  content_type="application/activity+json")
+    async def inbox(request: web.Request) -> web.Response:
+        await request.read()
+        received.append(request.path)
+        return web.Response(status=202 if up else 503)
+
     app.router.add_get("/actor", actor)
+    app.router.add_post("/actor/inbox", inbox)
     server = await aiohttp_server(app)
     base["url"] = f"http://127.0.0.1:{server.port}"
     return base["url"]
+
+
+received: list[str] = []  # the paths the remote inbox was posted to
+up: list[bool] = []  # empty: the remote inbox answers 503
 
 
 def _create(remote: str, to: list[int], n: int) -> bytes:
@@ -111,3 +137,61 @@ async def test_shared_inbox_routes_one_activity_to_each_local_user(client, alice
     assert await _texts(client, alice) == ["note 5"]
     assert await _texts(client, bob) == ["note 5"]
     assert await _texts(client, carol) == []
+
+
+async def _hosts(client, app) -> list[dict]:
+    resp = await client.get("/api/v1/federation/hosts", headers=owner(app).headers)
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+async def _enqueue(app, sender_id: int, remote: str, n: int) -> None:
+    ctx = app[CTX]
+    now = ctx.clock.time()
+    host = remote.split("//", 1)[1]
+    activity = {"id": f"http://local.test/ap/activities/{n}", "type": "Create", "actor": "x"}
+    await ctx.db.write(lambda c: federation_q.enqueue(c, sender_id=sender_id, inbox=remote + "/actor/inbox",
+                                                      host=host, activity=activity, now=now))
+
+
+async def test_a_host_failing_for_long_is_marked_down_retried_daily_and_up_on_success(
+        client, app, clock, alice, remote):
+    ctx = app[CTX]
+    host = remote.split("//", 1)[1]
+    await _enqueue(app, alice.id, remote, 1)
+    await _enqueue(app, alice.id, remote, 2)
+    assert await delivery.run_pass(ctx) == 2 and len(received) == 2
+    [row] = await _hosts(client, app)
+    assert row["host"] == host and row["down"] is False and row["last_error"] == "HTTP 503"
+    clock.advance(3700)  # failing for more than federation_host_down_after_hours (1)
+    assert await delivery.run_pass(ctx) == 2 and len(received) == 4
+    [row] = await _hosts(client, app)
+    assert row["down"] is True and row["down_since"] is not None
+    clock.advance(6 * 3600)  # a normal backoff would retry by now; a down host waits a day
+    assert await delivery.run_pass(ctx) == 0 and len(received) == 4
+    clock.advance(24 * 3600)
+    assert await delivery.run_pass(ctx) == 1 and len(received) == 5  # one probe, not both
+    assert await delivery.run_pass(ctx) == 0
+    up.append(True)
+    clock.advance(24 * 3600 + 1)
+    assert await delivery.run_pass(ctx) == 1  # the probe succeeds: the host is up again
+    assert await _hosts(client, app) == []
+    await delivery.run_pass(ctx)  # the other delivery is due at once (the woken worker may take it)
+    assert len(received) == 7
+    queue = await (await client.get("/api/v1/federation/queue", headers=owner(app).headers)).json()
+    assert [r["state"] for r in queue] == ["delivered", "delivered"]
+
+
+async def test_a_signed_request_from_a_down_host_marks_it_up(client, app, alice, remote, remote_key):
+    ctx = app[CTX]
+    host = remote.split("//", 1)[1]
+    now = ctx.clock.time()
+    await ctx.db.write(lambda c: federation_q.host_failed(c, host, "HTTP 503", now - 7200, 3600))
+    await ctx.db.write(lambda c: federation_q.host_failed(c, host, "HTTP 503", now, 3600))
+    ctx.federation.down_hosts.add(host)
+    assert [r["down"] for r in await _hosts(client, app)] == [True]
+    key, _ = remote_key
+    body = _create(remote, [alice.id], 8)
+    assert (await client.post("/ap/inbox", data=body, headers=_signed(key, remote, body))).status == 202
+    assert await _hosts(client, app) == []
+    assert host not in ctx.federation.down_hosts

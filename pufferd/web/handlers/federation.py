@@ -19,6 +19,7 @@ from pufferd.web.schemas.federation import (
     FederationQueueQuery,
     FollowRead,
     HandleRequest,
+    HostRead,
     WebfingerQuery,
 )
 from pufferd.web.schemas.users import UserRead
@@ -147,6 +148,13 @@ async def retry(request: web.Request, delivery_id: int) -> DeliveryRead:
     """Make a pending or failed delivery due now (MANAGE_SETTINGS); 404 when delivered or unknown."""
     actors.enabled_or_404(request.app[CTX])
     return DeliveryRead.of(await admin.retry_now(request.app[CTX], request[USER], delivery_id))
+
+
+@routes.get("/api/v1/federation/hosts", response=list[HostRead])
+async def hosts(request: web.Request) -> list[HostRead]:
+    """Remote hosts whose deliveries fail, the ones marked down first (MANAGE_SETTINGS)."""
+    actors.enabled_or_404(request.app[CTX])
+    return [HostRead.of(h) for h in await admin.hosts(request.app[CTX], request[USER])]
 
 
 @routes.get("/api/v1/federation/domains", response=DomainList)

@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from pufferd.clock import iso
-from pufferd.db.federation_q import Delivery
+from pufferd.db.federation_q import Delivery, Host
 from pufferd.db.users_q import User
 from pufferd.web.schemas.users import UserRead
 
@@ -63,6 +63,22 @@ class DeliveryRead(BaseModel):
                    attempts=d.attempts, next_attempt_at=iso(d.next_attempt_at) if d.state == "pending" else None,
                    last_attempt_at=iso(d.last_attempt_at), last_status=d.last_status, last_error=d.last_error,
                    created_at=iso(d.created_at) or "")
+
+
+class HostRead(BaseModel):
+    """A remote host whose deliveries fail: since when, whether it is marked down (then retried
+    once per federation_host_down_retry_seconds) and the last error."""
+
+    host: str
+    down: bool
+    failing_since: str | None
+    down_since: str | None
+    last_error: str | None
+
+    @classmethod
+    def of(cls, h: Host) -> HostRead:
+        return cls(host=h.host, down=h.down_at is not None, failing_since=iso(h.failing_since),
+                   down_since=iso(h.down_at), last_error=h.last_error)
 
 
 class DomainRequest(BaseModel):
