@@ -35,25 +35,50 @@ class FetchError(Exception):
         self.status = status
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
 def public_address(address: str) -> bool:
+    """ADDRESS is a global unicast address; an IPv6 address embedding an IPv4 one (IPv4-mapped,
+    6to4, NAT64, IPv4-compatible) counts as the IPv4 address it reaches."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
+        elif ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return ip.is_global and not ip.is_multicast
+
+
+class RefusedAddress(OSError):
+    """A name resolved to an address our rules refuse (raised inside aiohttp's connector)."""
+
+
+def _why(exc: BaseException) -> str:
+    """The message of a failed request: our refusal when the resolver refused, else the error."""
+    refused = getattr(exc, "os_error", None) or exc.__cause__
+    if isinstance(refused, RefusedAddress):
+        return str(refused)
+    return f"{exc.__class__.__name__}: {exc}"
 
 
 class _SafeResolver(AbstractResolver):
     """DNS through the default resolver, refusing any name with a non-public address."""
 
-    def __init__(self, allow_private: bool) -> None:
-        self.inner = ThreadedResolver()
+    def __init__(self, allow_private: bool, inner: AbstractResolver | None = None,
+                 public: Callable[[str], bool] = public_address) -> None:
+        self.inner = inner or ThreadedResolver()
         self.allow_private = allow_private
+        self.public = public
 
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET,
                       ) -> list[ResolveResult]:
         results = await self.inner.resolve(host, port, family)
-        if not self.allow_private and any(not public_address(r["host"]) for r in results):
-            raise OSError(f"{host} resolves to a private, loopback or link-local address")
+        if not self.allow_private and any(not self.public(r["host"]) for r in results):
+            raise RefusedAddress(f"{host} resolves to a private, loopback or link-local address")
         return results
 
     async def close(self) -> None:
@@ -63,8 +88,13 @@ class _SafeResolver(AbstractResolver):
 class Fetcher:
     """One client session for every federation request of the process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, resolver: AbstractResolver | None = None,
+                 public: Callable[[str], bool] = public_address) -> None:
+        """RESOLVER (DNS, the system's by default) and PUBLIC (which addresses count as public) are
+        for tests, whose servers listen on loopback."""
         self.settings = settings
+        self.resolver = resolver
+        self.public = public
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -73,7 +103,8 @@ class Fetcher:
             timeout = aiohttp.ClientTimeout(total=s.federation_timeout_seconds * 2,
                                             sock_connect=s.federation_timeout_seconds,
                                             sock_read=s.federation_timeout_seconds)
-            connector = aiohttp.TCPConnector(resolver=_SafeResolver(s.federation_allow_private_addresses),
+            connector = aiohttp.TCPConnector(resolver=_SafeResolver(s.federation_allow_private_addresses,
+                                                                           self.resolver, self.public),
                                              limit=100)
             self._session = aiohttp.ClientSession(timeout=timeout, connector=connector,
                                                   headers={"User-Agent": USER_AGENT})
@@ -96,7 +127,7 @@ class Fetcher:
         except ValueError:
             literal = None
         if (literal is not None and not self.settings.federation_allow_private_addresses
-                and not public_address(str(literal))):
+                and not self.public(str(literal))):
             raise FetchError("private, loopback and link-local addresses are refused")
         return parts.netloc.lower()
 
@@ -125,7 +156,7 @@ class Fetcher:
                     if resp.status != 200:
                         raise FetchError(f"GET {url[:200]}: {resp.status}", resp.status)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                raise FetchError(f"GET {url[:200]}: {exc.__class__.__name__}: {exc}") from None
+                raise FetchError(f"GET {url[:200]}: {_why(exc)}") from None
             try:
                 return json.loads(body)
             except ValueError:
@@ -140,4 +171,4 @@ class Fetcher:
                 await self._read(resp)
                 return resp.status
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise FetchError(f"POST {url[:200]}: {exc.__class__.__name__}: {exc}") from None
+            raise FetchError(f"POST {url[:200]}: {_why(exc)}") from None
