@@ -70,12 +70,15 @@ def tree_anon_mb(pid: int) -> float:
     return total
 
 
-async def uploads(trees: dict[str, Path], workdir: Path, mib: int, rounds: int) -> dict[str, list[float]]:
-    """Upload MiB/s ÷ disk copy MiB/s per round and tree (each upload right after its own copy)."""
+async def uploads(trees: dict[str, Path], workdir: Path, mib: int,
+                  rounds: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Upload MiB/s ÷ disk copy MiB/s per round and tree (each upload right after its own copy),
+    and the upload MiB/s."""
     size = mib * MIB
     path = workdir / "upload.mp4"
     bench_media.make_file(path, size)
     ratios: dict[str, list[float]] = {name: [] for name in trees}
+    rates: dict[str, list[float]] = {name: [] for name in trees}
     servers = {}
     try:
         for name, tree in trees.items():
@@ -92,12 +95,13 @@ async def uploads(trees: dict[str, Path], workdir: Path, mib: int, rounds: int) 
                     copy_s, _ = bench_media.disk_copy(path, path.with_suffix(".copy"))
                     upload_s, _ = await bench_media.upload(session, base, auths[name], path)
                     ratios[name].append(copy_s / upload_s)
+                    rates[name].append(mib / upload_s)
                     print(f"  round {i + 1} {name}: disk copy {mib / copy_s:5.0f} MiB/s, upload {mib / upload_s:5.0f}"
                           f" MiB/s = {copy_s / upload_s:4.0%}", flush=True)
     finally:
         for proc, _ in servers.values():
             bench_media.stop(proc)
-    return ratios
+    return ratios, rates
 
 
 def line(label: str, values: list[float], fmt: str) -> str:
@@ -133,9 +137,14 @@ def main() -> None:
             kinds[f"python3 -m pufferd ({name})"] = (
                 [sys.executable, "-m", "pufferd", "serve", "--data-dir", str(data), "--port", str(port)], env)
             if name == "this tree" and binary is not None:
+                # its own data directory, made by the binary (the tree may have gained migrations)
+                bin_data, bin_env = workdir / "start-binary", {**env, "TMPDIR": str(workdir)}
+                subprocess.run([str(binary), "init", "--non-interactive", "--data-dir", str(bin_data),
+                                "--admin-username", "admin", "--admin-email", bench_media.EMAIL,
+                                "--admin-password", bench_media.PASSWORD, "--bcrypt-rounds", "4"],
+                               env=bin_env, check=True, capture_output=True)
                 kinds["one-file binary (this tree)"] = (
-                    [str(binary), "serve", "--data-dir", str(data), "--port", str(port)],
-                    {**env, "TMPDIR": str(workdir)})
+                    [str(binary), "serve", "--data-dir", str(bin_data), "--port", str(port)], bin_env)
         starts: dict[str, list[tuple[float, float, float]]] = {k: [] for k in kinds}
         for cmd, env in kinds.values():  # warm the page cache
             cold_start(cmd, env, port, workdir)
@@ -143,7 +152,7 @@ def main() -> None:
             for name in (list(kinds) if i % 2 == 0 else list(reversed(kinds))):
                 starts[name].append(cold_start(*kinds[name], port, workdir))
         print("\nupload ÷ disk copy, per round:")
-        ratios = asyncio.run(uploads(trees, workdir, args.mib, args.rounds))
+        ratios, rates = asyncio.run(uploads(trees, workdir, args.mib, args.rounds))
     print("\ncold start (exec -> first 200 on /health/live) and idle RSS (after start and one request):")
     for name, runs in starts.items():
         print(f" {name}")
@@ -153,6 +162,7 @@ def main() -> None:
     print(f"\nupload of {args.mib} MiB ÷ disk copy of the same bytes (per-round ratio):")
     for name, values in ratios.items():
         print(line(name, values, ".0%"))
+        print(line(f"  {name}: upload MiB/s", rates[name], ".0f"))
 
 
 if __name__ == "__main__":
