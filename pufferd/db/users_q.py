@@ -44,6 +44,8 @@ class User:
     # federation (migration 0080): a remote person's shadow user; they never sign in here
     is_remote: bool = False
     actor_url: str | None = None
+    # migration 0087: findable from other servers by handle (WebFinger)
+    federation_findable: bool = True
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> User:
@@ -60,7 +62,7 @@ class User:
 
 
 _FIELDS = fields(User)
-_BOOLS = {"email_verified", "is_disabled", "twofa_enabled", "allow_private_messages", "is_remote"}
+_BOOLS = {"email_verified", "is_disabled", "twofa_enabled", "allow_private_messages", "is_remote", "federation_findable"}
 
 
 def _user(row: dict[str, Any] | None) -> User | None:
@@ -100,7 +102,7 @@ def count(conn: apsw.Connection) -> int:
 # accounts area -------------------------------------------------------------------------------
 _PROFILE_COLUMNS = {"name", "username", "bio", "avatar_url", "allow_private_messages",
                     "privacy_private_messages", "privacy_last_seen", "privacy_avatar",
-                    "privacy_group_invites"}
+                    "privacy_group_invites", "federation_findable"}
 
 
 def to_user(row: dict[str, Any]) -> User:

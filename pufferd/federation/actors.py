@@ -161,6 +161,8 @@ async def webfinger(ctx: Context, resource: str) -> dict[str, Any]:
         return _local_user(conn, found.id)
 
     user = await ctx.db.read(find_txn)
+    if not user.federation_findable:  # the user's choice; known as unknown users are
+        raise NotFound(USER_NOT_FOUND)
     url = actor_url(ctx, user.id)
     return {"subject": f"acct:{user.username}@{domain(ctx)}", "aliases": [url],
             "links": [{"rel": "self", "type": "application/activity+json", "href": url}]}

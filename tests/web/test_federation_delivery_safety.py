@@ -200,3 +200,24 @@ async def test_a_signed_request_from_a_down_host_marks_it_up(client, app, alice,
     assert (await client.post("/ap/inbox", data=body, headers=_signed(key, remote, body))).status == 202
     assert await _hosts(client, app) == []
     assert host not in ctx.federation.down_hosts
+
+
+async def test_a_user_not_findable_is_unknown_to_webfinger(client, alice, bob):
+    handle = f"/.well-known/webfinger?resource=acct:{alice.username}@local.test"
+    by_actor = f"/.well-known/webfinger?resource=http://local.test/ap/users/{alice.id}"
+    assert (await client.get(handle)).status == 200
+    assert (await client.get(by_actor)).status == 200
+    resp = await client.put("/api/v1/users/profile", headers=alice.headers, json={"federation_findable": False})
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["federation_findable"] is False
+    for url in (handle, by_actor):
+        resp = await client.get(url)
+        assert resp.status == 404
+        assert (await resp.json())["detail"] == (await (await client.get(
+            "/.well-known/webfinger?resource=acct:nobody@local.test")).json())["detail"]
+    assert (await client.get(f"/.well-known/webfinger?resource=acct:{bob.username}@local.test")).status == 200
+    bad = await client.put("/api/v1/users/profile", headers=alice.headers, json={"federation_findable": None})
+    assert bad.status == 422 or bad.status == 400
+    resp = await client.put("/api/v1/users/profile", headers=alice.headers, json={"federation_findable": True})
+    assert (await resp.json())["federation_findable"] is True
+    assert (await client.get(handle)).status == 200

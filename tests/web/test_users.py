@@ -12,7 +12,7 @@ USER_READ_FIELDS = {"id", "name", "username", "email", "avatar_url", "bio", "ema
                     "allow_private_messages", "privacy_private_messages", "privacy_last_seen",
                     "privacy_avatar", "privacy_group_invites", "twofa_enabled", "created_at", "updated_at",
                     # federation (README, "Federation"): a remote user's shadow account and its actor
-                    "is_remote", "actor_url"}
+                    "is_remote", "actor_url", "federation_findable"}
 
 
 async def put_profile(client, who, **fields):

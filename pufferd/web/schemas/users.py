@@ -79,6 +79,7 @@ class UserRead(BaseModel):
     updated_at: str
     is_remote: bool = False  # a user of another server (README "Federation"); never signs in here
     actor_url: str | None = None  # a remote user's ActivityPub actor
+    federation_findable: bool = True  # other servers find the user by handle (WebFinger)
 
     @classmethod
     def of(cls, user: User, avatar_url: str | None, email: str | None) -> UserRead:
@@ -90,7 +91,8 @@ class UserRead(BaseModel):
                    privacy_avatar=user.privacy_avatar,  # type: ignore[arg-type]
                    privacy_group_invites=user.privacy_group_invites,  # type: ignore[arg-type]
                    twofa_enabled=user.twofa_enabled, created_at=iso(user.created_at) or "",
-                   updated_at=iso(user.updated_at) or "", is_remote=user.is_remote, actor_url=user.actor_url)
+                   updated_at=iso(user.updated_at) or "", is_remote=user.is_remote, actor_url=user.actor_url,
+                   federation_findable=user.federation_findable)
 
     @classmethod
     def own(cls, user: User) -> UserRead:
@@ -112,7 +114,7 @@ class UserSearchRead(BaseModel):
 
 
 _NOT_NULL = ("name", "username", "allow_private_messages", "privacy_private_messages",
-             "privacy_last_seen", "privacy_avatar", "privacy_group_invites")
+             "privacy_last_seen", "privacy_avatar", "privacy_group_invites", "federation_findable")
 
 
 class UserProfileUpdate(BaseModel):
@@ -130,6 +132,7 @@ class UserProfileUpdate(BaseModel):
     privacy_last_seen: PrivacyMode | None = None
     privacy_avatar: PrivacyMode | None = None
     privacy_group_invites: PrivacyMode | None = None
+    federation_findable: bool | None = None
 
     @field_validator(*_NOT_NULL, mode="after")
     @classmethod
