@@ -89,7 +89,7 @@ async def run_pass(ctx: Context) -> int:
             state, next_at = "pending", done + backoff(ctx, attempts)
         if error is not None:
             log.info("federation delivery %s to %s: %s (%s)", row.id, row.inbox, error, state)
-        host_failed = error is not None and (status is None or status >= 500)
+        host_failed = error not in (None, "the domain is blocked") and (status is None or status >= 500)
         down_after = ctx.settings.federation_host_down_after_hours * 3600
         slow = done + ctx.settings.federation_host_down_retry_seconds
 

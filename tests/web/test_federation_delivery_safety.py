@@ -221,3 +221,14 @@ async def test_a_user_not_findable_is_unknown_to_webfinger(client, alice, bob):
     resp = await client.put("/api/v1/users/profile", headers=alice.headers, json={"federation_findable": True})
     assert (await resp.json())["federation_findable"] is True
     assert (await client.get(handle)).status == 200
+
+
+async def test_a_blocked_domain_is_not_counted_as_a_failing_host(client, app, alice, remote):
+    ctx = app[CTX]
+    resp = await client.post("/api/v1/federation/domains", headers=owner(app).headers, json={"domain": "127.0.0.1"})
+    assert resp.status == 200, await resp.text()
+    await _enqueue(app, alice.id, remote, 1)
+    assert await delivery.run_pass(ctx) == 1 and received == []
+    queue = await (await client.get("/api/v1/federation/queue", headers=owner(app).headers)).json()
+    assert [(r["state"], r["last_error"]) for r in queue] == [("failed", "the domain is blocked")]
+    assert await _hosts(client, app) == []
