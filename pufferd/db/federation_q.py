@@ -290,3 +290,15 @@ def host_back(conn: apsw.Connection, host: str, now: float) -> None:
     """HOST is up again: forget its failures and make its pending deliveries due now."""
     host_up(conn, host)
     conn.execute("UPDATE federation_queue SET next_attempt_at = ? WHERE state = 'pending' AND host = ?", (now, host))
+
+
+def shared_inboxes(conn: apsw.Connection, inboxes: list[str]) -> dict[str, str]:
+    """Inbox -> the sharedInbox its remote actor advertises, for the INBOXES that have one."""
+    out: dict[str, str] = {}
+    for i in range(0, len(inboxes), 500):
+        chunk = inboxes[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        for r in conn.execute(f"SELECT inbox, shared_inbox FROM federation_actors WHERE inbox IN ({marks})"
+                              " AND shared_inbox IS NOT NULL", chunk):
+            out[r["inbox"]] = r["shared_inbox"]
+    return out

@@ -53,9 +53,10 @@ async def remote(aiohttp_server, remote_key):
     base: dict[str, str] = {}
 
     async def actor(request: web.Request) -> web.Response:
-        url = base["url"] + "/actor"
-        return web.json_response({"id": url, "type": "Person", "preferredUsername": "bob", "name": "Bob",
-                                  "inbox": url + "/inbox",
+        url = base["url"] + request.path
+        return web.json_response({"id": url, "type": "Person", "preferredUsername": request.path[1:],
+                                  "name": "Bob", "inbox": url + "/inbox",
+                                  "endpoints": {"sharedInbox": base["url"] + "/inbox"},
                                   "publicKey": {"id": url + "#key", "owner": url, "publicKeyPem": pem}},
                                  content_type="application/activity+json")
     async def inbox(request: web.Request) -> web.Response:
@@ -63,8 +64,10 @@ async def remote(aiohttp_server, remote_key):
         received.append(request.path)
         return web.Response(status=202 if up else 503)
 
-    app.router.add_get("/actor", actor)
-    app.router.add_post("/actor/inbox", inbox)
+    for name in ("/actor", "/actor2", "/actor3"):
+        app.router.add_get(name, actor)
+        app.router.add_post(name + "/inbox", inbox)
+    app.router.add_post("/inbox", inbox)
     server = await aiohttp_server(app)
     base["url"] = f"http://127.0.0.1:{server.port}"
     return base["url"]
@@ -232,3 +235,28 @@ async def test_a_blocked_domain_is_not_counted_as_a_failing_host(client, app, al
     queue = await (await client.get("/api/v1/federation/queue", headers=owner(app).headers)).json()
     assert [(r["state"], r["last_error"]) for r in queue] == [("failed", "the domain is blocked")]
     assert await _hosts(client, app) == []
+
+
+async def test_one_activity_to_two_actors_of_a_host_goes_once_to_its_shared_inbox(client, app, alice, remote):
+    ctx = app[CTX]
+    host = remote.split("//", 1)[1]
+    for name in ("actor", "actor2"):
+        resp = await client.post("/api/v1/federation/resolve", headers=alice.headers,
+                                 json={"handle": f"{remote}/{name}"})
+        assert resp.status == 200, await resp.text()
+    up.append(True)
+    now = ctx.clock.time()
+    activity = {"id": "http://local.test/ap/activities/shared-1", "type": "Create", "actor": "x"}
+
+    def enqueue(conn):
+        for name in ("actor", "actor2"):
+            federation_q.enqueue(conn, sender_id=alice.id, inbox=f"{remote}/{name}/inbox", host=host,
+                                 activity=activity, now=now)
+        # another activity to one actor of the host goes to that actor's own inbox
+        federation_q.enqueue(conn, sender_id=alice.id, inbox=f"{remote}/actor/inbox", host=host,
+                             activity={**activity, "id": "http://local.test/ap/activities/one"}, now=now)
+    await ctx.db.write(enqueue)
+    assert await delivery.run_pass(ctx) == 3
+    assert sorted(received) == ["/actor/inbox", "/inbox"]
+    queue = await (await client.get("/api/v1/federation/queue", headers=owner(app).headers)).json()
+    assert [r["state"] for r in queue] == ["delivered"] * 3
