@@ -41,9 +41,12 @@ def control(type_: str, data: Any = None) -> bytes:
     return b'{"type":' + dumps(type_) + b',"data":' + dumps(data) + b"}"
 
 
-def error(code: str, detail: Any) -> bytes:
-    """An `error` frame answering a bad client frame; the socket stays open."""
-    return control("error", {"code": code, "detail": detail})
+def error(code: str, detail: Any, status: int | None = None) -> bytes:
+    """An `error` frame answering a bad client frame; the socket stays open. A refusal by the
+    domain (a pufferd.errors error) carries the HTTP `status` the same refusal answers over HTTP."""
+    if status is None:
+        return control("error", {"code": code, "detail": detail})
+    return control("error", {"code": code, "detail": detail, "status": status})
 
 
 PONG = control("pong")

@@ -322,7 +322,7 @@ async def test_in_band_auth_with_an_invalid_token_is_an_unauthorized_error(clien
     sock = await connect(client, alice)
     await sock.send({"type": "auth", "data": {"token": "nope"}})
     answer = await sock.recv()
-    assert answer["data"] == {"code": "unauthorized", "detail": "Invalid token"}
+    assert answer["data"] == {"code": "unauthorized", "detail": "Invalid token", "status": 401}
 
 
 async def test_server_shutdown_closes_sockets_with_1001(client, alice, bob):

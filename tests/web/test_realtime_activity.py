@@ -44,7 +44,7 @@ async def test_typing_in_a_chat_the_sender_is_not_in_is_an_error_and_relays_noth
     chat = await make_chat(client, bob, carol)
     a, b = await connect(client, alice), await connect(client, bob)
     await a.send({"type": "typing", "data": {"chat_id": chat}})
-    assert (await a.next("error"))["data"] == {"code": "not_found", "detail": "Chat not found"}
+    assert (await a.next("error"))["data"] == {"code": "not_found", "detail": "Chat not found", "status": 404}
     await a.send({"type": "typing", "data": {"chat_id": 987654}})
     assert (await a.next("error"))["data"]["code"] == "not_found"
     await b.silent("typing", wait=0.2)

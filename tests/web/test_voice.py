@@ -64,7 +64,7 @@ async def test_non_member_banned_and_timed_out_users_are_refused(client, alice, 
     dave = await make_user()
     chat = await make_chat(client, alice, bob, carol)
     d = await connect(client, dave)
-    assert (await join(d, chat))["data"] == {"code": "not_found", "detail": "Chat not found"}
+    assert (await join(d, chat))["data"] == {"code": "not_found", "detail": "Chat not found", "status": 404}
     await roster(client, dave, chat, 404)
     resp = await client.post(f"/api/v1/chats/{chat}/bans/{bob.id}", headers=alice.headers)
     assert resp.status == 204, await resp.text()
@@ -85,7 +85,7 @@ async def test_a_full_room_is_409_and_the_room_is_unchanged(client, alice, bob, 
     for s in socks[:3]:
         await join(s, chat)
     err = await join_error(socks[3], chat)
-    assert err == {"code": "conflict",
+    assert err == {"code": "conflict", "status": 409,
                    "detail": "The voice room is full: it holds at most 3 participants (voice_max_participants)"}
     assert len((await roster(client, dave, chat))["participants"]) == 3
 
@@ -107,10 +107,10 @@ async def test_signals_are_relayed_only_to_a_participant_of_the_same_room(client
     # carol is a member but not in the room: an error to alice, nothing to carol, the socket stays open
     await a.send({"type": "voice_signal", "data": {"chat_id": chat, "to_user_id": carol.id,
                                                    "signal": {"kind": "candidate", "candidate": {"candidate": "x"}}}})
-    assert (await a.next("error"))["data"] == {"code": "not_found", "detail": "That user is not in this voice room"}
+    assert (await a.next("error"))["data"] == {"code": "not_found", "detail": "That user is not in this voice room", "status": 404}
     # carol, not in the room, cannot send into it either; nor can anyone through another chat's id
     await c.send({"type": "voice_signal", "data": {"chat_id": chat, "to_user_id": bob.id, "signal": OFFER}})
-    assert (await c.next("error"))["data"] == {"code": "not_found", "detail": "You are not in this voice room"}
+    assert (await c.next("error"))["data"] == {"code": "not_found", "detail": "You are not in this voice room", "status": 404}
     await a.send({"type": "voice_signal", "data": {"chat_id": other, "to_user_id": carol.id, "signal": OFFER}})
     assert (await a.next("error"))["data"]["code"] == "not_found"
     await c.silent("voice_signal", wait=0.2)

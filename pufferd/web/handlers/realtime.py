@@ -195,7 +195,7 @@ class Session:
             elif isinstance(frame, VOICE_FRAMES):
                 await dispatch_voice(self._ctx, self._hub, self._conn, self._user.id, frame)
         except DomainError as exc:
-            self.reply(protocol.error(_CODES.get(exc.status, "bad_request"), exc.detail))
+            self.reply(protocol.error(_CODES.get(exc.status, "bad_request"), exc.detail, exc.status))
         except Exception:  # a bug must not end the socket nor reach the error middleware
             log.exception("handling a %s frame of user %s failed", frame.type, self._user.id)
             self.reply(protocol.error("internal", "The frame could not be handled"))
@@ -223,7 +223,7 @@ class Session:
             try:
                 await messages.mark_delivered(self._ctx, self._user, chat_id, message_id)
             except DomainError as exc:
-                self.reply(protocol.error(_CODES.get(exc.status, "bad_request"), exc.detail))
+                self.reply(protocol.error(_CODES.get(exc.status, "bad_request"), exc.detail, exc.status))
 
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
