@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pufferd import accounts, activity, analytics, backups, instance, ipblocks, media, notifications
+from pufferd import accounts, activity, analytics, backups, instance, ipblocks, media, notifications, voice
 from pufferd.authcache import AuthCache
 from pufferd.blobs import LocalBlobStore
 from pufferd.clock import Clock
@@ -66,6 +66,7 @@ def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicati
     hub = app[HUB] = Hub(ctx, on_presence=partial(activity.presence_changed, ctx),
                          on_last_seen=partial(activity.record_last_seen, ctx))
     ctx.hooks.sessions_revoked.append(hub.revoke_user)
+    ctx.bus.subscribe(partial(voice.on_event, ctx, hub))  # rights lost in a voice room end it at once
     routes = all_routes()
     for r in routes:
         app.router.add_route(r.method, r.path, r.view)  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ from pufferd import access
 from pufferd.clock import iso
 from pufferd.context import Context
 from pufferd.db.chats_q import Audience
-from pufferd.errors import Conflict, NotFound, RuleViolation
+from pufferd.errors import Conflict, Forbidden, NotFound, RuleViolation
 from pufferd.realtime import protocol
 from pufferd.realtime.bus import Event
 from pufferd.realtime.connection import Connection
@@ -73,11 +73,20 @@ def _publish_roster(ctx: Context, rooms: VoiceRooms, room: Room) -> None:
                              room.audience))
 
 
+def _dropped(hub: Hub, conn: Connection, chat_id: int, reason: str) -> None:
+    """Tell CONN it is no longer in CHAT_ID's room: `voice_left` with REASON (`other_device`:
+    the same user joined from another socket, which took over; `removed`: they lost the right)."""
+    hub.send_to(conn, protocol.control("voice_left", {"chat_id": chat_id, "reason": reason}))
+
+
 def _enter(ctx: Context, hub: Hub, conn: Connection, user_id: int, chat_id: int, told: frozenset[int]) -> None:
     rooms = hub.voice
     previous = rooms.room_of(user_id)
     if previous is not None and previous != chat_id:
         _leave(ctx, hub, user_id)
+    present = rooms.participant(chat_id, user_id)
+    if present is not None and present.conn is not conn:
+        _dropped(hub, present.conn, chat_id, "other_device")  # the new socket takes over
     cap = ctx.settings.voice_max_participants
     if rooms.join(chat_id, user_id, conn, told, cap=cap, now=ctx.clock.time()) is None:
         raise Conflict(room_full_detail(cap))
@@ -162,6 +171,76 @@ def set_state(ctx: Context, hub: Hub, conn: Connection, chat_id: int, changes: d
             hub.send_to(other.conn, frame)
         return
     _publish_roster(ctx, hub.voice, room)
+
+
+# losing the right to be in a room ----------------------------------------------------------------
+
+# bus events after which someone of a chat may have lost the right to its room: leaving, removal,
+# a chat ban, a role change, the chat deleted (chat_updated / chat_removed), a server ban or a
+# timeout (account_banned / account_restricted)
+_CHAT_EVENTS = frozenset({"chat_updated", "chat_removed"})
+_USER_EVENTS = frozenset({"account_banned", "account_restricted"})
+
+
+def on_event(ctx: Context, hub: Hub, event: Event) -> None:
+    """Bus subscriber: the rooms an event may concern are re-checked (recheck), off the publisher's
+    path. Never blocks."""
+    rooms = hub.voice
+    chat_ids: set[int] = set()
+    if event.type in _CHAT_EVENTS:
+        chat_id = event.data.get("chat_id", event.data.get("id"))
+        if isinstance(chat_id, int) and (rooms.room(chat_id) is not None or chat_id in rooms.calls):
+            chat_ids.add(chat_id)
+    elif event.type in _USER_EVENTS:
+        for uid in event.user_ids:
+            where = rooms.room_of(uid)
+            if where is not None:
+                chat_ids.add(where)
+            chat_ids.update(c.chat_id for c in rooms.calls.values() if uid in c.users)
+    for chat_id in chat_ids:
+        hub.spawn(recheck(ctx, hub, chat_id))
+
+
+async def recheck(ctx: Context, hub: Hub, chat_id: int) -> None:
+    """Whoever in CHAT_ID's room (or call) may no longer join it (access.voice_audience) is taken
+    out: their socket gets `voice_left` (reason `removed`), a call they are in ends (`call_ended`,
+    reason `removed`), the others get `voice_state`; the room's audience is refreshed."""
+    rooms = hub.voice
+    call = rooms.calls.get(chat_id)
+    room = rooms.room(chat_id)
+    users = set(room.participants) if room else set()
+    if call is not None:
+        users.update(call.users)
+    now = ctx.clock.time()
+
+    def check(conn: Any) -> tuple[set[int], Audience | None]:
+        lost: set[int] = set()
+        audience = None
+        for uid in users:
+            try:
+                audience = access.voice_audience(conn, chat_id, uid, now, act=True)
+            except (NotFound, Forbidden, RuleViolation):
+                lost.add(uid)
+        return lost, audience
+
+    lost, audience = await ctx.db.read(check)
+    room = rooms.room(chat_id)
+    if room is not None and audience is not None:
+        room.audience = _told(audience) if rooms.calls.get(chat_id) is None else room.audience
+    for uid in lost:
+        p = rooms.participant(chat_id, uid)
+        if p is not None:
+            _dropped(hub, p.conn, chat_id, "removed")
+    call = rooms.calls.get(chat_id)
+    if call is not None and lost & set(call.users):
+        _end_call(ctx, hub, call, "removed", by=None)
+        return
+    room = rooms.room(chat_id)
+    gone = [uid for uid in lost if rooms.room_of(uid) == chat_id]
+    for uid in gone:
+        rooms.leave(uid)
+    if room is not None and gone:
+        _publish_roster(ctx, rooms, room)
 
 
 # calls --------------------------------------------------------------------------------------------

@@ -209,3 +209,90 @@ async def test_roster_of_an_unknown_chat_is_404_and_a_channel_room_is_for_its_ma
     assert (await roster(client, alice, channel))["participants"] == []
     body = await roster(client, bob, channel, 403)
     assert body["detail"] == "Only the owner and admins of a channel use its voice room"
+
+
+async def seen(sock, expected: list[int]) -> None:
+    """Wait for the voice_state that lists EXPECTED."""
+    while ids(await sock.next("voice_state")) != expected:
+        pass
+
+
+async def removed(sock, chat_id: int, reason: str = "removed") -> None:
+    assert (await sock.next("voice_left"))["data"] == {"chat_id": chat_id, "reason": reason}
+
+
+async def test_leaving_removal_and_a_chat_ban_take_the_user_out_of_the_room_at_once(client, alice, bob, carol, make_user):
+    dave = await make_user()
+    chat = await make_chat(client, alice, bob, carol, dave)
+    a, b, c, d = [await connect(client, u) for u in (alice, bob, carol, dave)]
+    for s in (a, b, c):
+        await join(s, chat)
+    assert (await client.post(f"/api/v1/chats/{chat}/leave", headers=bob.headers)).status == 204
+    await removed(b, chat)
+    await eventually(lambda: hub(client).voice.room_of(bob.id) is None)
+    await seen(a, [alice.id, carol.id])
+    await join(d, chat)
+    assert bob.id not in hub(client).voice.room(chat).audience  # no longer told of the room
+    await b.send({"type": "voice_signal", "data": {"chat_id": chat, "to_user_id": alice.id, "signal": OFFER}})
+    assert (await b.next("error"))["data"]["status"] == 404  # relay stopped
+    assert (await client.delete(f"/api/v1/chats/{chat}/members/{carol.id}", headers=alice.headers)).status == 204
+    await removed(c, chat)
+    await seen(a, [alice.id, dave.id])
+    assert (await client.post(f"/api/v1/chats/{chat}/bans/{dave.id}", headers=alice.headers)).status == 204
+    await removed(d, chat)
+    await seen(a, [alice.id])
+    assert [p["user_id"] for p in (await roster(client, alice, chat))["participants"]] == [alice.id]
+
+
+async def test_a_timeout_or_server_ban_takes_the_user_out_and_a_new_member_is_told(client, alice, bob, carol, make_user):
+    from admin_helpers import person
+    from moderation_helpers import ban, timeout
+    mod = await person(client.app, make_user, "moderator")
+    chat = await make_chat(client, alice, bob, carol)
+    a, b, c = [await connect(client, u) for u in (alice, bob, carol)]
+    for s in (a, b, c):
+        await join(s, chat)
+    await timeout(client, mod, bob, time.time() + 600)
+    await removed(b, chat)
+    await seen(a, [alice.id, carol.id])
+    await ban(client, mod, carol)
+    await eventually(lambda: hub(client).voice.room_of(carol.id) is None)
+    await seen(a, [alice.id])
+    dave = await make_user()
+    resp = await client.post(f"/api/v1/chats/{chat}/members", headers=alice.headers, json={"user_id": dave.id})
+    assert resp.status == 201, await resp.text()
+    await eventually(lambda: dave.id in hub(client).voice.room(chat).audience)
+
+
+async def test_a_timeout_of_the_callee_ends_the_private_call(client, alice, bob, make_user):
+    from admin_helpers import person
+    from moderation_helpers import timeout
+    mod = await person(client.app, make_user, "moderator")
+    chat = await make_chat(client, alice, bob, type="private")
+    a, b = await connect(client, alice), await connect(client, bob)
+    await a.send({"type": "call_ring", "data": {"chat_id": chat}})
+    await b.next("call_ring")
+    await b.send({"type": "call_accept", "data": {"chat_id": chat}})
+    await a.next("call_accepted")
+    await timeout(client, mod, bob, time.time() + 600)
+    await removed(b, chat)
+    ended = await a.next("call_ended")
+    assert ended["data"]["reason"] == "removed"
+    await eventually(lambda: hub(client).voice.room(chat) is None and chat not in hub(client).voice.calls)
+
+
+async def test_joining_from_a_second_socket_takes_over_and_the_first_is_told(client, alice, bob):
+    chat = await make_chat(client, alice, bob)
+    a1, a2, b = await connect(client, alice), await connect(client, alice), await connect(client, bob)
+    await join(a1, chat)
+    await join(b, chat)
+    await join(a2, chat)
+    await removed(a1, chat, "other_device")
+    await b.send({"type": "voice_signal", "data": {"chat_id": chat, "to_user_id": alice.id, "signal": OFFER}})
+    assert (await a2.next("voice_signal"))["data"]["from_user_id"] == bob.id
+    await a1.send({"type": "voice_state", "data": {"chat_id": chat, "muted": True}})
+    assert (await a1.next("error"))["data"]["status"] == 404  # the old socket is out
+    await a1.close()  # closing the replaced socket does not take alice out
+    await b.send({"type": "ping"})
+    await b.next("pong")
+    assert [p["user_id"] for p in (await roster(client, bob, chat))["participants"]] == [alice.id, bob.id]
