@@ -67,6 +67,7 @@ def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicati
                          on_last_seen=partial(activity.record_last_seen, ctx))
     ctx.hooks.sessions_revoked.append(hub.revoke_user)
     ctx.bus.subscribe(partial(voice.on_event, ctx, hub))  # rights lost in a voice room end it at once
+    ctx.hooks.blocked.append(partial(voice.on_block, ctx, hub))
     routes = all_routes()
     for r in routes:
         app.router.add_route(r.method, r.path, r.view)  # type: ignore[arg-type]

@@ -30,6 +30,8 @@ class Hooks:
     # SESSION None: all that user's sessions, tokens issued before AT (None: now) stop counting;
     # SESSION given: that one session of the user (signed out, or refresh-token reuse detected)
     sessions_revoked: list[Callable[[int, float | None, str | None], None]] = field(default_factory=list)
+    # called with (blocker id, blocked id) after a block is stored (voice ends their private call)
+    blocked: list[Callable[[int, int], None]] = field(default_factory=list)
 
     def revoke_sessions(self, user_id: int, at: float | None = None, *, session: str | None = None) -> None:
         for fn in list(self.sessions_revoked):

@@ -170,6 +170,8 @@ async def block(ctx: Context, blocker: User, target_id: int) -> None:
 
     if await ctx.db.write(block_txn):
         ctx.federation.poke()
+    for fn in list(ctx.hooks.blocked):
+        fn(blocker.id, target_id)
 
 
 async def unblock(ctx: Context, blocker: User, target_id: int) -> None:

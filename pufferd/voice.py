@@ -201,6 +201,14 @@ def on_event(ctx: Context, hub: Hub, event: Event) -> None:
         hub.spawn(recheck(ctx, hub, chat_id))
 
 
+def on_block(ctx: Context, hub: Hub, blocker_id: int, target_id: int) -> None:
+    """A block between two users ends their private call (re-checked as after a bus event)."""
+    pair = {blocker_id, target_id}
+    for call in list(hub.voice.calls.values()):
+        if set(call.users) == pair:
+            hub.spawn(recheck(ctx, hub, call.chat_id))
+
+
 async def recheck(ctx: Context, hub: Hub, chat_id: int) -> None:
     """Whoever in CHAT_ID's room (or call) may no longer join it (access.voice_audience) is taken
     out: their socket gets `voice_left` (reason `removed`), a call they are in ends (`call_ended`,

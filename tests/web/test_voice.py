@@ -296,3 +296,16 @@ async def test_joining_from_a_second_socket_takes_over_and_the_first_is_told(cli
     await b.send({"type": "ping"})
     await b.next("pong")
     assert [p["user_id"] for p in (await roster(client, bob, chat))["participants"]] == [alice.id, bob.id]
+
+
+async def test_blocking_the_other_side_ends_the_private_call(client, alice, bob):
+    chat = await make_chat(client, alice, bob, type="private")
+    a, b = await connect(client, alice), await connect(client, bob)
+    await a.send({"type": "call_ring", "data": {"chat_id": chat}})
+    await b.next("call_ring")
+    await b.send({"type": "call_accept", "data": {"chat_id": chat}})
+    await a.next("call_accepted")
+    resp = await client.post(f"/api/v1/users/{alice.id}/block", headers=bob.headers)
+    assert resp.status in (200, 204), await resp.text()
+    assert (await a.next("call_ended"))["data"]["reason"] == "removed"
+    await eventually(lambda: hub(client).voice.room(chat) is None and chat not in hub(client).voice.calls)
