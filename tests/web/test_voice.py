@@ -309,3 +309,24 @@ async def test_blocking_the_other_side_ends_the_private_call(client, alice, bob)
     assert resp.status in (200, 204), await resp.text()
     assert (await a.next("call_ended"))["data"]["reason"] == "removed"
     await eventually(lambda: hub(client).voice.room(chat) is None and chat not in hub(client).voice.calls)
+
+
+async def test_a_demoted_channel_admin_and_a_deleted_chat_empty_the_room(client, alice, bob, carol):
+    channel = await make_chat(client, alice, bob, carol, type="channel")
+    role = f"/api/v1/chats/{channel}/members/{bob.id}/role"
+    assert (await client.patch(role, json={"role": "admin"}, headers=alice.headers)).status == 200
+    a, b = await connect(client, alice), await connect(client, bob)
+    await join(a, channel)
+    await join(b, channel)
+    assert (await client.patch(role, json={"role": "member"}, headers=alice.headers)).status == 200
+    await removed(b, channel)
+    await seen(a, [alice.id])
+    group = await make_chat(client, alice, bob, carol)
+    c = await connect(client, carol)
+    await join(b, group)
+    await join(c, group)
+    resp = await client.delete(f"/api/v1/chats/{group}", params={"for_all": "true"}, headers=alice.headers)
+    assert resp.status == 204, await resp.text()
+    await removed(b, group)
+    await removed(c, group)
+    await eventually(lambda: hub(client).voice.room(group) is None)
