@@ -60,6 +60,14 @@ addEventListener("online", () => { for (const p of peers.values()) restartIce(p)
 function onFrame(type, d) {
   if (type === "voice_state") return onRoster(d);
   if (type === "voice_signal") return onSignal(d.from_user_id, d.signal);
+  if (type === "voice_left") { // taken out by the server: another device took over, or rights lost
+    if (V.chatId === d.chat_id) {
+      toast(d.reason === "other_device" ? "You joined this voice room from another device."
+                                        : "You can no longer be in this voice room.");
+      leaveLocally();
+    }
+    return;
+  }
   if (type === "call_ring") {
     V.call = d;
     if (d.callee_id === me()) ring(true);
