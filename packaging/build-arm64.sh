@@ -55,6 +55,12 @@ if [ ! -e "$ARMROOT/etc/debian_version" ] || [ -d "$ARMROOT/debootstrap" ]; then
 fi
 arm64_mount
 trap arm64_umount EXIT
+# pip in the root reaches PyPI like this machine: same resolver and CA bundle (a proxy's CA too)
+cp -fL /etc/resolv.conf "$ARMROOT/etc/resolv.conf"
+CA="${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}"
+if [ -f "$CA" ]; then
+    mkdir -p "$ARMROOT$(dirname "$CA")" && cp -fL "$CA" "$ARMROOT$CA"
+fi
 if [ ! -x "$ARMROOT/opt/pufferd-build/bin/python" ]; then
     say "virtual environment /opt/pufferd-build"
     arm64_run /usr/bin/python3 -m venv /opt/pufferd-build
