@@ -219,11 +219,11 @@ class LocalBlobWriter:
 
     async def _hash_and_feed(self, pieces: list[bytes]) -> None:
         # both always run to their end (the file is closed only after), then the first error counts
-        results = await asyncio.gather(self._store._submit(self._hash_sync, pieces),
-                                       self._store._submit(self._feed_sync, pieces), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        hashing = self._store._submit(self._hash_sync, pieces)
+        feeding = self._store._submit(self._feed_sync, pieces)
+        await asyncio.wait((hashing, feeding))
+        hashing.result()
+        feeding.result()
 
     async def seal(self) -> BlobInfo:
         """Encrypt what is left, write the trailer and fsync; the blob is not visible yet."""
