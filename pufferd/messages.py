@@ -19,6 +19,7 @@ client_message_id is shown only to the sender. Each transaction returns what it 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -27,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import apsw
-import regex  # type: ignore[import-untyped]
 
 from pufferd import access, notifications
 from pufferd.clock import iso
@@ -54,16 +54,22 @@ THREAD_HIDDEN_CAP = 10_000    # extra thread nodes walked past replies hidden fo
 # not preceded by a word character or a dot, so "mail@example.com" is no mention.
 _MENTION = re.compile(r"(?<![A-Za-z0-9_.@])@([A-Za-z][A-Za-z0-9_]{2,31})(?![A-Za-z0-9_])")
 
-# One emoji: a keycap, a flag (two regional indicators), a tag sequence (subdivision flags), or
-# pictographs with optional presentation selector / skin tone, joined by ZWJ (UTS #51).
-_EMOJI = regex.compile(r"""
+@functools.cache
+def _emoji_patterns() -> tuple[Any, Any]:
+    """(one emoji, one grapheme cluster), compiled by the first reaction: `regex` costs ≈ 1.4 MB
+    of RSS, not worth holding in a server nobody has reacted on yet (issue 17)."""
+    import regex  # type: ignore[import-untyped]
+
+    # One emoji: a keycap, a flag (two regional indicators), a tag sequence (subdivision flags),
+    # or pictographs with optional presentation selector / skin tone, joined by ZWJ (UTS #51).
+    emoji = regex.compile(r"""
 (?: [0-9#*] \uFE0F? \u20E3
   | \p{Regional_Indicator}{2}
   | \U0001F3F4 [\U000E0020-\U000E007E]+ \U000E007F
   | \p{Extended_Pictographic} [\uFE0F\U0001F3FB-\U0001F3FF]? \uFE0F?
     (?: \u200D \p{Extended_Pictographic} [\uFE0F\U0001F3FB-\U0001F3FF]? \uFE0F? )*
 )""", regex.VERBOSE)
-_GRAPHEME = regex.compile(r"\X")
+    return emoji, regex.compile(r"\X")
 
 
 # validation helpers (pure) ---------------------------------------------------------------------
@@ -92,8 +98,10 @@ def mentioned_usernames(text: str | None) -> list[str]:
 
 def is_single_emoji(value: str) -> bool:
     """True when VALUE is exactly one emoji grapheme cluster (bounded in length)."""
-    return (0 < len(value) <= MAX_EMOJI_CHARS and _EMOJI.fullmatch(value) is not None
-            and _GRAPHEME.fullmatch(value) is not None)
+    if not 0 < len(value) <= MAX_EMOJI_CHARS:
+        return False
+    emoji, grapheme = _emoji_patterns()
+    return emoji.fullmatch(value) is not None and grapheme.fullmatch(value) is not None
 
 
 # views -----------------------------------------------------------------------------------------

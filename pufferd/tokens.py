@@ -4,8 +4,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-import jwt
-
 from pufferd.errors import Unauthorized
 
 ALGORITHM = "HS256"
@@ -34,6 +32,8 @@ def issue(key: bytes, *, user_id: int, token_type: str, now: float, ttl: int,
         payload["sid"] = session_jti
     if auth_time is not None:
         payload["auth_time"] = auth_time
+    import jwt  # PyJWT loads cryptography (≈ 9 MB): on the first token, not at start-up (issue 17)
+
     return jwt.encode(payload, key, algorithm=ALGORITHM), claims
 
 
@@ -42,6 +42,8 @@ def decode(key: bytes, token: str, *, expected_type: str, now: float) -> Claims:
 
     Times are checked here against NOW (the injected clock), not by PyJWT against the wall clock.
     """
+    import jwt
+
     try:
         payload = jwt.decode(token, key, algorithms=[ALGORITHM],
                              options={"require": ["sub", "jti", "typ", "exp", "iat"],

@@ -27,9 +27,6 @@ import secrets
 from dataclasses import dataclass
 
 import apsw
-import pyotp
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from pufferd import audit, mail
 from pufferd.audit import ClientInfo
@@ -85,6 +82,8 @@ def _aad(user_id: int) -> bytes:
 
 
 def seal(key: bytes, user_id: int, secret: str) -> str:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # on first use (issue 17)
+
     nonce = os.urandom(12)
     sealed = AESGCM(key).encrypt(nonce, secret.encode(), _aad(user_id))
     return _SEALED_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
@@ -94,6 +93,9 @@ def unseal(key: bytes, user_id: int, stored: str) -> str | None:
     """The plain secret, or None when STORED is not a secret sealed for this user with KEY."""
     if not stored.startswith(_SEALED_PREFIX):
         return None
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     try:
         raw = base64.urlsafe_b64decode(stored[len(_SEALED_PREFIX):])
         return AESGCM(key).decrypt(raw[:12], raw[12:], _aad(user_id)).decode()
@@ -103,6 +105,8 @@ def unseal(key: bytes, user_id: int, stored: str) -> str | None:
 
 def matching_step(secret: str, code: str, now: float) -> int | None:
     """The time step (within ±DRIFT_STEPS of NOW) whose code is CODE, else None."""
+    import pyotp
+
     totp = pyotp.TOTP(secret, interval=STEP_SECONDS)
     current = int(now // STEP_SECONDS)
     found = None
@@ -249,6 +253,8 @@ def mail_recovery_code_used(ctx: Context, user: User, left: int) -> None:
 
 async def setup(ctx: Context, user: User) -> Setup:
     """Start (or restart) enrolment: a new secret, stored sealed, not active until `enable`."""
+    import pyotp
+
     secret = pyotp.random_base32()
     sealed = seal(_key(ctx), user.id, secret)
     now = ctx.clock.time()

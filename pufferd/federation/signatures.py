@@ -15,11 +15,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+# cryptography (≈ 8 MB of RSS) is imported by the first signature, not with this module (issue 17)
 
 MAX_SKEW_SECONDS = 300
 ALGORITHMS = ("rsa-sha256", "hs2019")
@@ -71,6 +73,9 @@ def sign(private_key: rsa.RSAPrivateKey, key_id: str, method: str, url: str, bod
         headers["Digest"] = digest(body)
         names.append("digest")
     text = signing_string(tuple(names), request_target(method, url), headers)
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     sig = base64.b64encode(private_key.sign(text, padding.PKCS1v15(), hashes.SHA256())).decode()
     headers["Signature"] = (f'keyId="{key_id}",algorithm="rsa-sha256",headers="{" ".join(names)}",'
                             f'signature="{sig}"')
@@ -120,6 +125,10 @@ def verify(sig: SignatureHeader, public_key_pem: str, *, method: str, url: str, 
                  for p in lower.get("digest", "").split(",") if "=" in p}
         if given.get("sha-256") != digest(body).split("=", 1)[1]:
             raise SignatureError("the Digest header does not match the body")
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
     key = serialization.load_pem_public_key(public_key_pem.encode())
     if not isinstance(key, rsa.RSAPublicKey):
         raise SignatureError("only RSA keys are supported")
@@ -132,6 +141,9 @@ def verify(sig: SignatureHeader, public_key_pem: str, *, method: str, url: str, 
 
 def new_key_pair() -> tuple[rsa.RSAPrivateKey, str]:
     """A fresh RSA-2048 key and its public PEM (SubjectPublicKeyInfo, as actor documents carry)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.public_key().public_bytes(serialization.Encoding.PEM,
                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
@@ -139,11 +151,16 @@ def new_key_pair() -> tuple[rsa.RSAPrivateKey, str]:
 
 
 def private_pem(key: rsa.RSAPrivateKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption()).decode()
 
 
 def load_private(pem: str) -> rsa.RSAPrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     key = serialization.load_pem_private_key(pem.encode(), password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
     return key
