@@ -73,8 +73,9 @@ mkdir -p "$ARMROOT/build/src"
 (cd "$ROOT" && git ls-files -z | tar --null -T - -cf -) | tar -C "$ARMROOT/build/src" -xf -
 rm -rf "$ARMROOT/build/dist"
 say "packaging/build.sh (emulated)"
+# the root's pip gets the bundle explicitly: its own (certifi) bundle lacks a proxy's CA
 arm64_run /usr/bin/env PYTHON=/opt/pufferd-build/bin/python PYINSTALLER_CONFIG_DIR=/build/cache \
-    HOME=/root bash /build/src/packaging/build.sh --dist /build/dist --work /build/work
+    HOME=/root PIP_CERT="$CA" bash /build/src/packaging/build.sh --dist /build/dist --work /build/work
 built=$SECONDS
 
 mkdir -p "$DIST"
