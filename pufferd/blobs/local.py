@@ -32,12 +32,15 @@ TMP = "tmp"
 
 
 class LocalBlobStore:
-    def __init__(self, root: Path, key: bytes, *, workers: int = 4) -> None:
+    def __init__(self, root: Path, key: bytes, *, workers: int = 4, direct_io: bool = True) -> None:
         if len(key) != 32:
             raise ValueError("blob key must be 32 bytes")
         self.root = Path(root)
         self.tmp = self.root / TMP
         self._key = key
+        # new blobs are written with O_DIRECT where the file system allows it (see outfile.py);
+        # False sends them through the page cache, as on a file system without O_DIRECT
+        self.direct_io = direct_io
         self._workers = workers
         self._executor: ThreadPoolExecutor | None = None
         self._lock = asyncio.Lock()
@@ -184,7 +187,7 @@ class LocalBlobWriter:
 
     def _open_sync(self) -> None:
         self._fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        self._sealer = Sealer(self._fd, self._store._key, sha=self._sha)
+        self._sealer = Sealer(self._fd, self._store._key, sha=self._sha, direct=self._store.direct_io)
 
     def _feed_sync(self, pieces: list[bytes]) -> None:
         if self._sealer is None:

@@ -1,21 +1,26 @@
 """The encrypted content-addressed blob store (pufferd/blobs): format, streaming, dedup, tampering."""
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
-from pufferd.blobs import BlobCorrupt, BlobNotFound, LocalBlobStore, UrlSigner, sealed, sniff
+from pufferd.blobs import BlobCorrupt, BlobInfo, BlobNotFound, LocalBlobStore, UrlSigner, outfile, sealed, sniff
 from pufferd.blobs.local import BATCH
 
 KEY = bytes(range(32))
+DATA = Path(__file__).parent / "data"
 
 
-@pytest.fixture
-async def store(tmp_path: Path):
-    s = LocalBlobStore(tmp_path / "blobs", KEY)
+@pytest.fixture(params=[True, False], ids=["direct-io", "page-cache"])
+async def store(tmp_path: Path, request: pytest.FixtureRequest):
+    """A store writing new blobs with O_DIRECT (where tmp_path allows it), and one through the page cache."""
+    s = LocalBlobStore(tmp_path / "blobs", KEY, direct_io=request.param)
     await s.start()
     yield s
     await s.close()
@@ -222,3 +227,103 @@ def test_sniff_refuses_mismatches():
     assert not sniff.matches("image/gif", b"GIF89a")
     assert not sniff.matches("audio/mpeg", b"\xff\xf1\x50\x80")  # AAC ADTS, not MPEG audio
     assert sniff.detect(b"\x00\x01\x02") is None
+
+
+def _takes_o_direct(directory: Path) -> bool:
+    probe = directory / "probe"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_DIRECT, 0o600)
+    except OSError:
+        return False
+    finally:
+        probe.unlink(missing_ok=True)
+    os.close(fd)
+    return True
+
+
+@pytest.mark.skipif(not hasattr(os, "O_DIRECT"), reason="no O_DIRECT on this platform")
+def test_sealer_bypasses_the_page_cache_where_the_file_system_allows_it(tmp_path):
+    data = os.urandom(3 * BATCH + 4321)
+    fd = os.open(tmp_path / "blob", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        sealer = sealed.Sealer(fd, KEY)
+        assert sealer.direct == _takes_o_direct(tmp_path)
+        if sealer.direct:
+            assert fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT
+        sealer.feed([data[:1000], data[1000:BATCH + 7], data[BATCH + 7:]])
+        assert sealer.finish() == (hashlib.sha256(data).hexdigest(), len(data))
+        assert not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT  # the last partial block went through the cache
+    finally:
+        os.close(fd)
+    fd = os.open(tmp_path / "blob", os.O_RDONLY)
+    try:
+        opened = sealed.Opened(fd, KEY, hashlib.sha256(data).hexdigest())
+        assert os.fstat(fd).st_size == sealed.sealed_length(len(data))
+        assert opened.read_range(0, len(data)) == data
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.skipif(not hasattr(os, "O_DIRECT"), reason="no O_DIRECT on this platform")
+def test_write_refused_under_o_direct_goes_on_through_the_page_cache(tmp_path, monkeypatch):
+    """A file system that takes O_DIRECT at fcntl but refuses the writes (EINVAL) still gets the blob."""
+    if not _takes_o_direct(tmp_path):
+        pytest.skip("tmp_path does not take O_DIRECT")
+    real_write = os.write
+    refused = []
+
+    def write(fd: int, data) -> int:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            refused.append(len(data))
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_write(fd, data)
+
+    data = os.urandom(2 * BATCH + 99)
+    fd = os.open(tmp_path / "blob", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        sealer = sealed.Sealer(fd, KEY)
+        assert sealer.direct
+        monkeypatch.setattr(outfile.os, "write", write)
+        sealer.feed([data])
+        assert not sealer.direct and len(refused) == 1
+        assert sealer.finish() == (hashlib.sha256(data).hexdigest(), len(data))
+    finally:
+        monkeypatch.undo()
+        os.close(fd)
+    fd = os.open(tmp_path / "blob", os.O_RDONLY)
+    try:
+        assert sealed.Opened(fd, KEY).read_range(0, len(data)) == data
+    finally:
+        os.close(fd)
+
+
+GOLDEN_DIGEST = "84d026f7b5a47a03ebfe619cfaa01ad19f0ed8b8ac5060c46f51118503a2aca3"
+
+
+def golden_plaintext() -> bytes:
+    return b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(2200))[:70_001]
+
+
+async def test_blob_written_before_direct_io_still_reads(store):
+    """data/pfdblob1-70001.bin was sealed by the page-cache writer of 2026-12-03 (commit b4286ca)
+    with KEY: the format is unchanged, so it opens, decrypts, verifies and serves ranges."""
+    plain = golden_plaintext()
+    assert hashlib.sha256(plain).hexdigest() == GOLDEN_DIGEST
+    path = store.path_of(GOLDEN_DIGEST)
+    path.parent.mkdir(parents=True)
+    shutil.copyfile(DATA / "pfdblob1-70001.bin", path)
+    assert await store.digests() == [GOLDEN_DIGEST]
+    assert await store.verify(GOLDEN_DIGEST) == BlobInfo(GOLDEN_DIGEST, len(plain))
+    assert await put(store, plain) == BlobInfo(GOLDEN_DIGEST, len(plain))  # the same content, stored once
+    assert path.read_bytes() == (DATA / "pfdblob1-70001.bin").read_bytes()  # and kept, not replaced
+    reader = await store.open(GOLDEN_DIGEST)
+    try:
+        assert await reader.read_all() == plain
+        assert await _read(reader, sealed.CHUNK - 3, sealed.CHUNK + 3) == plain[sealed.CHUNK - 3:sealed.CHUNK + 3]
+    finally:
+        await reader.close()
+    raw = bytearray(path.read_bytes())
+    raw[sealed.HEADER_LEN + 10] ^= 0x80
+    path.write_bytes(bytes(raw))
+    with pytest.raises(BlobCorrupt, match="chunk 0"):
+        await store.verify(GOLDEN_DIGEST)
