@@ -14,7 +14,6 @@ from pufferd.clock import Clock
 from pufferd.config import Settings
 from pufferd.context import Context
 from pufferd.datadir import open_database
-from pufferd.federation import delivery as federation_delivery
 from pufferd.keys import Keys
 from pufferd.limiter import Limiter
 from pufferd.mail import make_mailer
@@ -27,7 +26,8 @@ from pufferd.web import https, ipguard, middleware, openapi, webapp
 from pufferd.web.keys import CTX, HUB
 from pufferd.web.metrics import METRICS, Metrics
 from pufferd.web.metrics import middleware as metrics_middleware
-from pufferd.web.routes import all_routes
+from pufferd.web.route_index import INDEX
+from pufferd.web.routes import LazyViews, all_routes
 
 # at shutdown, mail work still running after this long is cancelled (an SMTP session that hangs
 # must not hold the process: its own timeout is smtp_timeout_seconds)
@@ -68,10 +68,10 @@ def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicati
     ctx.hooks.sessions_revoked.append(hub.revoke_user)
     ctx.bus.subscribe(partial(voice.on_event, ctx, hub))  # rights lost in a voice room end it at once
     ctx.hooks.blocked.append(partial(voice.on_block, ctx, hub))
-    routes = all_routes()
-    for r in routes:
-        app.router.add_route(r.method, r.path, r.view)  # type: ignore[arg-type]
-    openapi.setup(app, routes, title=settings.server_name)
+    views = LazyViews()  # each area's handler module is imported by its first request (issue 17)
+    for method, path, area in INDEX:
+        app.router.add_route(method, path, views.view(method, path, area))
+    openapi.setup(app, all_routes, title=settings.server_name)
     webapp.setup(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -93,7 +93,10 @@ def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicati
     app.cleanup_ctx.append(lambda _app: backups.lifecycle(ctx))
     app.cleanup_ctx.append(lambda _app: accounts.watch_revocations(ctx))
     app.cleanup_ctx.append(lambda _app: ipblocks.lifecycle(ctx))
-    app.cleanup_ctx.append(lambda _app: federation_delivery.lifecycle(ctx))
+    if settings.federation_enabled:  # off, nothing of the delivery queue is imported (issue 17)
+        from pufferd.federation import delivery as federation_delivery
+
+        app.cleanup_ctx.append(lambda _app: federation_delivery.lifecycle(ctx))
     app.on_shutdown.append(close_sockets)
     if settings.tls_enabled and settings.hsts_max_age_seconds:
         app.on_response_prepare.append(https.hsts(settings.hsts_max_age_seconds))

@@ -47,7 +47,6 @@ from pufferd.errors import (
     Unavailable,
     field_error,
 )
-from pufferd.federation import outgoing as federation_out
 
 log = logging.getLogger("pufferd.media")
 
@@ -295,6 +294,7 @@ async def attach(ctx: Context, user: User, *, message_id: int, file_url: str, fi
                                                file_size=obj.file_size, waveform=waveform, now=now)
         after = messages_q.get(conn, message.id)
         assert after is not None
+        from pufferd.federation import outgoing as federation_out  # on first use (issue 17)
         federated = federation_out.attachment_txn(ctx, conn, after, now)
         if after.waveform == message.waveform:
             return attachment, None, federated

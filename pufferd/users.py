@@ -14,7 +14,6 @@ from pufferd.context import Context
 from pufferd.db import contacts_q, users_q
 from pufferd.db.users_q import User
 from pufferd.errors import BadRequest, Conflict, NotFound
-from pufferd.federation import follows as federation_follows
 from pufferd.privileges import Privilege
 
 SEARCH_MIN_CHARS = 2
@@ -166,6 +165,7 @@ async def block(ctx: Context, blocker: User, target_id: int) -> None:
         if users_q.get(conn, target_id) is None:
             raise NotFound(USER_NOT_FOUND)
         contacts_q.block(conn, blocker.id, target_id, now)
+        from pufferd.federation import follows as federation_follows  # on first use (issue 17)
         return federation_follows.block_txn(ctx, conn, blocker, target_id, now)
 
     if await ctx.db.write(block_txn):

@@ -5,7 +5,7 @@ import asyncio
 import json
 import logging
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Literal
@@ -163,22 +163,22 @@ INIT_JS = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagge
 """
 
 
-def setup(app: web.Application, routes: list[Route], title: str) -> None:
+def setup(app: web.Application, routes: Callable[[], list[Route]], title: str) -> None:
     """Add /openapi.json, /docs and /docs/assets/* to APP.
 
     The document is built on the first request for it, not at start-up: reading the handlers'
     code for their statuses takes a fraction of a second, in a thread so the loop keeps serving.
+    ROUTES gives the routes then (importing every handler module: pufferd/web/routes.py).
     """
     document: asyncio.Future[bytes] | None = None
     html = DOCS_HTML.format(title=title)
-    assets = swagger_dir()
     files = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "application/javascript"}
 
     async def openapi_json(request: web.Request) -> web.Response:
         nonlocal document
         if document is None:  # one build, shared by requests that arrive while it runs
             document = asyncio.ensure_future(asyncio.to_thread(
-                lambda: json.dumps(build(routes, title=title)).encode()))
+                lambda: json.dumps(build(routes(), title=title)).encode()))
         try:
             body = await asyncio.shield(document)
         except Exception:
@@ -197,7 +197,7 @@ def setup(app: web.Application, routes: list[Route], title: str) -> None:
         name = request.match_info["name"]
         if name not in files:
             raise web.HTTPNotFound()
-        return web.FileResponse(assets / name, headers={"Content-Type": files[name],
+        return web.FileResponse(swagger_dir() / name, headers={"Content-Type": files[name],
                                                           "Cache-Control": "public, max-age=86400"})
 
     app.router.add_get("/openapi.json", openapi_json)

@@ -43,6 +43,7 @@ import ast
 import builtins
 import collections.abc
 import functools
+import importlib
 import inspect
 import operator
 import sys
@@ -591,7 +592,7 @@ class _Scope:
                 self._bind(node.name, "unknown", None)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 for alias in node.names:
-                    self._bind((alias.asname or alias.name).partition(".")[0], "unknown", None)
+                    self._bind(*_imported(node, alias))
             elif isinstance(node, ast.ClassDef):
                 self._bind(node.name, "unknown", None)
 
@@ -1001,6 +1002,26 @@ class _Scope:
         if not isinstance(arg, (ast.IfExp, ast.Constant)) or not found:
             self.an.unresolved.append(f"{self.where}:{e.lineno}: status={ast.unparse(arg)}")
         return found
+
+
+def _imported(node: ast.Import | ast.ImportFrom, alias: ast.alias) -> tuple[str, str, Any]:
+    """The binding of a name imported inside a function: a pufferd module or what it defines is
+    known (modules import their heavy or circular neighbours on first use, issue 17), anything
+    else is not followed."""
+    name = alias.asname or alias.name.partition(".")[0]
+    if isinstance(node, ast.ImportFrom):
+        module = node.module if node.level == 0 else None
+        if module is None or not (module == _PACKAGE or module.startswith(_PACKAGE + ".")):
+            return name, "unknown", None
+        parent = importlib.import_module(module)
+        obj = getattr(parent, alias.name, None)
+        if obj is None:
+            obj = importlib.import_module(f"{module}.{alias.name}")
+        return name, "value", frozenset({_Val(obj)})
+    target = alias.name if alias.asname else alias.name.partition(".")[0]
+    if target != _PACKAGE and not target.startswith(_PACKAGE + "."):
+        return name, "unknown", None
+    return name, "value", frozenset({_Val(importlib.import_module(target))})
 
 
 def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:

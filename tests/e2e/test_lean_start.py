@@ -1,0 +1,95 @@
+"""Issue 17, "Lean start": a serving process imports what its first requests need, not the whole
+program. A real `pufferd serve` (pufferd.cli.main in a Python that can report its sys.modules)
+answers /health/live without cryptography, PyJWT, federation or the handler modules of the API;
+the first request to an area imports that area and is answered as before."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from e2e_support import ADMIN_EMAIL, ADMIN_PASSWORD, LISTENING, START_TIMEOUT, clean_env
+
+# pufferd serve, plus a thread that writes sys.modules to NAME.json whenever NAME.want appears
+# in the directory given first (a test cannot look into another process otherwise)
+SERVE = """
+import json, os, sys, threading, time
+from pathlib import Path
+snaps = Path(sys.argv.pop(1))
+def watch():
+    while True:
+        for want in snaps.glob("*.want"):
+            tmp = want.with_suffix(".tmp")
+            tmp.write_text(json.dumps(sorted(sys.modules)))
+            tmp.rename(want.with_suffix(".json"))
+            want.unlink()
+        time.sleep(0.02)
+threading.Thread(target=watch, daemon=True).start()
+from pufferd.cli import main
+sys.argv[0] = "pufferd"
+main()
+"""
+# imported by a request that needs them, never by start-up or /health/live
+HEAVY = ("cryptography", "jwt", "pyotp", "regex", "pufferd.federation.outgoing", "pufferd.federation.actors",
+         "pufferd.federation.delivery", "pufferd.federation.signatures", "pufferd.federation.http",
+         "pufferd.web.handlers.auth", "pufferd.web.handlers.chats", "pufferd.web.handlers.messages",
+         "pufferd.web.handlers.media", "pufferd.web.schemas.auth", "pufferd.web.schemas.messages",
+         "pufferd.admin_cli", "pufferd.doctor")
+
+
+def request(url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                 headers=headers, method="POST" if body is not None else "GET")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.status, json.loads(resp.read())
+
+
+def modules(snaps: Path, name: str) -> set[str]:
+    (snaps / f"{name}.want").touch()
+    deadline = time.monotonic() + 10
+    while not (snaps / f"{name}.json").exists():
+        assert time.monotonic() < deadline, "the server did not report its modules"
+        time.sleep(0.02)
+    return set(json.loads((snaps / f"{name}.json").read_text()))
+
+
+def loaded(mods: set[str], name: str) -> bool:
+    return any(m == name or m.startswith(name + ".") for m in mods)
+
+
+def test_serve_answers_health_without_the_heavy_modules_then_loads_an_area_on_first_use(
+        initialised_dir: Path, tmp_path: Path) -> None:
+    snaps = tmp_path / "snaps"
+    snaps.mkdir()
+    err_path = tmp_path / "serve.err"
+    with err_path.open("wb") as err:
+        proc = subprocess.Popen([sys.executable, "-c", SERVE, str(snaps), "serve", "--data-dir", str(initialised_dir),
+                                 "--port", "0"], stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
+                                env=clean_env(), start_new_session=True)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not (match := LISTENING.search(err_path.read_text(errors="replace"))):
+            assert proc.poll() is None and time.monotonic() < deadline, err_path.read_text(errors="replace")
+            time.sleep(0.05)
+        base = match.group(1)
+        assert request(f"{base}/health/live") == (200, {"status": "ok"})
+        idle = modules(snaps, "idle")
+        assert "pufferd.web.handlers.health" in idle and "pufferd.app" in idle
+        assert [m for m in HEAVY if loaded(idle, m)] == []
+
+        status, tokens = request(f"{base}/api/v1/auth/login", {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+        assert status == 200, tokens
+        status, me = request(f"{base}/api/v1/users/me", token=tokens["access_token"])
+        assert (status, me["email"]) == (200, ADMIN_EMAIL)
+        used = modules(snaps, "used")
+        assert {"pufferd.web.handlers.auth", "pufferd.web.handlers.users", "jwt"} <= used
+        assert not loaded(used, "pufferd.web.handlers.messages")  # no request reached it
+    finally:
+        proc.terminate()
+        assert proc.wait(30) == 0, err_path.read_text(errors="replace")
