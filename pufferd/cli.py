@@ -19,8 +19,6 @@ from pydantic import ValidationError
 
 from pufferd import __version__, tls
 from pufferd import backup as backup_mod
-from pufferd import doctor as doctor_mod
-from pufferd.admin_cli import admin
 from pufferd.config import Settings, SettingsError, load_settings, resolve_data_dir
 from pufferd.datadir import Admin, DataDirError, check_usable, initialise, is_initialised
 from pufferd.db.database import DatabaseOpenError
@@ -57,8 +55,24 @@ def settings_for(data_dir: Path | None, **flags: Any) -> Settings:
         fail(str(exc))
 
 
+# subcommands whose module (and what it imports) loads only when they run or --help lists them:
+# `pufferd serve` and `pufferd version` do not pay for the administration commands (issue 17)
+LAZY_COMMANDS = {"admin": "pufferd.admin_cli"}
+
+
 class Group(click.Group):
     """Click's group, with usage errors as one `pufferd: error:` line instead of a usage block."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            command: click.Command = getattr(importlib.import_module(LAZY_COMMANDS[cmd_name]), cmd_name)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -338,6 +352,8 @@ async def _serve(settings: Settings, sock: socket.socket, ssl_context: ssl.SSLCo
 @data_dir_option
 def doctor(data_dir: Path | None) -> None:
     """Check the data directory: permissions, keys, database integrity, migrations, free disk."""
+    from pufferd import doctor as doctor_mod
+
     results = doctor_mod.run(resolve_data_dir(data_dir))
     for result in results:
         click.echo(result.line())
@@ -375,8 +391,6 @@ def backup(dest: Path, data_dir: Path | None) -> None:
         click.echo("note: the database key is not in the backup (it comes from PUFFERD_DB_KEY); "
                    "serving the backup needs the same PUFFERD_DB_KEY")
 
-
-main.add_command(admin)
 
 
 if __name__ == "__main__":
