@@ -20,6 +20,7 @@ import struct
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from pufferd.blobs.outfile import OutFile
 from pufferd.blobs.port import BlobCorrupt
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ HEADER_LEN = _HEADER.size
 TRAILER_LEN = 32 + 8 + TAG
 _TRAILER_NONCE = b"\x01" + bytes(11)
 MAX_CHUNK = 16 * 1024 * 1024
-WRITEBACK_BYTES = 256 * 1024
 
 
 def _chunk_nonce(index: int) -> bytes:
@@ -57,15 +57,17 @@ def sealed_length(size: int, chunk: int = CHUNK) -> int:
 
 
 class Sealer:
-    """Encrypts a stream into an open file descriptor, chunk by chunk, hashing the plaintext.
+    """Encrypts a stream into a new, empty file descriptor, chunk by chunk, hashing the plaintext.
 
-    Whole chunks are encrypted straight from the caller's buffers into one output buffer that is
-    reused from batch to batch (a fresh buffer per chunk cost page faults: about as much CPU as
-    the cipher) and written with one write; a piece is copied only where it straddles a chunk edge.
+    Whole chunks are encrypted straight from the caller's buffers into the output buffer of an
+    OutFile, reused from batch to batch (a fresh buffer per chunk cost page faults: about as much
+    CPU as the cipher) and written with one write, with O_DIRECT where the file system allows it
+    (DIRECT; see outfile.py); a piece is copied only where it straddles a chunk edge.
     """
 
-    def __init__(self, fd: int, store_key: bytes, chunk: int = CHUNK, sha: hashlib._Hash | None = None) -> None:
-        self._fd = fd
+    def __init__(self, fd: int, store_key: bytes, chunk: int = CHUNK, sha: hashlib._Hash | None = None,
+                 *, direct: bool = True) -> None:
+        self._file = OutFile(fd, direct=direct)
         self._chunk = chunk
         self._header = _HEADER.pack(MAGIC, chunk, os.urandom(32))
         self._aead = _file_aead(store_key, self._header[-32:])
@@ -76,9 +78,12 @@ class Sealer:
         # on another thread (see feed)
         self._sha = sha if sha is not None else hashlib.sha256()
         self._rest = bytearray()
-        self._out = bytearray()
-        self._written = 0
-        self._write(self._header)
+        self._file.append(self._header)
+
+    @property
+    def direct(self) -> bool:
+        """Whether the chunks go to the device with O_DIRECT (not through the page cache)."""
+        return self._file.direct
 
     @property
     def size(self) -> int:
@@ -91,9 +96,7 @@ class Sealer:
         hashing and encrypting run side by side: both release the GIL)."""
         chunk = self._chunk
         whole = (len(self._rest) + sum(len(p) for p in pieces)) // chunk
-        if len(self._out) < whole * (chunk + TAG):
-            self._out = bytearray(whole * (chunk + TAG))
-        out = memoryview(self._out)
+        out = self._file.space(whole * (chunk + TAG))
         pos = 0
         for data in pieces:
             if not hashed:
@@ -112,7 +115,8 @@ class Sealer:
                 pos = self._seal_into(view[i:i + chunk], out, pos)
             if end < len(view):
                 self._rest += view[end:]
-        self._write(out[:pos])
+        out.release()
+        self._file.commit(pos)
 
     def _seal_into(self, piece: bytes | bytearray | memoryview, out: memoryview, pos: int) -> int:
         """Encrypt PIECE into OUT at POS (no new buffer per chunk); return the position after it."""
@@ -131,13 +135,6 @@ class Sealer:
         self._size += len(piece)
         return sealed
 
-    def _write(self, *bufs: bytes | memoryview) -> None:
-        start = self._written
-        self._written += _writev_all(self._fd, bufs)
-        if self._written - start >= WRITEBACK_BYTES:
-            # start writing these pages back now, so the final fsync has little left to wait for
-            os.posix_fadvise(self._fd, start, self._written - start, os.POSIX_FADV_DONTNEED)
-
     def finish(self) -> tuple[str, int]:
         """Seal the last partial chunk and the trailer, fsync; return (sha256 hex, size)."""
         tail = b""
@@ -147,23 +144,9 @@ class Sealer:
         digest = self._sha.digest()
         trailer = self._aead.encrypt(_TRAILER_NONCE, digest + self._size.to_bytes(8, "big"),
                                      self._header + b"trailer")
-        self._write(tail, trailer)
-        os.fsync(self._fd)
+        self._file.append(tail + trailer)
+        self._file.finish()
         return digest.hex(), self._size
-
-
-def _writev_all(fd: int, bufs: Sequence[bytes | memoryview]) -> int:
-    views = [memoryview(b) for b in bufs if len(b)]
-    total = 0
-    while views:
-        n = os.writev(fd, views[:512])
-        total += n
-        while views and n >= len(views[0]):
-            n -= len(views[0])
-            views.pop(0)
-        if n:
-            views[0] = views[0][n:]
-    return total
 
 
 class Opened:
