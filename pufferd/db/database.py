@@ -14,6 +14,7 @@ still grows past WAL_TRUNCATE_BYTES (readers kept it pinned), a TRUNCATE checkpo
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -26,6 +27,7 @@ import apsw
 from pufferd.errors import Conflict
 
 T = TypeVar("T")
+log = logging.getLogger("pufferd.db")
 
 BUSY_TIMEOUT_MS = 5000
 MAX_BATCH = 512
@@ -120,6 +122,8 @@ class Database:
         self._read_jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._reader_threads: list[threading.Thread] = []
         self._reader_conns: list[apsw.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._idle_readers = 0  # reader threads waiting for a job (or started to take one)
         self._started = False
         self._closed = False
         self.batches = 0  # group-commit statistics, read by benchmarks and tests
@@ -142,18 +146,39 @@ class Database:
         self._writer_conn.set_wal_hook(self._on_wal_commit)
         self._checkpointer.start()
         self._writer.start()
-        for i in range(self._readers_n):
-            conn = open_connection(self.path, self._key)
-            self._reader_conns.append(conn)
-            t = threading.Thread(target=self._read_loop, args=(conn,), name=f"pufferd-db-reader-{i}", daemon=True)
+        self._grow_readers()
+
+    def _grow_readers(self, arriving: int = 0) -> None:
+        """Start reader threads while the queued reads (and ARRIVING ones) outnumber the idle
+        readers, up to `readers`. An idle server holds no reader connection (each costs ≈ 0.4 MB:
+        its copy of the schema) and a busy one grows to the full pool (issue 17, "Lean start")."""
+        started = []
+        with self._readers_lock:
+            while (self._started and not self._closed and len(self._reader_threads) < self._readers_n
+                   and self._read_jobs.qsize() + arriving > self._idle_readers):
+                try:
+                    conn = open_connection(self.path, self._key)
+                except (apsw.Error, OSError):
+                    if not self._reader_threads:
+                        raise  # no reader could take the read: the caller gets the error
+                    log.exception("cannot open another reader connection; %d serve the reads",
+                                  len(self._reader_threads))
+                    break
+                self._reader_conns.append(conn)
+                self._idle_readers += 1
+                t = threading.Thread(target=self._read_loop, args=(conn,),
+                                     name=f"pufferd-db-reader-{len(self._reader_threads)}", daemon=True)
+                self._reader_threads.append(t)
+                started.append(t)
+        for t in started:
             t.start()
-            self._reader_threads.append(t)
 
     def close(self) -> None:
         """Finish queued jobs, checkpoint the WAL and close every connection."""
         if self._closed:
             return
-        self._closed = True
+        with self._readers_lock:  # no reader starts after this
+            self._closed = True
         if self._started:
             self._jobs.put(None)
             self._writer.join()
@@ -188,6 +213,7 @@ class Database:
             raise RuntimeError("database is closed")
         loop = asyncio.get_running_loop()
         job = _Job(fn, loop, loop.create_future())
+        self._grow_readers(arriving=1)
         self._read_jobs.put(job)
         return await job.future
 
@@ -195,6 +221,11 @@ class Database:
     def write_queue_depth(self) -> int:
         """Write jobs waiting for the writer thread (not counting the batch it runs)."""
         return self._jobs.qsize()
+
+    @property
+    def reader_connections(self) -> int:
+        """Reader connections open (they are opened as reads need them, up to `readers`)."""
+        return len(self._reader_conns)
 
     @property
     def read_queue_depth(self) -> int:
@@ -244,6 +275,8 @@ class Database:
     def _read_loop(self, conn: apsw.Connection) -> None:
         while True:
             job = self._read_jobs.get()
+            with self._readers_lock:
+                self._idle_readers -= 1
             if job is None:
                 return
             try:
@@ -251,6 +284,8 @@ class Database:
                     job.result = job.fn(conn)
             except BaseException as exc:  # handed to the awaiting coroutine
                 job.error = exc
+            with self._readers_lock:
+                self._idle_readers += 1
             job.loop.call_soon_threadsafe(_settle, job)
 
     def _write_loop(self) -> None:

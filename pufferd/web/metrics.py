@@ -17,21 +17,23 @@ request, which is how analytics knows who is active.
 """
 from __future__ import annotations
 
+import bisect
 import hmac
 import ipaddress
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from pufferd.context import Context
 from pufferd.db import stats_q
 from pufferd.errors import Forbidden, Unauthorized
 from pufferd.web.keys import USER
+
+if TYPE_CHECKING:
+    from prometheus_client.registry import CollectorRegistry
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -41,14 +43,97 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 UNMATCHED = "unmatched"
 
 
-class _Snapshot(Collector):
-    """Gauges and counters whose values the /metrics handler reads just before rendering."""
+class Histogram:
+    """Observations counted into fixed buckets (`le`: a value equal to a bound is in its bucket),
+    with their sum: what a Prometheus histogram exposes. Plain Python, so that prometheus_client
+    (≈ 1.2 MB of RSS with what it imports) loads with the first scrape, not at start-up (issue 17)."""
 
-    def __init__(self) -> None:
-        self.values: dict[str, float] = {}
+    __slots__ = ("bounds", "counts", "sum", "created", "_lock")
 
-    def collect(self) -> Iterator[Metric]:
-        v = self.values
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last one: above every bound (+Inf)
+        self.sum = 0.0
+        self.created = time.time()
+        self._lock = threading.Lock()  # the writer thread observes batches while a scrape reads
+
+    def observe(self, value: float) -> None:
+        with self._lock:
+            self.counts[bisect.bisect_left(self.bounds, value)] += 1
+            self.sum += value
+
+    def buckets(self) -> tuple[list[tuple[str, float]], float]:
+        """Cumulative (le, count) pairs ending with +Inf, and the sum."""
+        with self._lock:
+            counts, total = list(self.counts), self.sum
+        out, running = [], 0
+        for bound, n in zip((*(_bound(b) for b in self.bounds), "+Inf"), counts, strict=True):
+            running += n
+            out.append((bound, float(running)))
+        return out, total
+
+
+def _bound(value: float) -> str:
+    """An `le` label as prometheus_client writes it (1 -> "1.0")."""
+    return repr(float(value))
+
+
+class Metrics:
+    """The instruments of one application, and its registry built by the first scrape."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.requests: dict[tuple[str, str, str], list[float]] = {}  # (method, route, status) -> [n, created]
+        self.latency: dict[tuple[str, str], Histogram] = {}
+        self.loop_lag = Histogram(LAG_BUCKETS)
+        self.batches = Histogram(BATCH_BUCKETS)
+        self.snapshot: dict[str, float] = {}
+        self._registry: CollectorRegistry | None = None
+        ctx.monitor.lag.observers.append(self.loop_lag.observe)
+        ctx.db.batch_observers.append(self.batches.observe)
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, str(status))
+        counter = self.requests.get(key)
+        if counter is None:
+            counter = self.requests[key] = [0.0, time.time()]
+        counter[0] += 1
+        latency = self.latency.get((method, route))
+        if latency is None:
+            latency = self.latency[(method, route)] = Histogram(LATENCY_BUCKETS)
+        if status != 101:
+            latency.observe(seconds)
+
+    def collect(self) -> Iterator[Any]:
+        """The metric families of the application (prometheus_client's Collector protocol)."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+        from prometheus_client.samples import Sample
+
+        requests = CounterMetricFamily("pufferd_http_requests", "HTTP requests by method, route template and status",
+                                       labels=["method", "route", "status"])
+        for labels, (n, created) in list(self.requests.items()):
+            requests.add_metric(list(labels), n, created=created)
+        yield requests
+        latency = HistogramMetricFamily(
+            "pufferd_http_request_duration_seconds",
+            "HTTP request latency by method and route template (WebSocket upgrades excluded)",
+            labels=["method", "route"])
+        for (method, route), histogram in list(self.latency.items()):
+            buckets, total = histogram.buckets()
+            latency.add_metric([method, route], buckets, total)
+            latency.samples.append(Sample(f"{latency.name}_created", {"method": method, "route": route},
+                                          histogram.created))
+        yield latency
+        for name, doc, histogram in (
+            ("pufferd_event_loop_lag_seconds", "Event-loop lag samples", self.loop_lag),
+            ("pufferd_db_write_batch_jobs", "Write jobs per group-committed transaction", self.batches),
+        ):
+            family = HistogramMetricFamily(name, doc)
+            buckets, total = histogram.buckets()
+            family.add_metric([], buckets, total)
+            family.samples.append(Sample(f"{name}_created", {}, histogram.created))
+            yield family
+        v = self.snapshot
         sent = CounterMetricFamily("pufferd_messages_sent", "Messages sent (ever; deletions do not count back)")
         sent.add_metric([], v.get("messages_sent", 0))
         yield sent
@@ -67,39 +152,17 @@ class _Snapshot(Collector):
             g.add_metric([], v.get(name, 0))
             yield g
 
+    def registry(self) -> CollectorRegistry:
+        """This application's registry (never the library's global one): its families and the
+        process_* ones of prometheus_client."""
+        if self._registry is None:
+            from prometheus_client import CollectorRegistry, ProcessCollector
 
-class Metrics:
-    """The registry of one application and the instruments that feed it."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.registry = CollectorRegistry(auto_describe=False)
-        r = self.registry
-        self.requests = Counter("pufferd_http_requests", "HTTP requests by method, route template and status",
-                                ["method", "route", "status"], registry=r)
-        self.latency = Histogram("pufferd_http_request_duration_seconds",
-                                 "HTTP request latency by method and route template (WebSocket upgrades excluded)",
-                                 ["method", "route"], buckets=LATENCY_BUCKETS, registry=r)
-        self.loop_lag = Histogram("pufferd_event_loop_lag_seconds", "Event-loop lag samples",
-                                  buckets=LAG_BUCKETS, registry=r)
-        self.batches = Histogram("pufferd_db_write_batch_jobs", "Write jobs per group-committed transaction",
-                                 buckets=BATCH_BUCKETS, registry=r)
-        ProcessCollector(registry=r)
-        self.snapshot = _Snapshot()
-        r.register(self.snapshot)
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        ctx.monitor.lag.observers.append(self.loop_lag.observe)
-        ctx.db.batch_observers.append(self.batches.observe)
-
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route, status)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = (self.requests.labels(method, route, str(status)),
-                                              self.latency.labels(method, route))
-        children[0].inc()
-        if status != 101:
-            children[1].observe(seconds)
+            registry = CollectorRegistry(auto_describe=False)
+            ProcessCollector(registry=registry)
+            registry.register(self)
+            self._registry = registry
+        return self._registry
 
     async def render(self) -> bytes:
         """The text exposition, with the scraped-time values read first (one database read)."""
@@ -108,7 +171,7 @@ class Metrics:
         ctx = self.ctx
         totals = await ctx.db.read(stats_q.totals)
         online = ctx.presence.everyone()
-        self.snapshot.values = {
+        self.snapshot = {
             "messages_sent": totals.get("messages_sent", 0), "messages_stored": totals.get("messages", 0),
             "users": totals.get("users", 0), "blobs": totals.get("blobs", 0),
             "blob_bytes": totals.get("blob_bytes", 0), "users_online": len(online),
@@ -116,7 +179,7 @@ class Metrics:
             "db_write_queue": ctx.db.write_queue_depth, "db_read_queue": ctx.db.read_queue_depth,
             "event_loop_lag_last_seconds": ctx.monitor.lag.last,
         }
-        return generate_latest(self.registry)
+        return generate_latest(self.registry())
 
 
 def route_template(request: web.Request) -> str:

@@ -15,8 +15,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from pufferd import __version__
-from pufferd.web import ipguard, raises
-from pufferd.web.route import Route
+from pufferd.web import ipguard
+
+if typing.TYPE_CHECKING:
+    from pufferd.web.route import Route
 
 log = logging.getLogger("pufferd.web")
 _ERROR = {"$ref": "#/components/schemas/HTTPError"}
@@ -56,6 +58,8 @@ def error_description(status: int, texts: list[str]) -> str:
 def _responses(r: Route, refs: Refs) -> dict[str, Any]:
     """Every status R can answer (pufferd/web/raises.py reads them from the code), then what the
     route's `openapi=` says about some of them."""
+    from pufferd.web import raises  # the analyser is needed by the first document only (issue 17)
+
     found = raises.answers(r)
     responses: dict[str, Any] = {}
     blockable = ipguard.applies_to(r.path)  # a middleware: 403 before the view runs
@@ -133,6 +137,8 @@ def build(routes: list[Route], *, title: str, server_url: str | None = None) -> 
     }
     if server_url:
         doc["servers"] = [{"url": server_url}]
+    from pufferd.web import raises
+
     unsure = raises.unresolved()
     if unsure:
         log.warning("/openapi.json may miss statuses: the analysis could not tell %s", "; ".join(unsure))

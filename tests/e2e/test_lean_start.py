@@ -33,11 +33,11 @@ sys.argv[0] = "pufferd"
 main()
 """
 # imported by a request that needs them, never by start-up or /health/live
-HEAVY = ("cryptography", "jwt", "pyotp", "regex", "pufferd.federation.outgoing", "pufferd.federation.actors",
+HEAVY = ("cryptography", "jwt", "pyotp", "regex", "prometheus_client", "pufferd.federation.outgoing", "pufferd.federation.actors",
          "pufferd.federation.delivery", "pufferd.federation.signatures", "pufferd.federation.http",
          "pufferd.web.handlers.auth", "pufferd.web.handlers.chats", "pufferd.web.handlers.messages",
          "pufferd.web.handlers.media", "pufferd.web.schemas.auth", "pufferd.web.schemas.messages",
-         "pufferd.admin_cli", "pufferd.doctor")
+         "pufferd.web.raises", "pufferd.admin_cli", "pufferd.doctor")
 
 
 def request(url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
