@@ -73,6 +73,16 @@ def local_id(ctx: Context, url: str, kind: str) -> int | None:
     return int(rest) if rest.isdigit() else None
 
 
+def addressed_users(ctx: Context, obj: dict[str, Any]) -> list[int]:
+    """The ids of our users an object or activity addresses (`to`, `cc`), ascending, once each."""
+    urls: list[Any] = []
+    for key in ("to", "cc"):
+        value = obj.get(key)
+        urls += value if isinstance(value, list) else [value]  # AS2 allows one value without a list
+    urls = [u.get("id") if isinstance(u, dict) else u for u in urls]
+    return sorted({i for i in (local_id(ctx, u, "users") for u in urls if isinstance(u, str)) if i is not None})
+
+
 def host_of(url: str) -> str:
     return urlsplit(url).netloc.lower()
 

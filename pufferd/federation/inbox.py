@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -136,10 +136,10 @@ async def _apply(ctx: Context, remote: User, activity: dict[str, Any]) -> None:
     elif kind in ("Like", "EmojiReact"):
         await reactions.react(ctx, remote, activity)
     elif kind == "Undo" and obj_type in ("Like", "EmojiReact"):
-        await reactions.undo(ctx, remote, obj)
+        await reactions.undo(ctx, remote, obj, activity)
     elif kind == "Undo" and isinstance(obj, str):  # named by id only: a Follow or a Like of theirs
         await _unfollow(ctx, remote, {"id": obj})
-        await reactions.undo(ctx, remote, obj)
+        await reactions.undo(ctx, remote, obj, activity)
     # anything else (Announce, Person updates, ...) is accepted and ignored
 
 
@@ -177,46 +177,87 @@ def _check_author(remote: User, obj: dict[str, Any]) -> None:
         raise Forbidden("The note's id is not on the actor's host")
 
 
-def _reply_target(ctx: Context, conn: apsw.Connection, remote: User, chat_id: int, ref: Any) -> int | None:
+def _reply_target(ctx: Context, conn: apsw.Connection, chat_id: int, ref: Any) -> int | None:
+    """The message of CHAT_ID a Note's `inReplyTo` names: one of ours, or the copy in this chat of
+    a remote Note; None when it is not in this chat."""
     ref = _id_of(ref)
     if not ref:
         return None
     own = actors.local_id(ctx, ref, "notes")
-    message = messages_q.get(conn, own) if own is not None else messages_q.by_client_id(conn, remote.id, ref)
-    return message.id if message is not None and message.chat_id == chat_id else None
+    if own is not None:
+        message = messages_q.get(conn, own)
+        return message.id if message is not None and message.chat_id == chat_id else None
+    copy = federation_content_q.note_copy_in(conn, ref, chat_id)
+    return copy.message_id if copy is not None else None
 
 
-def _replier(ctx: Context, remote: User, chat_id: int, ref: Any) -> Callable[[apsw.Connection], int | None]:
-    return lambda conn: _reply_target(ctx, conn, remote, chat_id, ref)
+def _replier(ctx: Context, chat_id: int, ref: Any) -> Callable[[apsw.Connection], int | None]:
+    return lambda conn: _reply_target(ctx, conn, chat_id, ref)
 
 
 def _getter(user_id: int) -> Callable[[apsw.Connection], User | None]:
     return lambda conn: users_q.get(conn, user_id)
 
 
+def copy_client_id(note_id: str, chat_id: int) -> str:
+    """The client_message_id of the copy of a remote Note in CHAT_ID: unique per sender (the
+    messages_client_id index), and the same on every redelivery (migration 0088)."""
+    return f"{note_id} chat:{chat_id}"
+
+
+# A recipient's own rules refusing a copy (a block, their privacy, a gone account): the other
+# recipients still get theirs. Anything else (a rate limit) refuses the activity, to be retried.
+_REFUSALS = (Forbidden, NotFound)
+
+
+def _first(refusals: list[Forbidden | NotFound]) -> Forbidden | NotFound:
+    """The refusal to answer when every recipient (or copy) refused: the first one."""
+    return refusals[0]
+
+
 async def _create_note(ctx: Context, remote: User, obj: dict[str, Any]) -> None:
+    """A message in the private chat of each user here the Note addresses (`to`, `cc`; the chat is
+    created on first contact); a recipient who has a copy already gets nothing new. A refusal by
+    one recipient's rules does not keep the others from theirs; the activity is refused (with the
+    first refusal) only when no recipient took it."""
     _check_author(remote, obj)
-    recipients = [_id_of(r) for key in ("to", "cc") for r in (obj.get(key) or [])
-                  if isinstance(obj.get(key), list)]
-    local_ids = sorted({i for i in (actors.local_id(ctx, r, "users") for r in recipients) if i is not None})
-    text = _message_text(ctx, obj)
     note = _id_of(obj)
     if await ctx.db.read(lambda conn: conn.execute(
             "SELECT 1 FROM federation_seen WHERE activity_id = ?", (_tombstone(note),)).fetchone() is not None):
         return  # deleted before its Create arrived (deliveries are not ordered)
-    for user_id in local_ids:
-        local = await ctx.db.read(_getter(user_id))
-        if local is None or local.is_remote or local.is_disabled:
-            continue
-        chat = await chats.create_chat(ctx, remote, type="private", member_ids=[local.id])
-        reply = await ctx.db.read(_replier(ctx, remote, chat.id, obj.get("inReplyTo")))
-        await messages.send(ctx, remote, chat_id=chat.id, type_="text", text=text, client_message_id=note,
-                            reply_to_message_id=reply)
+    text = _message_text(ctx, obj)
+    refusals: list[Forbidden | NotFound] = []
+    taken = False
+    for user_id in actors.addressed_users(ctx, obj):
+        try:
+            taken = await _create_copy(ctx, remote, obj, note, text, user_id) or taken
+        except _REFUSALS as exc:
+            refusals.append(exc)
+    if refusals and not taken:
+        raise _first(refusals)
 
 
-async def _own_message(ctx: Context, remote: User, note_id: str) -> int | None:
-    found = await ctx.db.read(lambda conn: messages_q.by_client_id(conn, remote.id, note_id))
-    return found.id if found is not None else None
+async def _create_copy(ctx: Context, remote: User, obj: dict[str, Any], note: str, text: str, user_id: int) -> bool:
+    """USER_ID's copy of the Note, made unless they have one; False when they are not a user
+    who receives messages here (unknown, remote, disabled)."""
+    local = await ctx.db.read(_getter(user_id))
+    if local is None or local.is_remote or local.is_disabled:
+        return False
+    if await ctx.db.read(lambda conn: federation_content_q.note_copy_for(conn, note, user_id)) is not None:
+        return True
+    chat = await chats.create_chat(ctx, remote, type="private", member_ids=[local.id])
+    reply = await ctx.db.read(_replier(ctx, chat.id, obj.get("inReplyTo")))
+    view, _ = await messages.send(ctx, remote, chat_id=chat.id, type_="text", text=text,
+                                  client_message_id=copy_client_id(note, chat.id), reply_to_message_id=reply)
+    # A second transaction: should it be lost, the activity is not marked seen, and its
+    # redelivery finds the message by its client_message_id (messages.send answers it) and adds the row.
+    message_id = view.message.id
+    await ctx.db.write(lambda conn: federation_content_q.add_note_copy(conn, note, message_id))
+    return True
+
+
+async def _copies(ctx: Context, note_id: str) -> list[federation_content_q.NoteCopy]:
+    return await ctx.db.read(lambda conn: federation_content_q.note_copies(conn, note_id))
 
 
 @contextlib.asynccontextmanager
@@ -248,27 +289,39 @@ def _version(obj: dict[str, Any]) -> float | None:
 
 
 async def _update_note(ctx: Context, remote: User, obj: dict[str, Any]) -> None:
-    """An edit, or new attachments. Deliveries are not ordered, so an Update may come before the
-    Create of its Note: it then creates the message (with the newest content; the Create that
-    follows finds it stored and changes nothing); and an Update older (by `updated`) than one
-    applied before changes nothing."""
+    """An edit, or new attachments, applied to every copy of the Note. Deliveries are not ordered,
+    so an Update may come before the Create of its Note: it then makes the copies (with the newest
+    content; the Create that follows finds them stored and changes nothing); and an Update older
+    (by `updated`) than one applied to a copy before changes nothing there."""
     _check_author(remote, obj)
     note = _id_of(obj)
-    message_id = await _own_message(ctx, remote, note)
-    if message_id is None:
-        await _create_note(ctx, remote, obj)
-        message_id = await _own_message(ctx, remote, note)
-    if message_id is None:
-        return
+    await _create_note(ctx, remote, obj)  # the copies of recipients who have none yet
     version = _version(obj)
-    if version is not None:
-        applied = await ctx.db.read(lambda conn: federation_content_q.note_version(conn, note))
-        if applied is not None and version <= applied:
+    text = _message_text(ctx, obj)
+
+    async def edit(copy: federation_content_q.NoteCopy) -> None:
+        if version is not None and copy.version is not None and version <= copy.version:
             return
-    await messages.edit(ctx, remote, message_id, _message_text(ctx, obj))
-    if version is not None:
-        mid = message_id
-        await ctx.db.write(lambda conn: federation_content_q.set_note_version(conn, note, mid, version))
+        await messages.edit(ctx, remote, copy.message_id, text)
+        if version is not None:
+            await ctx.db.write(lambda conn: federation_content_q.set_note_version(conn, copy.message_id, version))
+    await _each_copy(await _copies(ctx, note), edit)
+
+
+async def _each_copy(copies: list[federation_content_q.NoteCopy],
+                     apply: Callable[[federation_content_q.NoteCopy], Awaitable[None]]) -> None:
+    """APPLY to every copy; a refusal by one copy's chat (a block since) does not keep the others
+    from the change, and is raised only when every copy refused."""
+    refusals: list[Forbidden | NotFound] = []
+    done = False
+    for copy in copies:
+        try:
+            await apply(copy)
+            done = True
+        except _REFUSALS as exc:
+            refusals.append(exc)
+    if refusals and not done:
+        raise _first(refusals)
 
 
 def _tombstone(note_id: str) -> str:
@@ -276,15 +329,16 @@ def _tombstone(note_id: str) -> str:
 
 
 async def _delete_note(ctx: Context, remote: User, note_id: str) -> None:
-    """A delete for everyone; the Note id is remembered so that a Create or Update of it arriving
-    later (deliveries are not ordered) does not bring it back."""
+    """A delete for everyone, of every copy; the Note id is remembered so that a Create or Update
+    of it arriving later (deliveries are not ordered) does not bring it back."""
     if not note_id or actors.host_of(note_id) != actors.host_of(remote.actor_url or ""):
         return
     now = ctx.clock.time()
     await ctx.db.write(lambda conn: federation_q.mark_seen(conn, _tombstone(note_id), now))
-    message_id = await _own_message(ctx, remote, note_id)
-    if message_id is not None:
-        await messages.delete(ctx, remote, message_id, for_all=True)
+
+    async def delete(copy: federation_content_q.NoteCopy) -> None:
+        await messages.delete(ctx, remote, copy.message_id, for_all=True)
+    await _each_copy(await _copies(ctx, note_id), delete)
 
 
 async def _follow(ctx: Context, remote: User, activity: dict[str, Any]) -> None:

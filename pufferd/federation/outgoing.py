@@ -36,12 +36,10 @@ def activity_id(ctx: Context) -> str:
 
 
 def note_id(ctx: Context, conn: apsw.Connection, message: Message) -> str:
-    """The Note id of MESSAGE: our URL for our users' messages, the remote id for theirs
-    (kept as the message's client_message_id, which makes incoming Creates idempotent)."""
-    sender = users_q.get(conn, message.sender_id) if message.sender_id is not None else None
-    if sender is not None and sender.is_remote and message.client_message_id:
-        return message.client_message_id
-    return actors.note_url(ctx, message.id)
+    """The Note id of MESSAGE: our URL for our users' messages, the remote Note's id for a copy
+    of one (federation_notes)."""
+    remote_note = federation_content_q.note_of(conn, message.id)
+    return remote_note if remote_note is not None else actors.note_url(ctx, message.id)
 
 
 def enqueue_txn(ctx: Context, conn: apsw.Connection, sender_id: int, target: RemoteActor,

@@ -394,3 +394,111 @@ async def test_an_undo_follow_that_overtook_its_follow_wins(client, alice, bob):
     assert len(await (await client.get("/api/v1/federation/followers", headers=alice.headers)).json()) == 1
     await bob.post({"id": bob.next_id("undos"), "type": "Undo", "object": follow["id"]})
     assert await (await client.get("/api/v1/federation/followers", headers=alice.headers)).json() == []
+
+
+# a Note addressed to several users here --------------------------------------------------------
+
+def _to(*ids: int) -> list[str]:
+    return [f"http://local.test/ap/users/{i}" for i in ids]
+
+
+async def only_chat(client, user) -> int:
+    [chat] = await (await client.get("/api/v1/chats", headers=user.headers)).json()
+    return int(chat["id"])
+
+
+async def note_to_two(client, alice, bob: Bob, carol, text: str) -> tuple[dict[str, Any], int, int]:
+    """Bob's Note to alice and carol: the Note and the message id of each copy."""
+    note = {**bob.note(alice.id, text), "to": _to(alice.id), "cc": _to(carol.id)}
+    await bob.post({"id": bob.next_id("activities"), "type": "Create", "object": note})
+    [mine] = await messages_of(client, alice, await only_chat(client, alice))
+    [theirs] = await messages_of(client, carol, await only_chat(client, carol))
+    assert mine["text"] == theirs["text"] == text and mine["id"] != theirs["id"]
+    return note, int(mine["id"]), int(theirs["id"])
+
+
+async def test_edits_and_deletes_of_a_note_to_two_users_reach_both_copies(client, alice, bob, make_user):
+    carol = await make_user("carol")
+    note, a_msg, c_msg = await note_to_two(client, alice, bob, carol, "for both")
+    a_chat, c_chat = await only_chat(client, alice), await only_chat(client, carol)
+    assert a_chat != c_chat
+    a_sock, c_sock = await connect(client, alice), await connect(client, carol)
+
+    edited = {**note, "content": "<p>edited</p>", "updated": "2030-01-01T00:00:02Z"}
+    await bob.post({"id": bob.next_id("activities"), "type": "Update", "object": edited})
+    for sock, mid in ((a_sock, a_msg), (c_sock, c_msg)):
+        frame = await sock.next("message_updated")
+        assert frame["data"]["id"] == mid and frame["data"]["text"] == "edited"
+    # an older Update changes neither copy; a redelivered Create adds none
+    stale = {**note, "content": "<p>stale</p>", "updated": "2030-01-01T00:00:01Z"}
+    await bob.post({"id": bob.next_id("activities"), "type": "Update", "object": stale})
+    await bob.post({"id": bob.next_id("activities"), "type": "Create", "object": note})
+    assert [m["text"] for m in await messages_of(client, alice, a_chat)] == ["edited"]
+    assert [m["text"] for m in await messages_of(client, carol, c_chat)] == ["edited"]
+
+    await bob.post({"id": bob.next_id("activities"), "type": "Delete",
+                    "object": {"id": note["id"], "type": "Tombstone"}})
+    for sock, mid, chat in ((a_sock, a_msg, a_chat), (c_sock, c_msg, c_chat)):
+        frame = await sock.next("message_deleted")
+        assert frame["data"] == {"chat_id": chat, "message_id": mid}
+        await sock.close()
+    assert await messages_of(client, alice, a_chat) == [] and await messages_of(client, carol, c_chat) == []
+
+
+async def test_an_update_first_makes_every_copy_and_replies_stay_in_their_chat(client, alice, bob, make_user):
+    carol = await make_user("carol")
+    note = {**bob.note(alice.id, "from an update"), "to": _to(alice.id, carol.id)}
+    await bob.post({"id": bob.next_id("activities"), "type": "Update", "object": note})
+    [a_first] = await messages_of(client, alice, await only_chat(client, alice))
+    [c_first] = await messages_of(client, carol, await only_chat(client, carol))
+    assert a_first["text"] == c_first["text"] == "from an update"
+
+    reply = {**bob.note(alice.id, "a reply"), "to": _to(alice.id, carol.id), "inReplyTo": note["id"]}
+    await bob.post({"id": bob.next_id("activities"), "type": "Create", "object": reply})
+    a_reply = (await messages_of(client, alice, await only_chat(client, alice)))[-1]
+    c_reply = (await messages_of(client, carol, await only_chat(client, carol)))[-1]
+    assert (a_reply["text"], a_reply["reply_to_message_id"]) == ("a reply", a_first["id"])
+    assert (c_reply["text"], c_reply["reply_to_message_id"]) == ("a reply", c_first["id"])
+
+
+async def test_a_recipient_who_blocked_the_sender_does_not_keep_the_other_from_the_note(
+        client, alice, bob, make_user):
+    carol = await make_user("carol")
+    resp = await client.post(f"/api/v1/users/{bob.id}/block", headers=carol.headers)
+    assert resp.status in (200, 204), await resp.text()
+    note = {**bob.note(alice.id, "only alice"), "to": _to(alice.id, carol.id)}
+    await bob.post({"id": bob.next_id("activities"), "type": "Create", "object": note})
+    assert [m["text"] for m in await messages_of(client, alice, await only_chat(client, alice))] == ["only alice"]
+    assert await (await client.get("/api/v1/chats", headers=carol.headers)).json() == []
+    # addressed to carol alone, it is refused as before
+    await bob.post({"id": bob.next_id("activities"), "type": "Create",
+                    "object": {**bob.note(carol.id, "refused")}}, expect=403)
+    assert await (await client.get("/api/v1/chats", headers=carol.headers)).json() == []
+
+
+async def test_a_reaction_lands_on_the_copy_of_the_user_it_addresses(client, alice, bob, make_user):
+    carol = await make_user("carol")
+    note, a_msg, c_msg = await note_to_two(client, alice, bob, carol, "react")
+
+    like = {"id": bob.next_id("likes"), "type": "Like", "object": note["id"], "to": _to(alice.id)}
+    await bob.post(like)
+    assert await reactions(client, alice, a_msg) == [{"emoji": HEART, "count": 1, "reacted": False}]
+    assert await reactions(client, carol, c_msg) == []
+    # addressed to nobody here (Mastodon's Like has no `to`): every copy
+    react = {"id": bob.next_id("reacts"), "type": "EmojiReact", "object": note["id"], "content": "🎉"}
+    await bob.post(react)
+    assert [r["emoji"] for r in await reactions(client, alice, a_msg)] == [HEART, "🎉"]
+    assert [r["emoji"] for r in await reactions(client, carol, c_msg)] == ["🎉"]
+    # an Undo by id takes back what its Like did, where it did it
+    await bob.post({"id": bob.next_id("undos"), "type": "Undo", "object": like["id"]})
+    assert [r["emoji"] for r in await reactions(client, alice, a_msg)] == ["🎉"]
+    await bob.post({"id": bob.next_id("undos"), "type": "Undo", "object": react["id"]})
+    assert await reactions(client, alice, a_msg) == [] and await reactions(client, carol, c_msg) == []
+
+    # carol's reaction on her copy goes out as a Like of bob's Note, from her
+    before = len(await queued(client))
+    await toggle(client, carol, c_msg, "👍")
+    [out] = (await queued(client))[before:]
+    _direct_only(out, bob)
+    assert out["type"] == "Like" and out["object"] == note["id"]
+    assert out["actor"] == f"http://local.test/ap/users/{carol.id}"

@@ -132,8 +132,6 @@ async def test_replay_rows_expire_and_are_pruned(client, app, alice, remote, rem
     assert count == 1
 
 
-@pytest.mark.xfail(strict=True, reason="a Note addressed to two local users: the second message is 409 "
-                   "(one message per remote Note id: messages_q.by_client_id, federation_notes)")
 async def test_shared_inbox_routes_one_activity_to_each_local_user(client, alice, bob, carol, remote, remote_key):
     key, _ = remote_key
     body = _create(remote, [alice.id, bob.id], 5)
