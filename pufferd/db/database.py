@@ -253,7 +253,7 @@ class Database:
         return apsw.SQLITE_OK
 
     def _checkpoint_loop(self) -> None:
-        conn = open_connection(self.path, self._key)
+        conn: apsw.Connection | None = None  # opened by the first checkpoint (issue 17, "Lean start")
         wal = Path(str(self.path) + "-wal")
         try:
             while not self._checkpoint_stop:
@@ -263,6 +263,8 @@ class Database:
                     continue
                 self._wal_frames = 0  # the writer's next commit sets it again
                 try:
+                    if conn is None:
+                        conn = open_connection(self.path, self._key)
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     if wal.exists() and wal.stat().st_size > WAL_TRUNCATE_BYTES:
                         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
@@ -270,7 +272,8 @@ class Database:
                 except apsw.Error:
                     continue  # busy or locked: the next wake-up tries again
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     def _read_loop(self, conn: apsw.Connection) -> None:
         while True:
