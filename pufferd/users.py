@@ -97,15 +97,23 @@ async def update_profile(ctx: Context, user: User, changes: dict[str, Any]) -> U
         return user
     now = ctx.clock.time()
 
-    def update_txn(conn: apsw.Connection) -> User:
+    def update_txn(conn: apsw.Connection) -> tuple[User, bool]:
         if "username" in changes and users_q.username_taken(conn, changes["username"], except_id=user.id):
             raise Conflict("Username already taken")
         if "avatar_url" in changes:
             media.check_avatar_url_txn(conn, ctx.settings, changes["avatar_url"], user.id, current=user.avatar_url)
-        return users_q.update_profile(conn, user.id, changes, now)
+        before = users_q.get(conn, user.id) or user
+        updated = users_q.update_profile(conn, user.id, changes, now)
+        if not ctx.settings.federation_enabled:
+            return updated, False
+        # servers that know this profile get Update{Person}
+        from pufferd.federation import outgoing as federation_out  # on first use (issue 17)
+        return updated, federation_out.profile_txn(ctx, conn, before, updated, now)
 
-    updated = await ctx.db.write(update_txn)
+    updated, queued = await ctx.db.write(update_txn)
     ctx.auth_cache.invalidate(user.id)
+    if queued:
+        ctx.federation.poke()
     return updated
 
 

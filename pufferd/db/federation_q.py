@@ -118,6 +118,21 @@ def remote_members(conn: apsw.Connection, user_ids: list[int]) -> list[tuple[Use
     return out
 
 
+def profile_audience(conn: apsw.Connection, user_id: int) -> list[RemoteActor]:
+    """The remote actors that know the local USER_ID's profile: their accepted followers and the
+    counterparts of their private chats, less those USER_ID blocked; by host, then actor."""
+    rows = conn.execute(
+        "SELECT a.* FROM federation_actors a WHERE a.user_id IN ("
+        " SELECT follower_id FROM federation_follows WHERE followee_id = ?1 AND state = 'accepted'"
+        " UNION SELECT other.user_id FROM chat_members mine"
+        " JOIN chats c ON c.id = mine.chat_id AND c.type = 'private'"
+        " JOIN chat_members other ON other.chat_id = mine.chat_id AND other.user_id <> mine.user_id"
+        " WHERE mine.user_id = ?1)"
+        " AND a.user_id NOT IN (SELECT blocked_id FROM blocks WHERE blocker_id = ?1)"
+        " ORDER BY a.host, a.actor_url", (user_id,))
+    return [RemoteActor(**r) for r in rows]
+
+
 # the delivery queue --------------------------------------------------------------------------------
 def enqueue(conn: apsw.Connection, *, sender_id: int, inbox: str, host: str, activity: dict[str, Any],
             now: float) -> int:

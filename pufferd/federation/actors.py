@@ -21,6 +21,7 @@ from pufferd.federation.http import Fetcher, FetchError
 from pufferd.federation.state import Federation
 
 AS_PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+ACTOR_TYPES = ("Person", "Service", "Application", "Group", "Organization")  # AS2 vocabulary §3.2
 AS_CONTEXT = ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"]
 AP_TYPES = ("application/activity+json", "application/ld+json")
 USER_NOT_FOUND = "User not found"
@@ -199,7 +200,12 @@ async def actor_document(ctx: Context, user_id: int) -> dict[str, Any]:
     """A local user as a Person, with the public key; the avatar only when anyone may see it."""
     enabled_or_404(ctx)
     user = await ctx.db.read(lambda conn: _local_user(conn, user_id))
-    pem = await public_key(ctx, user.id)
+    return person(ctx, user, await public_key(ctx, user.id))
+
+
+def person(ctx: Context, user: User, public_pem: str) -> dict[str, Any]:
+    """USER's actor document (a Person), with the public key PUBLIC_PEM; the avatar only when
+    anyone may see it. Served at the actor URL and sent in Update{Person} (outgoing.profile_txn)."""
     url = actor_url(ctx, user.id)
     doc: dict[str, Any] = {
         "@context": AS_CONTEXT, "id": url, "type": "Person", "preferredUsername": user.username,
@@ -207,7 +213,7 @@ async def actor_document(ctx: Context, user_id: int) -> dict[str, Any]:
         "inbox": url + "/inbox", "outbox": url + "/outbox",
         "followers": url + "/followers", "following": url + "/following",
         "endpoints": {"sharedInbox": shared_inbox(ctx)}, "manuallyApprovesFollowers": False,
-        "publicKey": {"id": key_id(ctx, user.id), "owner": url, "publicKeyPem": pem},
+        "publicKey": {"id": key_id(ctx, user.id), "owner": url, "publicKeyPem": public_pem},
     }
     if user.avatar_url and user.privacy_avatar == "everyone":
         doc["icon"] = {"type": "Image", "url": user.avatar_url}

@@ -127,6 +127,8 @@ async def _apply(ctx: Context, remote: User, activity: dict[str, Any]) -> None:
     elif kind == "Delete":
         async with _note_lock(ctx, _id_of(obj)):
             await _delete_note(ctx, remote, _id_of(obj))
+    elif kind == "Update" and obj_type in actors.ACTOR_TYPES and isinstance(obj, dict):
+        await _update_actor(ctx, remote, obj)
     elif kind == "Follow":
         await _follow(ctx, remote, activity)
     elif kind in ("Accept", "Reject") and (obj_type == "Follow" or isinstance(obj, str)):
@@ -140,7 +142,7 @@ async def _apply(ctx: Context, remote: User, activity: dict[str, Any]) -> None:
     elif kind == "Undo" and isinstance(obj, str):  # named by id only: a Follow or a Like of theirs
         await _unfollow(ctx, remote, {"id": obj})
         await reactions.undo(ctx, remote, obj, activity)
-    # anything else (Announce, Person updates, ...) is accepted and ignored
+    # anything else (Announce, ...) is accepted and ignored
 
 
 def _note_text(obj: dict[str, Any]) -> str:
@@ -339,6 +341,19 @@ async def _delete_note(ctx: Context, remote: User, note_id: str) -> None:
     async def delete(copy: federation_content_q.NoteCopy) -> None:
         await messages.delete(ctx, remote, copy.message_id, for_all=True)
     await _each_copy(await _copies(ctx, note_id), delete)
+
+
+async def _update_actor(ctx: Context, remote: User, obj: dict[str, Any]) -> None:
+    """Update{Person}: the actor's new profile (name, avatar, bio) and key, stored from the
+    embedded actor document as from a fetched one (actors.store_actor: inbox and key on the
+    actor's host). Only the actor itself, whose signature on this request was verified, may
+    announce it: a document of another actor, on its host or another, is refused (403)."""
+    if _id_of(obj) != remote.actor_url:
+        raise Forbidden("An actor can only update its own actor document")
+    try:
+        await actors.store_actor(ctx, obj)
+    except NotFound:
+        raise BadRequest("The actor document is not valid") from None
 
 
 async def _follow(ctx: Context, remote: User, activity: dict[str, Any]) -> None:

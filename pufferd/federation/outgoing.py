@@ -169,3 +169,26 @@ def reaction_txn(ctx: Context, conn: apsw.Connection, message: Message, user_id:
                          "object": like, "to": [target.actor_url], "cc": []})
             enqueue_txn(ctx, conn, user.id, target, activity, now)
     return True
+
+
+def profile_txn(ctx: Context, conn: apsw.Connection, before: User, after: User, now: float) -> bool:
+    """Queue Update{Person} with AFTER's actor document to every remote actor that knows the
+    local user (federation_q.profile_audience) when the document differs from BEFORE's; True
+    when something was queued. One activity for all: the worker posts it once per host to a
+    shared inbox its actors advertise. A user whose key was never made (no actor document
+    served, nothing signed) is known to no server, and nothing is sent."""
+    if not ctx.settings.federation_enabled or after.is_remote:
+        return False
+    keys = federation_q.keys(conn, after.id)
+    if keys is None:
+        return False
+    document = actors.person(ctx, after, keys[0])
+    if document == actors.person(ctx, before, keys[0]):
+        return False
+    targets = federation_q.profile_audience(conn, after.id)
+    me = actors.actor_url(ctx, after.id)
+    activity = {"@context": actors.AS_CONTEXT, "id": activity_id(ctx), "type": "Update", "actor": me,
+                "to": [me + "/followers"], "object": document, "published": iso(now)}
+    for target in targets:
+        enqueue_txn(ctx, conn, after.id, target, activity, now)
+    return bool(targets)

@@ -1,0 +1,225 @@
+"""Profiles across servers: an incoming Update{Person} refreshes the shadow user (name, avatar,
+bio, key) when the actor announces its own document, and is refused for anyone else's; a local
+profile change goes to the remote actors that know the user as one Update{Person}, posted once
+per host to its shared inbox."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from pufferd.app import make_app
+from pufferd.clock import FakeClock
+from pufferd.federation import signatures
+from pufferd.web.keys import CTX
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+NAMES = ("actor", "actor2", "actor3")
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return {"federation_enabled": True, "federation_allow_http": True,
+            "federation_allow_private_addresses": True, "public_url": "http://local.test",
+            "server_name": "local.test", "federation_queue_interval_seconds": 3600.0}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(start=time.time())
+
+
+@pytest.fixture
+def app(settings, clock):
+    return make_app(settings, clock=clock)
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[str, Any]:
+    """One key pair per remote actor, and a spare for a rotation."""
+    return {name: signatures.new_key_pair() for name in (*NAMES, "rotated")}
+
+
+class Remote:
+    """Another server: actors with their own keys, a shared inbox; what it was asked and sent."""
+
+    def __init__(self, keys: dict[str, Any]) -> None:
+        self.keys = keys
+        self.url = ""
+        self.served = dict.fromkeys(NAMES, "")  # name -> the PEM its actor document shows
+        self.fetches: list[str] = []
+        self.posts: list[tuple[str, dict[str, Any]]] = []  # (path, activity)
+
+    def doc(self, actor: str, **change: Any) -> dict[str, Any]:
+        """ACTOR's document as served, with CHANGE."""
+        url = f"{self.url}/{actor}"
+        return {"id": url, "type": "Person", "preferredUsername": actor, "name": actor.title(),
+                "inbox": url + "/inbox", "endpoints": {"sharedInbox": self.url + "/inbox"},
+                "publicKey": {"id": url + "#key", "owner": url, "publicKeyPem": self.served[actor]}, **change}
+
+    async def actor(self, request: web.Request) -> web.Response:
+        name = request.path[1:]
+        self.fetches.append(name)
+        return web.json_response(self.doc(name), content_type="application/activity+json")
+
+    async def inbox(self, request: web.Request) -> web.Response:
+        self.posts.append((request.path, json.loads(await request.read())))
+        return web.Response(status=202)
+
+
+@pytest.fixture
+async def remote(aiohttp_server, keys) -> Remote:
+    r = Remote(keys)
+    r.served = {name: keys[name][1] for name in NAMES}
+    app = web.Application()
+    for name in NAMES:
+        app.router.add_get("/" + name, r.actor)
+        app.router.add_post(f"/{name}/inbox", r.inbox)
+    app.router.add_post("/inbox", r.inbox)
+    server = await aiohttp_server(app)
+    r.url = f"http://127.0.0.1:{server.port}"
+    return r
+
+
+async def post(client, remote: Remote, activity: dict[str, Any], *, name: str = "actor",
+               key_name: str | None = None, expect: int = 202) -> None:
+    """ACTIVITY from the actor NAME, signed with KEY_NAME's key (NAME's own by default)."""
+    actor = f"{remote.url}/{name}"
+    body = json.dumps({"actor": actor, **activity}).encode()
+    clock = client.app[CTX].clock
+    clock.advance(1)  # a new Date: no two requests carry the same signature
+    key, _ = remote.keys[key_name or name]
+    headers = signatures.sign(key, actor + "#key", "POST", "http://local.test/ap/inbox", body, clock.time())
+    headers.pop("Host")
+    resp = await client.post("/ap/inbox", data=body, headers={
+        **headers, "Host": "local.test", "Content-Type": "application/activity+json"})
+    assert resp.status == expect, await resp.text()
+
+
+async def resolve(client, user, remote: Remote, name: str) -> int:
+    resp = await client.post("/api/v1/federation/resolve", headers=user.headers,
+                             json={"handle": f"{remote.url}/{name}"})
+    assert resp.status == 200, await resp.text()
+    return int((await resp.json())["id"])
+
+
+async def profile(client, viewer, user_id: int) -> dict[str, Any]:
+    resp = await client.get(f"/api/v1/users/{user_id}", headers=viewer.headers)
+    assert resp.status == 200, await resp.text()
+    return dict(await resp.json())
+
+
+_n = iter(range(1, 1000))
+
+
+def update(doc: dict[str, Any], remote: Remote) -> dict[str, Any]:
+    return {"id": f"{remote.url}/activities/u{next(_n)}", "type": "Update", "object": doc}
+
+
+# incoming --------------------------------------------------------------------------------------
+
+async def test_an_update_of_the_actor_refreshes_its_shadow_user_and_key(client, alice, remote, keys):
+    bob = await resolve(client, alice, remote, "actor")
+    before = await profile(client, alice, bob)
+    assert (before["name"], before["bio"], before["avatar_url"]) == ("Actor", None, None)
+
+    rotated = keys["rotated"][1]
+    doc = remote.doc("actor", name="Bobby <b>B</b>", summary="<p>likes <i>fish</i></p>",
+                     icon={"type": "Image", "url": "https://img.example/bob.png"},
+                     publicKey={"id": f"{remote.url}/actor#key", "owner": f"{remote.url}/actor",
+                                "publicKeyPem": rotated})
+    await post(client, remote, update(doc, remote))  # signed with the key it replaces
+    after = await profile(client, alice, bob)
+    assert (after["name"], after["bio"], after["avatar_url"]) == ("Bobby B", "likes fish", "https://img.example/bob.png")
+    assert after["username"] == before["username"]
+
+    # the new key is the one that verifies now, without fetching the actor again
+    fetched = len(remote.fetches)
+    remote.served["actor"] = rotated
+    note = {"id": f"{remote.url}/notes/1", "type": "Note", "attributedTo": f"{remote.url}/actor",
+            "to": [f"http://local.test/ap/users/{alice.id}"], "content": "<p>new key</p>"}
+    await post(client, remote, {"id": f"{remote.url}/activities/c1", "type": "Create", "object": note},
+               key_name="rotated")
+    assert len(remote.fetches) == fetched
+
+
+async def test_an_update_of_another_actor_is_refused(client, alice, remote):
+    bob, other = await resolve(client, alice, remote, "actor"), await resolve(client, alice, remote, "actor2")
+    # bob announcing actor2's document, on their common host
+    await post(client, remote, update(remote.doc("actor2", name="Hijacked"), remote), expect=403)
+    # bob's document, sent by actor2
+    await post(client, remote, update(remote.doc("actor", name="Hijacked"), remote), name="actor2", expect=403)
+    # a document of another host carrying bob's name
+    elsewhere = {**remote.doc("actor", name="Hijacked"), "id": "http://elsewhere.example/actor"}
+    await post(client, remote, update(elsewhere, remote), expect=403)
+    # bob's own document whose inbox or key is on another host
+    await post(client, remote, update(remote.doc("actor", name="Hijacked", inbox="http://elsewhere.example/inbox"),
+                                      remote), expect=400)
+    away = {"id": "http://elsewhere.example/key", "owner": f"{remote.url}/actor", "publicKeyPem": "x"}
+    await post(client, remote, update(remote.doc("actor", name="Hijacked", publicKey=away), remote), expect=400)
+    # signed with a key that is not bob's
+    await post(client, remote, update(remote.doc("actor", name="Hijacked"), remote), key_name="actor2", expect=401)
+    assert (await profile(client, alice, bob))["name"] == "Actor"
+    assert (await profile(client, alice, other))["name"] == "Actor2"
+
+
+# outgoing --------------------------------------------------------------------------------------
+
+async def delivered(client) -> None:
+    """Wait for the worker (woken by the change) to have delivered every queued row."""
+    for _ in range(200):
+        states = await client.app[CTX].db.read(
+            lambda c: [r["state"] for r in c.execute("SELECT state FROM federation_queue")])
+        if all(s == "delivered" for s in states):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"deliveries not done: {states}")
+
+
+async def queued_updates(client) -> list[dict[str, Any]]:
+    rows = await client.app[CTX].db.read(lambda c: c.execute(
+        "SELECT inbox, activity FROM federation_queue WHERE activity ->> '$.type' = 'Update' ORDER BY id").fetchall())
+    return [{"inbox": r["inbox"], **json.loads(r["activity"])} for r in rows]
+
+
+async def test_a_profile_change_goes_once_per_shared_inbox_to_those_who_know_the_user(
+        client, alice, bob, remote):
+    me = f"http://local.test/ap/users/{alice.id}"
+    resp = await client.get(f"/ap/users/{alice.id}", headers={"Accept": "application/activity+json"})
+    assert resp.status == 200  # a remote server read alice's actor document (her key exists)
+    # actor follows alice; alice talks with actor2 in a private chat; actor3 too, but she blocked them
+    await post(client, remote, {"id": f"{remote.url}/follows/1", "type": "Follow", "object": me})
+    for name in ("actor2", "actor3"):
+        uid = await resolve(client, alice, remote, name)
+        resp = await client.post("/api/v1/chats", json={"type": "private", "member_ids": [uid]},
+                                 headers=alice.headers)
+        assert resp.status in (200, 201), await resp.text()
+    assert (await client.post(f"/api/v1/users/{uid}/block", headers=alice.headers)).status in (200, 204)
+    # a local user with no remote contacts sends nothing
+    assert (await client.put("/api/v1/users/profile", headers=bob.headers, json={"name": "Bob B"})).status == 200
+    await delivered(client)
+    sent = len(remote.posts)
+
+    resp = await client.put("/api/v1/users/profile", headers=alice.headers,
+                            json={"name": "Alice A", "bio": "hello"})
+    assert resp.status == 200, await resp.text()
+    rows = await queued_updates(client)
+    assert sorted(r["inbox"] for r in rows) == [f"{remote.url}/actor/inbox", f"{remote.url}/actor2/inbox"]
+    activity = {k: v for k, v in rows[0].items() if k != "inbox"}
+    assert all({k: v for k, v in r.items() if k != "inbox"} == activity for r in rows)  # one activity
+    assert activity["type"] == "Update" and activity["actor"] == me and activity["to"] == [me + "/followers"]
+    person = activity["object"]
+    assert (person["id"], person["type"], person["name"], person["summary"]) == (me, "Person", "Alice A", "hello")
+    assert person == await (await client.get(f"/ap/users/{alice.id}",
+                                             headers={"Accept": "application/activity+json"})).json()
+    await delivered(client)
+    assert remote.posts[sent:] == [("/inbox", activity)]  # once, to the shared inbox
+
+    # a change the actor document does not show sends nothing
+    resp = await client.put("/api/v1/users/profile", headers=alice.headers, json={"federation_findable": False})
+    assert resp.status == 200, await resp.text()
+    assert len(await queued_updates(client)) == 2
