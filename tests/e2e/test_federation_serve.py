@@ -3,7 +3,8 @@ resolve each other's users, exchange direct messages both ways (replies included
 WebSocket, and a message sent while the other server is down arrives after it restarts; follows and
 unfollows show on both sides and a block ends them; edits, deletes for everyone and reactions
 appear live on the other side; an attachment's Document link downloads the file from its server
-until it expires, and an altered link does not."""
+until it expires, and an altered link does not. With three servers, a profile change reaches two
+followers on one server with one POST to its shared inbox, and a follower on the third."""
 from __future__ import annotations
 
 import asyncio
@@ -233,3 +234,77 @@ async def test_follows_edits_deletes_reactions_and_attachments_over_the_wire(
             assert resp.status == 403 and "expired" in (await resp.json())["detail"]
         await ws_a.close()
         await ws_b.close()
+
+
+def _inbox_posts(metrics: str) -> dict[str, float]:
+    """POSTs answered 202 per inbox route template, from /metrics."""
+    out = {"/ap/inbox": 0.0, "/ap/users/{user_id}/inbox": 0.0}
+    for line in metrics.splitlines():
+        for route in out:
+            if line.startswith("pufferd_http_requests_total{") and 'method="POST"' in line \
+                    and f'route="{route}"' in line and 'status="202"' in line:
+                out[route] += float(line.rsplit(" ", 1)[1])
+    return out
+
+
+async def test_a_profile_update_reaches_followers_on_two_servers_once_per_shared_inbox(
+        template_init_dir: Path, tmp_path: Path, start_server) -> None:
+    """A's user has two followers on B and one on C: a profile change arrives at B's shared inbox
+    once (one POST for both), at C's follower's inbox once, and both servers show the new name."""
+    dirs = []
+    for name in ("a", "b", "c"):
+        d = tmp_path / name
+        shutil.copytree(template_init_dir, d)
+        dirs.append(d)
+    ports = [_free_port() for _ in dirs]
+    a, b, c = (start_server(d, "--port", str(p), env=_env(p)) for d, p in zip(dirs, ports, strict=True))
+    alice_handle = f"{ADMIN_USERNAME}@127.0.0.1:{ports[0]}"
+    async with aiohttp.ClientSession() as http:
+        async def api(server: ServerProcess, method: str, path: str, expect: int = 200, user: int = 1,
+                      **kw) -> object:
+            async with http.request(method, server.base_url + path, headers=server.headers(user), **kw) as resp:
+                assert resp.status == expect, (resp.status, await resp.text(), server.log()[-3000:])
+                return await resp.json() if resp.status != 204 else None
+
+        async with http.post(f"{b.base_url}/api/v1/auth/register", json={
+                "email": "bea@example.com", "username": "bea", "name": "Bea", "password": "bea-password-1"}) as resp:
+            assert resp.status == 201, await resp.text()
+        bea = 2  # the second account of a fresh data directory
+        assert (await api(b, "GET", "/api/v1/users/me", user=bea))["username"] == "bea"
+        for server, user in ((b, 1), (b, bea), (c, 1)):
+            await api(server, "POST", "/api/v1/federation/follow", user=user, json={"handle": alice_handle})
+
+        async def settled() -> bool:
+            """A has its three accepted followers and no server has a delivery left."""
+            followers = await api(a, "GET", "/api/v1/federation/followers")
+            if sorted(f["state"] for f in followers) != ["accepted"] * 3:
+                return False
+            for server in (a, b, c):
+                if await api(server, "GET", "/api/v1/federation/queue", params={"state": "pending"}):
+                    return False
+            return True
+        assert await _until(settled), a.log()[-3000:]
+
+        async def inbox_posts(server: ServerProcess) -> dict[str, float]:
+            async with http.get(server.base_url + "/metrics") as resp:
+                assert resp.status == 200, await resp.text()
+                return _inbox_posts(await resp.text())
+        before = {"b": await inbox_posts(b), "c": await inbox_posts(c)}
+
+        await api(a, "PUT", "/api/v1/users/profile", json={"name": "Alice Renamed", "bio": "new bio"})
+        for server in (b, c):
+            [alice_there] = [f["user"] for f in await api(server, "GET", "/api/v1/federation/following")]
+
+            async def renamed(s: ServerProcess = server, uid: int = alice_there["id"]) -> bool:
+                got = await api(s, "GET", f"/api/v1/users/{uid}")
+                return (got["name"], got["bio"]) == ("Alice Renamed", "new bio")
+            assert await _until(renamed), server.log()[-3000:]
+        assert await _until(settled)
+        updates = [r for r in await api(a, "GET", "/api/v1/federation/queue") if r["activity_type"] == "Update"]
+        assert len(updates) == 3 and {r["state"] for r in updates} == {"delivered"}
+        assert len({r["activity_id"] for r in updates}) == 1  # one activity for the three followers
+
+        after = {"b": await inbox_posts(b), "c": await inbox_posts(c)}
+        delta = {name: {route: after[name][route] - before[name][route] for route in after[name]} for name in after}
+        assert delta == {"b": {"/ap/inbox": 1.0, "/ap/users/{user_id}/inbox": 0.0},
+                         "c": {"/ap/inbox": 0.0, "/ap/users/{user_id}/inbox": 1.0}}, delta
