@@ -502,3 +502,19 @@ async def test_a_reaction_lands_on_the_copy_of_the_user_it_addresses(client, ali
     _direct_only(out, bob)
     assert out["type"] == "Like" and out["object"] == note["id"]
     assert out["actor"] == f"http://local.test/ap/users/{carol.id}"
+
+
+async def test_a_copy_whose_note_row_is_missing_is_found_again_by_a_redelivery(client, alice, bob):
+    """The row of a copy is written after its message (a second transaction): when it is missing,
+    the next delivery of the Note finds the message by its client_message_id instead of adding one."""
+    note = bob.note(alice.id, "once")
+    await bob.post({"id": bob.next_id("activities"), "type": "Create", "object": note})
+    db = client.app[CTX].db
+    await db.write(lambda c: c.execute("DELETE FROM federation_notes"))
+    await bob.post({"id": bob.next_id("activities"), "type": "Update",
+                    "object": {**note, "content": "<p>once, edited</p>"}})
+    chat = await only_chat(client, alice)
+    [message] = await messages_of(client, alice, chat)
+    assert message["text"] == "once, edited"
+    rows = await db.read(lambda c: c.execute("SELECT note_id, message_id FROM federation_notes").fetchall())
+    assert [(r["note_id"], r["message_id"]) for r in rows] == [(note["id"], message["id"])]
