@@ -43,6 +43,9 @@ class LocalBlobStore:
         self.direct_io = direct_io
         self._workers = workers
         self._executor: ThreadPoolExecutor | None = None
+        # threads that write sealed batches to the device (waiting on the disk, not the CPU)
+        # while a store worker hashes and encrypts the next batch; they never wait on other jobs
+        self._writes: ThreadPoolExecutor | None = None
         self._lock = asyncio.Lock()
 
     # lifecycle -------------------------------------------------------------------------------
@@ -60,14 +63,20 @@ class LocalBlobStore:
         return removed
 
     async def close(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            await asyncio.get_running_loop().run_in_executor(None, executor.shutdown, True)
+        for executor in (self._executor, self._writes):
+            if executor is not None:
+                await asyncio.get_running_loop().run_in_executor(None, executor.shutdown, True)
+        self._executor = self._writes = None
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="pufferd-blobs")
         return self._executor
+
+    def _write_pool(self) -> ThreadPoolExecutor:
+        if self._writes is None:
+            self._writes = ThreadPoolExecutor(self._workers, thread_name_prefix="pufferd-blobs-write")
+        return self._writes
 
     def _submit(self, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
         return asyncio.wrap_future(self._pool().submit(fn, *args))
@@ -166,7 +175,12 @@ class LocalBlobStore:
 
 
 class LocalBlobWriter:
-    """Streams plaintext into a temp file through a Sealer running on the store's threads."""
+    """Streams plaintext into a temp file through a Sealer running on the store's threads.
+
+    Three stages overlap, each on its own thread: the event loop receives a batch while a store
+    worker hashes and encrypts the previous one in one pass, while a write thread puts the
+    ciphertext before that on the disk (see outfile.py).
+    """
 
     def __init__(self, store: LocalBlobStore) -> None:
         self._store = store
@@ -176,7 +190,8 @@ class LocalBlobWriter:
         self._sha = hashlib.sha256()
         self._pending: list[bytes] = []
         self._pending_len = 0
-        self._inflight: asyncio.Task[None] | None = None
+        # the job hashing, encrypting and writing the batch before the one being received
+        self._inflight: asyncio.Future[None] | None = None
         self._size = 0
         self._info: BlobInfo | None = None
         self._done = False
@@ -187,17 +202,15 @@ class LocalBlobWriter:
 
     def _open_sync(self) -> None:
         self._fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        self._sealer = Sealer(self._fd, self._store._key, sha=self._sha, direct=self._store.direct_io)
+        self._sealer = Sealer(self._fd, self._store._key, sha=self._sha, direct=self._store.direct_io,
+                              writer=self._store._write_pool())
 
     def _feed_sync(self, pieces: list[bytes]) -> None:
         if self._sealer is None:
             self._open_sync()
         assert self._sealer is not None
-        self._sealer.feed(pieces, hashed=True)
-
-    def _hash_sync(self, pieces: list[bytes]) -> None:
-        for piece in pieces:
-            self._sha.update(piece)
+        # one pass: hashlib and AES-GCM release the GIL over each piece and chunk
+        self._sealer.feed(pieces)
 
     async def write(self, data: bytes) -> None:
         if self._done or self._info is not None:
@@ -213,20 +226,16 @@ class LocalBlobWriter:
     async def _flush(self) -> None:
         # one batch in flight while the next fills: the network and the cipher overlap
         if self._inflight is not None:
+            # asyncio.wait, not await: cancelling this wait must not leave the job running
+            # unwatched (abort waits for it before closing the file)
+            await asyncio.wait((self._inflight,))
             inflight, self._inflight = self._inflight, None
-            await inflight
+            inflight.result()
         if self._pending:
-            # the plaintext is hashed on one worker while another encrypts and writes it
             pieces, self._pending, self._pending_len = self._pending, [], 0
-            self._inflight = asyncio.ensure_future(self._hash_and_feed(pieces))
-
-    async def _hash_and_feed(self, pieces: list[bytes]) -> None:
-        # both always run to their end (the file is closed only after), then the first error counts
-        hashing = self._store._submit(self._hash_sync, pieces)
-        feeding = self._store._submit(self._feed_sync, pieces)
-        await asyncio.wait((hashing, feeding))
-        hashing.result()
-        feeding.result()
+            # submitted here, not from a task of its own: that would first run when the loop
+            # next waits, after the body's pieces already received (up to a batch later)
+            self._inflight = self._store._submit(self._feed_sync, pieces)
 
     async def seal(self) -> BlobInfo:
         """Encrypt what is left, write the trailer and fsync; the blob is not visible yet."""
@@ -234,9 +243,7 @@ class LocalBlobWriter:
             raise RuntimeError("writer already sealed")
         try:
             await self._flush()
-            if self._inflight is not None:
-                inflight, self._inflight = self._inflight, None
-                await inflight
+            await self._flush()  # the last batch in flight
             digest, size = await self._store._run(self._seal_sync)
         except BaseException:
             await self.abort()
@@ -272,13 +279,16 @@ class LocalBlobWriter:
     async def abort(self) -> None:
         self._done = True
         self._pending = []
-        inflight, self._inflight = self._inflight, None
-        if inflight is not None:
+        if self._inflight is not None:
+            # a worker cannot be stopped: let it finish with the batch and the file first
             with contextlib.suppress(BaseException):
-                await inflight
+                await asyncio.wait((self._inflight,))
+            self._inflight = None
         await self._store._run(self._discard_sync)
 
     def _discard_sync(self) -> None:
+        if self._sealer is not None:
+            self._sealer.drain()  # a write of the file still in flight
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

@@ -13,6 +13,10 @@ switched off with fcntl, which Linux allows) before the fsync.
 A file system that refuses O_DIRECT, when it is switched on or at a write, gets the same bytes
 through the page cache, with write-back started after every WRITEBACK_BYTES (POSIX_FADV_DONTNEED)
 so that the final fsync has little left to wait for. The bytes on disk are the same either way.
+
+Given an executor (WRITER), each commit's whole blocks are written there while the caller fills
+a second buffer: a write to the device waits on the disk, not on the CPU, so the next batch is
+encrypted meanwhile. One write is in flight at a time, so the writes stay in file order.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import errno
 import fcntl
 import mmap
 import os
+from concurrent.futures import Executor, Future
 
 ALIGN = 4096
 WRITEBACK_BYTES = 256 * 1024
@@ -29,22 +34,21 @@ _O_DIRECT: int = getattr(os, "O_DIRECT", 0)
 class OutFile:
     """Sequential writes to a new, empty file descriptor FD (opened for writing, not O_APPEND).
 
-    Fill `space(n)`, then `commit(n)`: whole blocks are written at once (everything, without
-    O_DIRECT); `finish()` writes the rest and fsyncs. The caller closes FD.
+    Fill `space(n)`, then `commit(n)`: whole blocks are written (everything, without O_DIRECT),
+    on WRITER when given; `finish()` writes the rest and fsyncs. The caller closes FD, after
+    `finish()` or `drain()`.
     """
 
-    def __init__(self, fd: int, *, direct: bool = True) -> None:
+    def __init__(self, fd: int, *, direct: bool = True, writer: Executor | None = None) -> None:
         self.fd = fd
         self.direct = direct and _O_DIRECT != 0 and _set_direct(fd, on=True)
         self._buf = mmap.mmap(-1, ALIGN)
         self._pending = 0  # bytes at the start of _buf not written yet
         self._written = 0
         self._advised = 0
-
-    @property
-    def size(self) -> int:
-        """Bytes appended so far (written or still pending)."""
-        return self._written + self._pending
+        self._writer = writer
+        self._spare: mmap.mmap | None = None  # the buffer of the write in flight, then free
+        self._writing: Future[None] | None = None
 
     def space(self, n: int) -> memoryview:
         """A writable view of the N bytes after those pending (valid until the next call)."""
@@ -59,11 +63,19 @@ class OutFile:
         """The first N bytes of the last `space` are filled: write what can be written now."""
         end = self._pending + n
         cut = end - end % ALIGN if self.direct else end
+        buf = self._buf
+        if cut and self._writer is not None:
+            # the write in flight is of the other buffer: it precedes these bytes, then frees it
+            self._wait()
+            other = self._spare if self._spare is not None and len(self._spare) >= len(buf) \
+                else mmap.mmap(-1, len(buf))
+            other[:end - cut] = buf[cut:end]
+            self._buf, self._spare, self._pending = other, buf, end - cut
+            self._writing = self._writer.submit(self._write_from, buf, cut)
+            return
         if cut:
-            with memoryview(self._buf) as view:
-                self._write(view[:cut])
-            if end > cut:
-                self._buf[:end - cut] = self._buf[cut:end]
+            self._write_from(buf, cut)
+            buf[:end - cut] = buf[cut:end]
         self._pending = end - cut
 
     def append(self, data: bytes) -> None:
@@ -73,6 +85,7 @@ class OutFile:
 
     def finish(self) -> None:
         """Write what is pending (less than a block: through the page cache) and fsync."""
+        self._wait()
         if self._pending:
             if self.direct:
                 self._buffered()
@@ -80,6 +93,21 @@ class OutFile:
                 self._write(view[:self._pending])
             self._pending = 0
         os.fsync(self.fd)
+
+    def drain(self) -> None:
+        """Wait for the write in flight, ignoring its failure (before closing FD on an abort)."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.exception()
+
+    def _wait(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
+
+    def _write_from(self, buf: mmap.mmap, n: int) -> None:
+        with memoryview(buf) as view:
+            self._write(view[:n])
 
     def _write(self, data: memoryview) -> None:
         done = 0

@@ -18,6 +18,7 @@ import hashlib
 import os
 import struct
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
 from pufferd.blobs.outfile import OutFile
@@ -62,12 +63,13 @@ class Sealer:
     Whole chunks are encrypted straight from the caller's buffers into the output buffer of an
     OutFile, reused from batch to batch (a fresh buffer per chunk cost page faults: about as much
     CPU as the cipher) and written with one write, with O_DIRECT where the file system allows it
-    (DIRECT; see outfile.py); a piece is copied only where it straddles a chunk edge.
+    (DIRECT), on WRITER while the next batch is encrypted when given (see outfile.py); a piece is
+    copied only where it straddles a chunk edge.
     """
 
     def __init__(self, fd: int, store_key: bytes, chunk: int = CHUNK, sha: hashlib._Hash | None = None,
-                 *, direct: bool = True) -> None:
-        self._file = OutFile(fd, direct=direct)
+                 *, direct: bool = True, writer: Executor | None = None) -> None:
+        self._file = OutFile(fd, direct=direct, writer=writer)
         self._chunk = chunk
         self._header = _HEADER.pack(MAGIC, chunk, os.urandom(32))
         self._aead = _file_aead(store_key, self._header[-32:])
@@ -89,7 +91,11 @@ class Sealer:
     def size(self) -> int:
         return self._size + len(self._rest)
 
-    def feed(self, pieces: Sequence[bytes], *, hashed: bool = False) -> None:
+    def drain(self) -> None:
+        """Wait for a write still in flight (before closing the file of an abandoned blob)."""
+        self._file.drain()
+
+    def feed(self, pieces: Sequence[bytes | bytearray | memoryview], *, hashed: bool = False) -> None:
         """Encrypt and write every whole chunk now available; keep the remainder for later.
 
         HASHED: the caller has put PIECES into the running hash itself (on another thread, so
