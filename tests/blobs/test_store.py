@@ -74,9 +74,12 @@ async def test_any_range_decrypts_only_what_it_needs(store):
 async def test_identical_content_is_stored_once(store):
     data = os.urandom(200_000)
     a = await put(store, data)
+    first = store.path_of(a.sha256).read_bytes()
     b = await put(store, data, piece=1000)
     assert a == b
     assert await store.digests() == [a.sha256]
+    assert store.path_of(a.sha256).read_bytes() == first  # the blob stored first is kept
+    await store.close()  # the second copy is removed in the background; close waits for it
     assert list(store.tmp.iterdir()) == []
 
 
