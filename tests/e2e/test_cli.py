@@ -199,7 +199,17 @@ def test_serve_exits_cleanly_on_signal(server: ServerProcess, sig):
 
 
 def test_signals_repeated_during_shutdown_do_not_cut_it_short(server: ServerProcess):
-    assert get_json(server.base_url + "/health/live")[0] == 200
+    status, body = post_json(server.base_url + "/api/v1/auth/login", {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert status == 200, body
+    # a WebSocket client that never answers the server's closing frame holds the shutdown open
+    # for the close timeout, so the repeated signals surely land during it (on a loaded machine
+    # an idle server could stop before the second signal is even sent)
+    host, port = server.base_url.removeprefix("http://").rsplit(":", 1)
+    silent = socket.create_connection((host, int(port)), timeout=10)
+    silent.sendall((f"GET /api/v1/ws?token={body['access_token']} HTTP/1.1\r\nHost: {host}\r\n"
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").encode())
+    assert silent.recv(4096).startswith(b"HTTP/1.1 101")
     deadline = time.monotonic() + 20
     while server.process.poll() is None and time.monotonic() < deadline:
         server.process.send_signal(signal.SIGTERM)
@@ -208,6 +218,7 @@ def test_signals_repeated_during_shutdown_do_not_cut_it_short(server: ServerProc
     log = server.log()
     assert "stopped" in log and "Traceback" not in log
     assert "already shutting down" in log
+    silent.close()
 
 
 def test_serve_on_port_0_builds_links_with_the_port_it_got(server: ServerProcess):
