@@ -7,17 +7,29 @@
 For this tree and (with --compare) the other one, interleaved round by round so that a noisy
 neighbour hurts both alike:
 1. Cold start of `python3 -m pufferd serve`: exec -> first 200 on /health/live (and of the
-   one-file binary given with --binary, which is always built from this tree).
+   one-file binary given with --binary and of the one-folder build's executable given with
+   --onedir, both always built from this tree).
 2. Idle RSS after start and one request (one second after the first 200), of the process tree
-   (the one-file binary is a bootloader plus the server), and its anonymous part.
+   (the one-file binary is a bootloader plus the server), and its anonymous part; then the RSS
+   after a login and a few authenticated reads (what a used server holds: the areas they reach
+   are imported by then).
 3. Upload ÷ disk copy: `curl -T` of a 100 MiB file to a signed upload URL against a raw copy of
-   the same file (read + write 1 MiB blocks + fsync) right before it, the ratio per round.
-Medians over the rounds; min and max beside them.
+   the same file (read + write 1 MiB blocks + fsync) right before it, the ratio per round
+   (`--rounds 0` skips it).
+Medians over the rounds; min and max beside them; PREVIOUS, the figures recorded before issue 17's
+start-up work, is printed beside them.
+
+Python trees run from compiled bytecode, as an installed package does (pip compiles it at install):
+each tree's .pyc files go to a cache of its own under the temporary directory (PYTHONPYCACHEPREFIX),
+written by a first, unmeasured start. `--source` runs them with PYTHONDONTWRITEBYTECODE=1 instead,
+compiling every pufferd module at every start (how the figures before 2026-12-04 were taken here).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
+import json
 import os
 import statistics
 import subprocess
@@ -35,14 +47,49 @@ ROOT = Path(__file__).resolve().parents[1]
 MIB = bench_media.MIB
 
 
-def tree_env(tree: Path, max_upload: int) -> dict[str, str]:
+# recorded in bench/BENCHMARKS.md ("Pi appliance", 2026-12-03 10:44, before the start-up work;
+# python3 -m pufferd without compiled bytecode): the figures this bench is compared against
+PREVIOUS = {"python3 -m pufferd": (1.078, 80.0), "one-file binary": (1.304, 83.4)}
+
+
+def tree_env(tree: Path, max_upload: int, bytecode: Path | None = None) -> dict[str, str]:
     env = bench_media.env(max_upload)
     env["PYTHONPATH"] = str(tree)
+    if bytecode is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(bytecode)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
 
-def cold_start(cmd: list[str], env: dict[str, str], port: int, workdir: Path) -> tuple[float, float, float]:
-    """(seconds to the first 200 on /health/live, RSS MB and anonymous MB one second later)."""
+def call(port: int, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.status != 200:
+            raise SystemExit(f"{method} {path}: {resp.status} {data[:200]!r}")
+        return json.loads(data)
+    finally:
+        conn.close()
+
+
+def use(port: int) -> None:
+    """What a client does first: log in, read its profile, chats and notifications."""
+    tokens = call(port, "POST", "/api/v1/auth/login", {"email": bench_media.EMAIL, "password": bench_media.PASSWORD})
+    for path in ("/api/v1/users/me", "/api/v1/chats", "/api/v1/notifications"):
+        call(port, "GET", path, token=tokens["access_token"])
+
+
+def cold_start(cmd: list[str], env: dict[str, str], port: int,
+               workdir: Path) -> tuple[float, float, float, float]:
+    """(seconds to the first 200 on /health/live, RSS MB and anonymous MB one second later, RSS MB
+    half a second after a login and three authenticated reads)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
     try:
@@ -56,7 +103,10 @@ def cold_start(cmd: list[str], env: dict[str, str], port: int, workdir: Path) ->
                 raise SystemExit(f"{cmd[0]}: no 200 on /health/live")
         seconds = time.perf_counter() - t0
         time.sleep(1.0)
-        return seconds, bench_baseline.tree_rss_mb(proc.pid), tree_anon_mb(proc.pid)
+        idle, anon = bench_baseline.tree_rss_mb(proc.pid), tree_anon_mb(proc.pid)
+        use(port)
+        time.sleep(0.5)
+        return seconds, idle, anon, bench_baseline.tree_rss_mb(proc.pid)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -113,8 +163,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--compare", type=Path, metavar="TREE", help="another source tree, e.g. before a change")
     parser.add_argument("--binary", type=Path, help="a one-file binary built from this tree (packaging/build.sh)")
+    parser.add_argument("--onedir", type=Path,
+                        help="the executable of a one-folder build of this tree (pufferd/pufferd in the tarball)")
     parser.add_argument("--starts", type=int, default=7, help="cold starts per kind")
-    parser.add_argument("--rounds", type=int, default=5, help="upload rounds per tree")
+    parser.add_argument("--rounds", type=int, default=5, help="upload rounds per tree (0: no uploads)")
+    parser.add_argument("--source", action="store_true",
+                        help="run the Python trees from source (PYTHONDONTWRITEBYTECODE=1), not compiled bytecode")
     parser.add_argument("--mib", type=int, default=100, help="upload size")
     args = parser.parse_args()
     trees = {"this tree": ROOT}
@@ -122,7 +176,8 @@ def main() -> None:
         trees["compare"] = args.compare.resolve()
     print(f"{time.strftime('%Y-%m-%d %H:%M')}  {os.uname().machine} nproc={os.cpu_count()}"
           f"  load={os.getloadavg()[0]:.2f}  Python {sys.version.split()[0]}")
-    binary = args.binary.resolve() if args.binary is not None else None
+    builds = {label: path.resolve() for label, path in (("one-file binary", args.binary),
+                                                         ("one-folder build", args.onedir)) if path is not None}
     with tempfile.TemporaryDirectory(prefix="pufferd-lean-") as tmp:
         workdir = Path(tmp)
         # `python3 -m` puts the working directory first on sys.path: run every server from here,
@@ -132,33 +187,44 @@ def main() -> None:
         port = bench_baseline.free_port()
         for name, tree in trees.items():
             data = workdir / f"start-{name}"
-            env = tree_env(tree, 1 << 30)
+            env = tree_env(tree, 1 << 30, None if args.source else workdir / f"pycache-{name.replace(' ', '-')}")
             benchlib.init(data, env, email=bench_media.EMAIL, password=bench_media.PASSWORD, bcrypt_rounds=4)
             kinds[f"python3 -m pufferd ({name})"] = (
                 [sys.executable, "-m", "pufferd", "serve", "--data-dir", str(data), "--port", str(port)], env)
-            if name == "this tree" and binary is not None:
+            for label, binary in (builds.items() if name == "this tree" else ()):
                 # its own data directory, made by the binary (the tree may have gained migrations)
-                bin_data, bin_env = workdir / "start-binary", {**env, "TMPDIR": str(workdir)}
+                bin_data = workdir / f"start-{label.replace(' ', '-')}"
+                bin_env = {**env, "TMPDIR": str(workdir)}
                 subprocess.run([str(binary), "init", "--non-interactive", "--data-dir", str(bin_data),
                                 "--admin-username", "admin", "--admin-email", bench_media.EMAIL,
                                 "--admin-password", bench_media.PASSWORD, "--bcrypt-rounds", "4"],
                                env=bin_env, check=True, capture_output=True)
-                kinds["one-file binary (this tree)"] = (
+                kinds[f"{label} (this tree)"] = (
                     [str(binary), "serve", "--data-dir", str(bin_data), "--port", str(port)], bin_env)
-        starts: dict[str, list[tuple[float, float, float]]] = {k: [] for k in kinds}
-        for cmd, env in kinds.values():  # warm the page cache
+        starts: dict[str, list[tuple[float, float, float, float]]] = {k: [] for k in kinds}
+        for cmd, env in kinds.values():  # warm the page cache (and write the trees' bytecode)
             cold_start(cmd, env, port, workdir)
         for i in range(args.starts):
             for name in (list(kinds) if i % 2 == 0 else list(reversed(kinds))):
                 starts[name].append(cold_start(*kinds[name], port, workdir))
-        print("\nupload ÷ disk copy, per round:")
-        ratios, rates = asyncio.run(uploads(trees, workdir, args.mib, args.rounds))
-    print("\ncold start (exec -> first 200 on /health/live) and idle RSS (after start and one request):")
+        ratios: dict[str, list[float]] = {}
+        rates: dict[str, list[float]] = {}
+        if args.rounds > 0:
+            print("\nupload ÷ disk copy, per round:")
+            ratios, rates = asyncio.run(uploads(trees, workdir, args.mib, args.rounds))
+    print("\ncold start (exec -> first 200 on /health/live) and idle RSS (after start and one request)"
+          f"{', from source' if args.source else ', from compiled bytecode'}:")
     for name, runs in starts.items():
         print(f" {name}")
         print(line("cold start, s", [r[0] for r in runs], ".3f"))
         print(line("idle RSS, MB", [r[1] for r in runs], ".1f"))
         print(line("  of which anonymous, MB", [r[2] for r in runs], ".1f"))
+        print(line("RSS after a login and 3 reads, MB", [r[3] for r in runs], ".1f"))
+        previous = next((v for k, v in PREVIOUS.items() if name.startswith(k)), None)
+        if previous is not None and "compare" not in name:
+            print(f"  {'previously recorded':34s} cold start {previous[0]:.3f} s, idle RSS {previous[1]:.1f} MB")
+    if not ratios:
+        return
     print(f"\nupload of {args.mib} MiB ÷ disk copy of the same bytes (per-round ratio):")
     for name, values in ratios.items():
         print(line(name, values, ".0%"))
