@@ -183,8 +183,11 @@ def setup(app: web.Application, routes: Callable[[], list[Route]], title: str) -
     async def openapi_json(request: web.Request) -> web.Response:
         nonlocal document
         if document is None:  # one build, shared by requests that arrive while it runs
+            # the handler modules not loaded yet are imported here, on the loop like a first
+            # request's, never in the build's thread beside one of those
+            listed = routes()
             document = asyncio.ensure_future(asyncio.to_thread(
-                lambda: json.dumps(build(routes(), title=title)).encode()))
+                lambda: json.dumps(build(listed, title=title)).encode()))
         try:
             body = await asyncio.shield(document)
         except Exception:
