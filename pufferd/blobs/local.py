@@ -195,6 +195,8 @@ class LocalBlobWriter:
 
     def __init__(self, store: LocalBlobStore) -> None:
         self._store = store
+        # taken here, on the loop's thread: the pool is made once, not raced for by two workers
+        self._writes = store._write_pool()
         self._temp = store.tmp / f"{secrets.token_hex(16)}.part"
         self._fd: int | None = None
         self._sealer: Sealer | None = None
@@ -214,7 +216,7 @@ class LocalBlobWriter:
     def _open_sync(self) -> None:
         self._fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         self._sealer = Sealer(self._fd, self._store._key, sha=self._sha, direct=self._store.direct_io,
-                              writer=self._store._write_pool())
+                              writer=self._writes)
 
     def _feed_sync(self, pieces: list[bytes]) -> None:
         if self._sealer is None:

@@ -358,3 +358,31 @@ def test_outfile_writes_every_byte_in_order(tmp_path, direct, background):
         finally:
             os.close(fd)
     assert (tmp_path / "out").read_bytes() == bytes(expected)
+
+
+async def test_failed_disk_write_fails_the_upload_and_leaves_nothing(store, monkeypatch):
+    """A write refused by the disk (ENOSPC) on the write thread fails the writer, which removes its file."""
+    real_write = os.write
+    refused = []
+
+    def write(fd: int, data) -> int:
+        if len(data) >= outfile.ALIGN and not refused:
+            refused.append(len(data))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(outfile.os, "write", write)
+    w = store.writer()
+    data = os.urandom(4 * BATCH + 5)
+    with pytest.raises(OSError, match="No space left"):
+        try:
+            for i in range(0, len(data), 65536):
+                await w.write(data[i:i + 65536])
+            await w.commit()
+        except OSError:
+            await w.abort()  # as media.receive_upload does with any failure
+            raise
+    monkeypatch.undo()
+    assert refused
+    assert list(store.tmp.iterdir()) == []
+    assert await store.digests() == []
