@@ -8,7 +8,8 @@
 # when binfmt_misc cannot be used). Steps, each skipped when already done:
 #   1. registers qemu-aarch64 with binfmt_misc (mounting /proc/sys/fs/binfmt_misc if needed);
 #      without binfmt_misc, every command below runs through `proot -q qemu-aarch64-static`
-#   2. debootstrap --arch=arm64 bookworm into DIR (first stage here, second stage emulated)
+#   2. debootstrap --arch=arm64 bookworm into DIR (first stage here, second stage emulated),
+#      with libpython3.11 (PyInstaller bundles the shared library)
 #   3. a virtual environment /opt/pufferd-build in DIR
 #   4. copies this checkout's tracked files to DIR/build/src and runs packaging/build.sh there:
 #      pip installs requirements/build.txt (hash-checked aarch64 wheels), PyInstaller builds
@@ -47,7 +48,7 @@ started=$SECONDS
 if [ ! -e "$ARMROOT/etc/debian_version" ] || [ -d "$ARMROOT/debootstrap" ]; then
     if [ ! -d "$ARMROOT/debootstrap" ]; then
         say "debootstrap, first stage -> $ARMROOT"
-        debootstrap --arch=arm64 --foreign --include=python3,python3-venv,binutils \
+        debootstrap --arch=arm64 --foreign --include=python3,python3-venv,libpython3.11,binutils \
             bookworm "$ARMROOT" "$MIRROR"
     fi
     say "debootstrap, second stage (emulated)"
@@ -60,6 +61,13 @@ cp -fL /etc/resolv.conf "$ARMROOT/etc/resolv.conf"
 CA="${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}"
 if [ -f "$CA" ]; then
     mkdir -p "$ARMROOT$(dirname "$CA")" && cp -fL "$CA" "$ARMROOT$CA"
+fi
+# PyInstaller bundles the shared libpython, which Debian's python3 does not pull in
+if ! ls "$ARMROOT"/usr/lib/aarch64-linux-gnu/libpython3.11.so.1* >/dev/null 2>&1; then
+    say "apt-get install libpython3.11 (emulated)"
+    arm64_run /usr/bin/apt-get update -q
+    arm64_run /usr/bin/env DEBIAN_FRONTEND=noninteractive /usr/bin/apt-get install -y -q \
+        --no-install-recommends libpython3.11
 fi
 if [ ! -x "$ARMROOT/opt/pufferd-build/bin/python" ]; then
     say "virtual environment /opt/pufferd-build"
