@@ -6,6 +6,8 @@
 # server.txt  the server's runtime dependencies (README's install, the binary)
 # build.txt   server.txt + PyInstaller (packaging/build.sh), the same runtime versions
 # test.txt    build.txt + the test tools (README's test command, .ci/run), the same versions
+# federation-peer.txt  federation-peer.in alone: the third-party ActivityPub server the federation
+#             tests run in an environment of its own (tests/e2e/test_federation_third_party.py)
 # Each is resolved for every platform (markers) with Python 3.11 as the floor, and carries the
 # sha256 of every file PyPI publishes for each pin, so pip installs them with --require-hashes.
 # Without --upgrade, versions already in the locks are kept where the ranges still allow them.
@@ -35,4 +37,6 @@ upgrade=()
 compile "${upgrade[@]}" -o requirements/server.txt
 compile "${upgrade[@]}" --extra build -c requirements/server.txt -o requirements/build.txt
 compile "${upgrade[@]}" --extra test -c requirements/build.txt -o requirements/test.txt
-echo "lock.sh: requirements/{server,build,test}.txt written; commit them with the change that needed them" >&2
+"${UV[@]}" pip compile requirements/federation-peer.in --universal --python-version 3.11 --generate-hashes \
+    --no-header --annotation-style line --quiet "${upgrade[@]}" -o requirements/federation-peer.txt
+echo "lock.sh: requirements/{server,build,test,federation-peer}.txt written; commit them with the change that needed them" >&2

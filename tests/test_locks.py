@@ -81,3 +81,16 @@ def test_uvloop_is_in_the_default_install_on_linux():
     version, marker, _ = parse_lock("server")["uvloop"]
     env = dict(default_environment(), sys_platform="linux", platform_python_implementation="CPython")
     assert marker is None or Requirement(f"uvloop=={version}; {marker}").marker.evaluate(env)
+
+
+def test_the_federation_peer_lock_pins_its_input_with_hashes():
+    """requirements/federation-peer.txt (the third-party server of the federation tests, an
+    environment of its own) pins what federation-peer.in asks for, every pin hashed."""
+    pins = parse_lock("federation-peer")
+    lines = (ROOT / "requirements" / "federation-peer.in").read_text().splitlines()
+    wanted = [Requirement(line) for line in lines if line.strip() and not line.startswith("#")]
+    assert wanted
+    for req in wanted:
+        pin = pins.get(canonicalize_name(req.name))
+        assert pin is not None and req.specifier.contains(pin[0]), f"{req}: run requirements/lock.sh"
+    assert all(hashes and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes) for _, _, hashes in pins.values())
