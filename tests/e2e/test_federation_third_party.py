@@ -246,4 +246,6 @@ async def test_a_third_party_server_exchanges_messages_and_follows(initialised_d
         await api("POST", "/api/v1/federation/follow", json={"handle": "@" + peer_handle})
         ours = await peer.received(lambda a: a.get("type") == "Follow")
         assert ours["actor"] == resolved["actor_url"] and ours["object"] == peer.actor_url, ours
+        following = await api("GET", "/api/v1/federation/following")
+        assert [(r["user"]["username"], r["state"]) for r in following] == [(peer_handle, "pending")], following
         await ws.close()
