@@ -3,35 +3,13 @@ messages findable by Note id, with their versions and reactions, and a Note's co
 chats are told apart."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import apsw
-import pytest
+from migrations_support import apply
 
-from pufferd.db import chats_q, federation_content_q, migrate
-from pufferd.db.database import open_connection
+from pufferd.db import chats_q, federation_content_q
 
 T0 = 1_790_000_000.0
 NOTE = "https://other.example/notes/1"
-
-
-def apply(conn: apsw.Connection, below: int | None = None) -> None:
-    for m in migrate.available():
-        if (below is not None and m.version >= below) or m.version in migrate.applied_versions(conn):
-            continue
-        with conn:
-            migrate._ensure_table(conn)
-            conn.execute(m.sql)
-            conn.execute("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, 0)",
-                         (m.version, m.name))
-
-
-@pytest.fixture
-def conn(tmp_path: Path) -> Iterator[apsw.Connection]:
-    c = open_connection(tmp_path / "t.db", None)
-    yield c
-    c.close()
 
 
 def user(conn: apsw.Connection, name: str, remote: bool = False) -> int:

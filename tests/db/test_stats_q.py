@@ -3,38 +3,15 @@ from existing rows, and read without scanning messages."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import apsw
-import pytest
+from migrations_support import apply
 
-from pufferd.db import chats_q, migrate, stats_q
-from pufferd.db.database import open_connection
+from pufferd.db import chats_q, stats_q
 
 T0 = 1_790_000_000.0  # 2026-09-21 ... UTC; an hour boundary is T0 - T0 % 3600
 _n = itertools.count(1)
-
-
-def apply(conn: apsw.Connection, below: int | None = None) -> None:
-    for m in migrate.available():
-        if below is not None and m.version >= below:
-            continue
-        if m.version in migrate.applied_versions(conn):
-            continue
-        with conn:
-            migrate._ensure_table(conn)
-            conn.execute(m.sql)
-            conn.execute("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, 0)",
-                         (m.version, m.name))
-
-
-@pytest.fixture
-def conn(tmp_path: Path) -> Iterator[apsw.Connection]:
-    c = open_connection(tmp_path / "t.db", None)
-    yield c
-    c.close()
 
 
 def user(conn: apsw.Connection, at: float = T0) -> int:
