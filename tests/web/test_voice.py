@@ -264,16 +264,22 @@ async def test_a_timeout_or_server_ban_takes_the_user_out_and_a_new_member_is_to
     await eventually(lambda: dave.id in hub(client).voice.room(chat).audience)
 
 
-async def test_a_timeout_of_the_callee_ends_the_private_call(client, alice, bob, make_user):
-    from admin_helpers import person
-    from moderation_helpers import timeout
-    mod = await person(client.app, make_user, "moderator")
-    chat = await make_chat(client, alice, bob, type="private")
-    a, b = await connect(client, alice), await connect(client, bob)
+async def private_call(client, caller, callee):
+    """A private chat of CALLER and CALLEE with a call rung and accepted: (chat id, sockets)."""
+    chat = await make_chat(client, caller, callee, type="private")
+    a, b = await connect(client, caller), await connect(client, callee)
     await a.send({"type": "call_ring", "data": {"chat_id": chat}})
     await b.next("call_ring")
     await b.send({"type": "call_accept", "data": {"chat_id": chat}})
     await a.next("call_accepted")
+    return chat, a, b
+
+
+async def test_a_timeout_of_the_callee_ends_the_private_call(client, alice, bob, make_user):
+    from admin_helpers import person
+    from moderation_helpers import timeout
+    mod = await person(client.app, make_user, "moderator")
+    chat, a, b = await private_call(client, alice, bob)
     await timeout(client, mod, bob, time.time() + 600)
     await removed(b, chat)
     ended = await a.next("call_ended")
@@ -299,12 +305,7 @@ async def test_joining_from_a_second_socket_takes_over_and_the_first_is_told(cli
 
 
 async def test_blocking_the_other_side_ends_the_private_call(client, alice, bob):
-    chat = await make_chat(client, alice, bob, type="private")
-    a, b = await connect(client, alice), await connect(client, bob)
-    await a.send({"type": "call_ring", "data": {"chat_id": chat}})
-    await b.next("call_ring")
-    await b.send({"type": "call_accept", "data": {"chat_id": chat}})
-    await a.next("call_accepted")
+    chat, a, b = await private_call(client, alice, bob)
     resp = await client.post(f"/api/v1/users/{alice.id}/block", headers=bob.headers)
     assert resp.status in (200, 204), await resp.text()
     assert (await a.next("call_ended"))["data"]["reason"] == "removed"
