@@ -306,15 +306,16 @@ async def login(ctx: Context, *, email: str, password: str, otp_code: str | None
                          user_id=user.id if user is not None else None,
                          detail={"reason": reason, **({"email": email} if user is None else {})})
             return reason
-        accounts_q.prune_expired(conn, fresh.id, now)  # type: ignore[union-attr]
-        accounts_q.insert_session(conn, session_id=session_id, user_id=fresh.id,  # type: ignore[union-attr]
+        assert fresh is not None  # every path without a refusal had a user
+        accounts_q.prune_expired(conn, fresh.id, now)
+        accounts_q.insert_session(conn, session_id=session_id, user_id=fresh.id,
                                   ip_address=client.ip, user_agent=client.user_agent, now=now,
                                   expires_at=now + s.refresh_token_ttl_seconds)
         if used is not None:
-            twofa_q.clear_failures(conn, fresh.id)  # type: ignore[union-attr]
+            twofa_q.clear_failures(conn, fresh.id)
         if used == twofa.RECOVERY:
-            recovery_left = twofa_q.recovery_codes_left(conn, fresh.id)  # type: ignore[union-attr]
-        audit.record(conn, "login_succeeded", client=client, user_id=fresh.id, now=now,  # type: ignore[union-attr]
+            recovery_left = twofa_q.recovery_codes_left(conn, fresh.id)
+        audit.record(conn, "login_succeeded", client=client, user_id=fresh.id, now=now,
                      detail={"session": session_id,
                              **({"recovery_code": True, "recovery_codes_left": recovery_left}
                                 if recovery_left is not None else {})})
@@ -333,13 +334,14 @@ async def login(ctx: Context, *, email: str, password: str, otp_code: str | None
         raise Unauthorized(OTP_REQUIRED)
     if reason == "otp_invalid":
         raise Unauthorized(OTP_INVALID)
+    assert user is not None  # an unknown e-mail was refused above
     if reason in ("otp_locked", "otp_locked_now") and locked_until is not None:
         if reason == "otp_locked_now":
-            twofa.mail_locked(ctx, user, locked_until)  # type: ignore[arg-type]
+            twofa.mail_locked(ctx, user, locked_until)
         raise twofa.CodesLocked(locked_until - now)
     if recovery_left is not None:
-        twofa.mail_recovery_code_used(ctx, user, recovery_left)  # type: ignore[arg-type]
-    return _issue_pair(ctx, user.id, session_id, session_id, now, now)  # type: ignore[union-attr]
+        twofa.mail_recovery_code_used(ctx, user, recovery_left)
+    return _issue_pair(ctx, user.id, session_id, session_id, now, now)
 
 
 async def refresh(ctx: Context, refresh_token: str, client: ClientInfo) -> TokenPair:
