@@ -1,5 +1,6 @@
-"""Query functions for federation (migration 0080): remote actors, actor keys, the delivery queue,
-incoming activity ids, follows and the domain list (synchronous, inside db.read/db.write)."""
+"""Query functions for federation (migrations 0080, 0089): remote actors, actor keys (of users and
+of the instance actor), the delivery queue, incoming activity ids, follows and the domain list
+(synchronous, inside db.read/db.write)."""
 from __future__ import annotations
 
 import json
@@ -64,6 +65,19 @@ def keys(conn: apsw.Connection, user_id: int) -> tuple[str, str] | None:
 def insert_keys(conn: apsw.Connection, user_id: int, public_pem: str, sealed: str, now: float) -> None:
     conn.execute("INSERT OR IGNORE INTO federation_keys(user_id, public_key_pem, private_key_sealed, created_at)"
                  " VALUES (?, ?, ?, ?)", (user_id, public_pem, sealed, now))
+
+
+def server_keys(conn: apsw.Connection, name: str) -> tuple[str, str] | None:
+    """(public key PEM, sealed private key) of the server actor NAME (migration 0089), None before
+    the first use."""
+    row = conn.execute("SELECT public_key_pem, private_key_sealed FROM federation_server_keys WHERE name = ?",
+                       (name,)).fetchone()
+    return (row["public_key_pem"], row["private_key_sealed"]) if row else None
+
+
+def insert_server_keys(conn: apsw.Connection, name: str, public_pem: str, sealed: str, now: float) -> None:
+    conn.execute("INSERT OR IGNORE INTO federation_server_keys(name, public_key_pem, private_key_sealed, created_at)"
+                 " VALUES (?, ?, ?, ?)", (name, public_pem, sealed, now))
 
 
 # remote actors -------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Actors: our users as ActivityPub actors (WebFinger, actor documents, NodeInfo, RSA keys) and
-remote actors as local shadow users (resolve, refresh, key lookup for verification)."""
+"""Actors: our users as ActivityPub actors (WebFinger, actor documents, NodeInfo, RSA keys), the
+instance actor (the server's own actor, whose key signs our GETs), and remote actors as local
+shadow users (resolve, refresh, key lookup for verification)."""
 from __future__ import annotations
 
 import asyncio
@@ -17,7 +18,7 @@ from pufferd.db.users_q import User
 from pufferd.errors import BadRequest, Forbidden, NotFound, Unavailable
 from pufferd.federation import signatures
 from pufferd.federation.content import plain_text
-from pufferd.federation.http import Fetcher, FetchError
+from pufferd.federation.http import Fetcher, FetchError, Signer
 from pufferd.federation.state import Federation
 
 AS_PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
@@ -57,6 +58,15 @@ def actor_url(ctx: Context, user_id: int) -> str:
 
 def key_id(ctx: Context, user_id: int) -> str:
     return actor_url(ctx, user_id) + "#main-key"
+
+
+def instance_actor_url(ctx: Context) -> str:
+    """The instance actor: the server itself as an actor (an Application), not a user."""
+    return f"{ctx.settings.base_url}/ap/actor"
+
+
+def instance_key_id(ctx: Context) -> str:
+    return instance_actor_url(ctx) + "#main-key"
 
 
 def shared_inbox(ctx: Context) -> str:
@@ -105,8 +115,22 @@ def check_domain(ctx: Context, host: str) -> None:
 
 
 # local keys --------------------------------------------------------------------------------------
+INSTANCE_KEY = "instance actor"  # its name in federation_server_keys
+_INSTANCE_BINDING = 0  # what the instance key is sealed to, where a user's is sealed to its id (none is 0)
+
+
 def _seal_key(ctx: Context) -> bytes:
     return ctx.keys.derive("federation actor keys")
+
+
+def _instance_seal_key(ctx: Context) -> bytes:
+    return ctx.keys.derive("federation instance actor key")
+
+
+async def _new_sealed_key(seal_key: bytes, binding: int) -> tuple[str, str]:
+    """A fresh key pair: (public PEM, private key sealed with SEAL_KEY and bound to BINDING)."""
+    key, pem = await asyncio.get_running_loop().run_in_executor(None, signatures.new_key_pair)
+    return pem, twofa.seal(seal_key, binding, signatures.private_pem(key))
 
 
 async def public_key(ctx: Context, user_id: int) -> str:
@@ -114,8 +138,7 @@ async def public_key(ctx: Context, user_id: int) -> str:
     found = await ctx.db.read(lambda conn: federation_q.keys(conn, user_id))
     if found is not None:
         return found[0]
-    key, pem = await asyncio.get_running_loop().run_in_executor(None, signatures.new_key_pair)
-    sealed = twofa.seal(_seal_key(ctx), user_id, signatures.private_pem(key))
+    pem, sealed = await _new_sealed_key(_seal_key(ctx), user_id)
     now = ctx.clock.time()
 
     def insert_txn(conn: apsw.Connection) -> str:
@@ -139,10 +162,44 @@ async def private_key(ctx: Context, user_id: int) -> Any:
     return cache[user_id]
 
 
-async def signer_for(ctx: Context, user_id: int) -> Any:
+async def signer_for(ctx: Context, user_id: int) -> Signer:
     """A signer (method, url, body) -> headers with USER_ID's key."""
     key = await private_key(ctx, user_id)
     kid = key_id(ctx, user_id)
+    return lambda method, url, body: signatures.sign(key, kid, method, url, body, ctx.clock.time())
+
+
+async def instance_public_key(ctx: Context) -> str:
+    """The instance actor's public key PEM, made (and its private half sealed) on first use; two
+    first uses at once keep the first one stored."""
+    found = await ctx.db.read(lambda conn: federation_q.server_keys(conn, INSTANCE_KEY))
+    if found is not None:
+        return found[0]
+    pem, sealed = await _new_sealed_key(_instance_seal_key(ctx), _INSTANCE_BINDING)
+    now = ctx.clock.time()
+
+    def insert_txn(conn: apsw.Connection) -> str:
+        federation_q.insert_server_keys(conn, INSTANCE_KEY, pem, sealed, now)
+        stored = federation_q.server_keys(conn, INSTANCE_KEY)
+        assert stored is not None
+        return stored[0]
+    return await ctx.db.write(insert_txn)
+
+
+async def instance_signer(ctx: Context) -> Signer:
+    """A signer (method, url, body) -> headers with the instance actor's key: every GET of
+    federation is signed with it, since servers in "authorized fetch" mode (Mastodon's secure mode,
+    GoToSocial) refuse unsigned GETs of actors and objects."""
+    fed = state(ctx)
+    if fed.instance_key is None:
+        await instance_public_key(ctx)
+        found = await ctx.db.read(lambda conn: federation_q.server_keys(conn, INSTANCE_KEY))
+        assert found is not None
+        pem = twofa.unseal(_instance_seal_key(ctx), _INSTANCE_BINDING, found[1])
+        if pem is None:
+            raise Unavailable("The instance actor key cannot be unsealed with this master key")
+        fed.instance_key = signatures.load_private(pem)
+    key, kid = fed.instance_key, instance_key_id(ctx)
     return lambda method, url, body: signatures.sign(key, kid, method, url, body, ctx.clock.time())
 
 
@@ -155,9 +212,14 @@ def _local_user(conn: apsw.Connection, user_id: int) -> User:
 
 
 async def webfinger(ctx: Context, resource: str) -> dict[str, Any]:
-    """RFC 7033 answer for acct:USER@server_name (or our actor URL); 404 for anything else."""
+    """RFC 7033 answer for acct:USER@server_name (or our actor URL), and for the instance actor
+    (acct:server_name@server_name or its URL); 404 for anything else."""
     enabled_or_404(ctx)
     name = resource[5:] if resource.startswith("acct:") else resource
+    if name.lower() in (f"{domain(ctx)}@{domain(ctx)}", instance_actor_url(ctx).lower()):
+        url = instance_actor_url(ctx)
+        return {"subject": f"acct:{domain(ctx)}@{domain(ctx)}", "aliases": [url],
+                "links": [{"rel": "self", "type": "application/activity+json", "href": url}]}
     user_id = local_id(ctx, name, "users")
 
     def find_txn(conn: apsw.Connection) -> User:
@@ -203,6 +265,28 @@ async def actor_document(ctx: Context, user_id: int) -> dict[str, Any]:
     return person(ctx, user, await public_key(ctx, user.id))
 
 
+async def instance_actor_document(ctx: Context) -> dict[str, Any]:
+    """The instance actor (an Application named after the domain) with its public key: servers
+    fetch it to verify our signed GETs, so it is served to anyone, unsigned requests included.
+    Its inbox is the shared inbox, which takes (and ignores) what is addressed to it."""
+    enabled_or_404(ctx)
+    url = instance_actor_url(ctx)
+    return {
+        "@context": AS_CONTEXT, "id": url, "type": "Application", "preferredUsername": domain(ctx),
+        "name": ctx.settings.server_name, "summary": "The pufferd server itself (signs its requests); not a user",
+        "url": ctx.settings.base_url, "inbox": shared_inbox(ctx), "outbox": url + "/outbox",
+        "endpoints": {"sharedInbox": shared_inbox(ctx)}, "manuallyApprovesFollowers": True,
+        "publicKey": {"id": instance_key_id(ctx), "owner": url, "publicKeyPem": await instance_public_key(ctx)},
+    }
+
+
+def instance_outbox(ctx: Context) -> dict[str, Any]:
+    """The instance actor's outbox: always empty."""
+    enabled_or_404(ctx)
+    return {"@context": AS_CONTEXT[0], "id": instance_actor_url(ctx) + "/outbox",
+            "type": "OrderedCollection", "totalItems": 0, "orderedItems": []}
+
+
 def person(ctx: Context, user: User, public_pem: str) -> dict[str, Any]:
     """USER's actor document (a Person), with the public key PUBLIC_PEM; the avatar only when
     anyone may see it. Served at the actor URL and sent in Update{Person} (outgoing.profile_txn)."""
@@ -240,11 +324,46 @@ def _text(value: Any, limit: int) -> str:
     return plain_text(value)[:limit] if isinstance(value, str) else ""
 
 
+class NotAUser(NotFound):
+    """The remote actor is a server's own actor (its instance actor), not a user: it gets no shadow
+    user (which user search and lists would show). DOC is its fetched document."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        super().__init__("The remote actor is a server, not a user")
+        self.doc = doc
+
+
+def is_instance_actor(doc: dict[str, Any]) -> bool:
+    """DOC is a server's own actor: an Application or Service named after its host, as Mastodon's,
+    GoToSocial's and ours are (a bot account is a Service too, but named otherwise)."""
+    name = doc.get("preferredUsername")
+    parts = urlsplit(str(doc.get("id") or ""))
+    return (doc.get("type") in ("Application", "Service") and isinstance(name, str)
+            and name.lower() in (parts.netloc.lower(), (parts.hostname or "").lower()))
+
+
+def public_key_of(doc: dict[str, Any]) -> tuple[str, str] | None:
+    """(key id, public key PEM) of an actor document, when it has one on the actor's host."""
+    key = doc.get("publicKey") or {}
+    if isinstance(key, list):
+        key = key[0] if key else {}
+    if (not isinstance(key, dict) or not isinstance(key.get("publicKeyPem"), str)
+            or host_of(str(key.get("id", ""))) != host_of(str(doc.get("id") or ""))):
+        return None
+    return str(key["id"]), key["publicKeyPem"]
+
+
+async def fetch_signed(ctx: Context, url: str) -> Any:
+    """GET URL as ActivityPub JSON, signed by the instance actor (`(request-target) host date`, no
+    Digest): servers in "authorized fetch" mode answer only signed GETs of actors and objects."""
+    return await fetcher(ctx).get_json(url, signer=await instance_signer(ctx))
+
+
 async def _fetch_actor(ctx: Context, url: str) -> dict[str, Any]:
     host = fetcher(ctx).check_url(url)
     check_domain(ctx, host)
     try:
-        doc = await fetcher(ctx).get_json(url)
+        doc = await fetch_signed(ctx, url)
     except FetchError as exc:
         raise NotFound(f"The remote user could not be fetched: {exc}") from None
     if not isinstance(doc, dict) or doc.get("id") != url and host_of(str(doc.get("id"))) != host:
@@ -254,16 +373,16 @@ async def _fetch_actor(ctx: Context, url: str) -> dict[str, Any]:
 
 async def store_actor(ctx: Context, doc: dict[str, Any]) -> User:
     """Create or refresh the shadow user of the actor document DOC."""
+    if is_instance_actor(doc):
+        raise NotAUser(doc)
     url = str(doc.get("id") or "")
     host = host_of(url)
-    key = doc.get("publicKey") or {}
-    if isinstance(key, list):
-        key = key[0] if key else {}
+    key = public_key_of(doc)
     inbox = doc.get("inbox")
     username = doc.get("preferredUsername")
-    if (not isinstance(key, dict) or not isinstance(key.get("publicKeyPem"), str) or not isinstance(inbox, str)
+    if (key is None or not isinstance(inbox, str)
             or not isinstance(username, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", username)
-            or host_of(inbox) != host or host_of(str(key.get("id", ""))) != host):
+            or host_of(inbox) != host):
         raise NotFound("The remote actor document is not valid")
     shared = (doc.get("endpoints") or {}).get("sharedInbox") if isinstance(doc.get("endpoints"), dict) else None
     icon = doc.get("icon")
@@ -279,7 +398,7 @@ async def store_actor(ctx: Context, doc: dict[str, Any]) -> User:
             conn, handle=handle, name=name, avatar_url=avatar, bio=_text(doc.get("summary"), 500) or None,
             actor_url=url, host=host, inbox=inbox,
             shared_inbox=shared if isinstance(shared, str) and host_of(shared) == host else None,
-            key_id=str(key["id"]), public_key_pem=key["publicKeyPem"], now=now)
+            key_id=key[0], public_key_pem=key[1], now=now)
     return await ctx.db.write(txn)
 
 

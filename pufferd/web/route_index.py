@@ -121,6 +121,8 @@ INDEX: tuple[tuple[str, str, str], ...] = (
     ('GET', '/.well-known/webfinger', 'federation'),
     ('GET', '/.well-known/nodeinfo', 'federation'),
     ('GET', '/nodeinfo/2.1', 'federation'),
+    ('GET', '/ap/actor', 'federation'),
+    ('GET', '/ap/actor/outbox', 'federation'),
     ('GET', '/ap/users/{user_id}', 'federation'),
     ('GET', '/ap/users/{user_id}/outbox', 'federation'),
     ('GET', '/ap/users/{user_id}/followers', 'federation'),

@@ -35,8 +35,9 @@ def _json(doc: dict[str, Any], content_type: str) -> web.Response:
 # for other servers -------------------------------------------------------------------------------
 @routes.get("/.well-known/webfinger", query=WebfingerQuery, auth=False)
 async def webfinger(request: web.Request, query: WebfingerQuery) -> web.Response:
-    """WebFinger (RFC 7033) for `acct:user@server_name`: the user's actor; 404 for other domains,
-    unknown users and while federation is off."""
+    """WebFinger (RFC 7033) for `acct:user@server_name`: the user's actor (for
+    `acct:server_name@server_name`, the instance actor); 404 for other domains, unknown users and
+    while federation is off."""
     return _json(await actors.webfinger(request.app[CTX], query.resource), "application/jrd+json")
 
 
@@ -50,6 +51,19 @@ async def nodeinfo_links(request: web.Request) -> dict[str, Any]:
 async def nodeinfo(request: web.Request) -> dict[str, Any]:
     """NodeInfo 2.1: software name and version, open registrations, the local user count."""
     return await actors.nodeinfo(request.app[CTX])
+
+
+@routes.get("/ap/actor", auth=False)
+async def instance_actor(request: web.Request) -> web.Response:
+    """The instance actor (an Application, not a user) with the public key that signs this server's
+    GETs to other servers; served to anyone, since they fetch it to verify those signatures."""
+    return _json(await actors.instance_actor_document(request.app[CTX]), AP_JSON)
+
+
+@routes.get("/ap/actor/outbox", auth=False)
+async def instance_outbox(request: web.Request) -> web.Response:
+    """The instance actor's outbox: always empty."""
+    return _json(actors.instance_outbox(request.app[CTX]), AP_JSON)
 
 
 @routes.get("/ap/users/{user_id}", auth=False)
