@@ -6,7 +6,9 @@ within 5 minutes, Digest equal to the body; the activity's actor is on the key's
 actor's published key is the signing key (fetched once and cached; refetched once when it does
 not match or does not verify, for key rotation); the same signature is never accepted twice.
 Then the domain list (403) and the per-host rate limit (429). An activity id applied before is
-answered 202 and changes nothing (a redelivery).
+answered 202 and changes nothing (a redelivery). An activity of a server's instance actor (an
+Application or Service named after its host) is verified with the key of its document, answered
+202 and ignored: it is no user, so it gets no shadow user (user search would show one).
 
 Applying maps remote activity onto the domain functions local users go through: a Note becomes a
 message of the private chat with the remote user (chats.create_chat, messages.send/edit/delete),
@@ -46,13 +48,30 @@ def _id_of(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _verify_server_actor(ctx: Context, sig: signatures.SignatureHeader, doc: dict[str, Any], *, url: str,
+                        headers: dict[str, str], body: bytes) -> None:
+    """Raise 401 unless SIG is a signature of the remote instance actor DOC (fetched just now)."""
+    key = actors.public_key_of(doc)
+    try:
+        if key is None or key[0] != sig.key_id:
+            raise signatures.SignatureError("the key is not the actor's key")
+        signatures.verify(sig, key[1], method="POST", url=url, headers=headers, body=body, now=ctx.clock.time())
+    except signatures.SignatureError as exc:
+        raise _unauthorized(str(exc)) from None
+
+
 async def _verified_actor(ctx: Context, sig: signatures.SignatureHeader, actor_url: str, *, path_qs: str,
-                          headers: dict[str, str], body: bytes) -> tuple[User, RemoteActor]:
+                          headers: dict[str, str], body: bytes) -> tuple[User, RemoteActor] | None:
+    """The sender's shadow user and actor once its signature verifies; None for a remote instance
+    actor (a server, not a user: verified with the key of its document, never stored)."""
     if not actor_url or actors.host_of(actor_url) != actors.host_of(sig.key_id):
         raise _unauthorized("the key is not on the actor's host")
     url = "http://local" + path_qs
     try:
         user, act = await actors.actor_for_url(ctx, actor_url)
+    except actors.NotAUser as server:
+        _verify_server_actor(ctx, sig, server.doc, url=url, headers=headers, body=body)
+        return None
     except NotFound:
         raise _unauthorized("the actor could not be fetched") from None
     for attempt in (0, 1):
@@ -100,9 +119,12 @@ async def receive(ctx: Context, *, path_qs: str, headers: dict[str, str], body: 
     per_minute = ctx.settings.federation_inbound_per_minute
     if per_minute:
         ctx.limiter.hit("federation-inbound", host, per_minute)
-    remote, _ = await _verified_actor(ctx, sig, actor_url, path_qs=path_qs, headers=headers, body=body)
+    verified = await _verified_actor(ctx, sig, actor_url, path_qs=path_qs, headers=headers, body=body)
     await _check_replay(ctx, sig)
     await delivery.host_seen(ctx, host)
+    if verified is None:  # from a server's instance actor: nothing here is for a server (202, ignored)
+        return
+    remote = verified[0]
     aid = _id_of(activity)
     if not aid or actors.host_of(aid) != host:
         raise BadRequest("The activity needs an id on the actor's host")
