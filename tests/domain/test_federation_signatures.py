@@ -100,3 +100,27 @@ def test_other_target_is_refused(key_pair):
 def test_unsigned_request_is_refused():
     with pytest.raises(SignatureError, match="not signed"):
         signatures.parse({"Date": "x"})
+
+
+GET_URL = "https://b.example/ap/users/2"
+
+
+def test_our_signed_get_has_no_digest_and_verifies_with_apsig(key_pair):
+    key, pem = key_pair
+    headers = signatures.sign(key, KEY_ID, "GET", GET_URL, None, time.time())
+    assert "Digest" not in headers and headers["Host"] == "b.example"
+    assert 'headers="(request-target) host date"' in headers["Signature"]
+    assert Verifier(pem, "GET", GET_URL, headers, None).verify(raise_on_fail=True) == KEY_ID
+    sig = signatures.parse(headers)
+    signatures.verify(sig, pem, method="GET", url=GET_URL, headers=headers, body=b"", now=time.time())
+    with pytest.raises(SignatureError, match="does not verify"):  # bound to the URL it was made for
+        signatures.verify(sig, pem, method="GET", url=GET_URL + "/inbox", headers=headers, body=b"",
+                          now=time.time())
+
+
+def test_apsig_signed_get_verifies_with_ours(key_pair):
+    key, pem = key_pair
+    headers = Signer({"Accept": "application/activity+json"}, key, "GET", GET_URL, KEY_ID).sign()
+    sig = signatures.parse(headers)
+    assert "digest" not in sig.headers
+    signatures.verify(sig, pem, method="GET", url=GET_URL, headers=headers, body=b"", now=time.time())
