@@ -3,7 +3,7 @@
 Run with the Python of the peer's own environment (requirements/federation-peer.txt), never with
 pufferd's: it only uses the fediverse-pasture package (and bovine, which that package is built on).
 
-    python federation_peer.py serve PORT        one actor on http://127.0.0.1:PORT/actor
+    python federation_peer.py serve PORT        one actor on http://127.0.0.1:PORT/actor (signed GETs only)
     python federation_peer.py resolve PORT ACCT  WebFinger + signed actor fetch, prints the actor
     python federation_peer.py send PORT ACCT TEXT   a Create{Note} addressed only to ACCT
     python federation_peer.py follow PORT ACCT   a Follow of ACCT
@@ -24,8 +24,10 @@ def serve(port: int) -> None:
     from fediverse_pasture.server.one_actor_app import app_for_data_provider
 
     provider = DataProvider.generate(with_possible_actors=False)
-    # the inbox takes only POSTs whose HTTP signature it verifies against the sender's key
+    # the inbox takes only POSTs whose HTTP signature it verifies against the sender's key, and the
+    # actor document is served only to signed GETs ("authorized fetch")
     provider.one_actor.requires_signed_post_for_inbox = True
+    provider.one_actor.requires_signed_get_for_actor = True
     provider.save()
     app_for_data_provider(provider).run(host="127.0.0.1", port=port)
 

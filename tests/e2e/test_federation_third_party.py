@@ -1,9 +1,11 @@
 """A real `pufferd serve` federates with an ActivityPub server that is not pufferd: the one-actor
 server of the fediverse-pasture package (and bovine, its ActivityPub library), both as processes
-on 127.0.0.1. Each resolves the other's user (WebFinger and actor fetch); a direct message from the
-peer becomes a message of the private chat here, seen over WebSocket and the message API; the
-answer reaches the peer's inbox, which takes only POSTs whose HTTP signature it verifies; a Follow
-from the peer is answered with an Accept, and a follow from here reaches the peer as a Follow.
+on 127.0.0.1. Each resolves the other's user (WebFinger and actor fetch; the peer serves its actor
+only to signed GETs, as servers with "authorized fetch" do, and verifies pufferd's with the key of
+pufferd's instance actor); a direct message from the peer becomes a message of the private chat
+here, seen over WebSocket and the message API; the answer reaches the peer's inbox, which takes
+only POSTs whose HTTP signature it verifies; a Follow from the peer is answered with an Accept,
+and a follow from here reaches the peer as a Follow.
 
 The peer runs in its own environment from requirements/federation-peer.txt (its library pins a
 cryptography older than pufferd's), made once and kept under pytest's temporary root, keyed by the
@@ -112,7 +114,7 @@ class Peer:
             assert self.process.poll() is None, self.log.read_text(errors="replace")
             try:
                 async with http.get(self.actor_url) as resp:
-                    if resp.status == 200:
+                    if resp.status == 401:  # up, and refusing an unsigned GET of its actor
                         self._inbox = await http.get(self.base_url + "/", timeout=aiohttp.ClientTimeout(total=None))
                         return
             except aiohttp.ClientConnectionError:
@@ -188,6 +190,10 @@ async def test_a_third_party_server_exchanges_messages_and_follows(initialised_d
                 return await resp.json() if resp.status != 204 else None
 
         await peer.wait_ready(http)
+        # the peer serves its actor only to signed GETs ("authorized fetch"): resolving it below
+        # works because pufferd signs its GETs with its instance actor's key, which the peer fetches
+        async with http.get(peer.actor_url, headers={"Accept": "application/activity+json"}) as resp:
+            assert resp.status == 401, await resp.text()
         # the peer's inbox refuses what is not signed: what it accepts below was verified
         async with http.post(peer.actor_url + "/inbox", json={"type": "Create", "actor": f"http://127.0.0.1:{port}"},
                              headers={"content-type": "application/activity+json"}) as resp:
