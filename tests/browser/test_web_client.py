@@ -34,6 +34,13 @@ def _person(browser, server, name: str, username: str) -> Person:
     return Person(name, username, context, context.new_page())
 
 
+@pytest.fixture(autouse=True)
+def _story(request):
+    """The tests with Alice or Bob are one story in file order (see the `story` fixture)."""
+    if {"alice", "bob"} & set(request.fixturenames):
+        request.getfixturevalue("story")
+
+
 @pytest.fixture(scope="module")
 def alice(playwright_browser, web_server):
     p = _person(playwright_browser, web_server, "Alice Liddell", "alice")
