@@ -379,6 +379,8 @@ async def _update_actor(ctx: Context, remote: User, obj: dict[str, Any]) -> None
 
 
 async def _follow(ctx: Context, remote: User, activity: dict[str, Any]) -> None:
+    if _id_of(activity.get("object")) == actors.instance_actor_url(ctx):
+        return  # the server publishes nothing to follow: accepted (202) and ignored, never answered
     target = actors.local_id(ctx, _id_of(activity.get("object")), "users")
     if target is None:
         raise NotFound(actors.USER_NOT_FOUND)

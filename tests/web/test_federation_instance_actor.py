@@ -168,6 +168,19 @@ async def test_a_key_fetch_for_an_incoming_activity_is_signed(client, alice, rem
     assert texts == ["hello"]
 
 
+async def test_a_follow_of_the_instance_actor_is_accepted_and_ignored(client, alice, remote, remote_key):
+    key, _ = remote_key
+    actor = remote.url + "/bob"
+    for n, target in enumerate((ACTOR, "http://local.test/ap/users/999999")):
+        body, headers = _signed_post(key, actor + "#key", {"id": f"{remote.url}/follows/{n}", "type": "Follow",
+                                                           "actor": actor, "object": target})
+        resp = await client.post("/ap/inbox", data=body, headers=headers)
+        assert resp.status == (202 if target == ACTOR else 404), await resp.text()
+    queued = await client.app[CTX].db.read(
+        lambda conn: conn.execute("SELECT count(*) AS n FROM federation_queue").fetchone()["n"])
+    assert queued == 0  # no Accept or Reject is sent for it
+
+
 async def test_a_remote_instance_actor_is_verified_but_becomes_no_user(client, alice, remote, remote_key):
     key, _ = remote_key
     other, _ = signatures.new_key_pair()
