@@ -16,6 +16,7 @@ from aiohttp.test_utils import BaseTestServer
 
 from pufferd import tokens
 from pufferd.app import make_app
+from pufferd.clock import Clock
 from pufferd.config import Settings, load_settings
 from pufferd.datadir import Admin, initialise
 from pufferd.db import users_q
@@ -54,8 +55,14 @@ def settings(data_dir: Path, settings_overrides: dict[str, object]) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings):
-    return make_app(settings)
+def clock() -> Clock | None:
+    """The application's clock: the real one, unless a module overrides this with a FakeClock."""
+    return None
+
+
+@pytest.fixture
+def app(settings: Settings, clock: Clock | None):
+    return make_app(settings, clock=clock)
 
 
 @pytest.fixture

@@ -27,10 +27,6 @@ def clock():
     return FakeClock(start=time.time())
 
 
-@pytest.fixture
-def app(settings, clock):
-    return make_app(settings, clock=clock)
-
 
 def ctx_of(client):
     return client.server.app[CTX]

@@ -8,7 +8,6 @@ import pyotp
 import pytest
 from auth_support import NO_LIMITS, PASSWORD, account, code_at, login, mail_sent
 
-from pufferd.app import make_app
 from pufferd.clock import FakeClock
 from pufferd.db import users_q
 from pufferd.web.keys import CTX
@@ -27,10 +26,6 @@ def clock():
     start = (int(time.time()) // 30) * 30 + 15
     return FakeClock(start=start)
 
-
-@pytest.fixture
-def app(settings, clock):
-    return make_app(settings, clock=clock)
 
 
 @pytest.fixture

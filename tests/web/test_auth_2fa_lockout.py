@@ -31,10 +31,6 @@ def clock():
     return FakeClock(start=(int(time.time()) // 30) * 30 + 15)
 
 
-@pytest.fixture
-def app(settings, clock):
-    return make_app(settings, clock=clock)
-
 
 async def with_2fa(client, clock, username="dana"):
     who = await account(client, username, headers={"X-Forwarded-For": next(_addresses)})

@@ -10,7 +10,6 @@ import pytest
 from auth_support import NO_LIMITS, PASSWORD, Account, account, code_at, login, mail_sent, outbox
 
 from pufferd import tokens
-from pufferd.app import make_app
 from pufferd.clock import FakeClock
 from pufferd.web.keys import CTX
 
@@ -28,10 +27,6 @@ def settings_overrides():
 def clock():
     return FakeClock(start=(int(time.time()) // 30) * 30 + 15)  # mid-step: ±1 step is exact
 
-
-@pytest.fixture
-def app(settings, clock):
-    return make_app(settings, clock=clock)
 
 
 @pytest.fixture

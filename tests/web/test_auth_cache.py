@@ -7,7 +7,6 @@ import time
 import pytest
 from auth_support import NO_LIMITS, account
 
-from pufferd.app import make_app
 from pufferd.clock import FakeClock
 from pufferd.web.keys import CTX
 
@@ -23,10 +22,6 @@ def settings_overrides():
 def clock():
     return FakeClock(start=time.time())
 
-
-@pytest.fixture
-def app(settings, clock):
-    return make_app(settings, clock=clock)
 
 
 @pytest.fixture

@@ -25,10 +25,6 @@ def clock():
     return FakeClock(start=time.time())
 
 
-@pytest.fixture
-def app(settings, clock):
-    return make_app(settings, clock=clock)
-
 
 def assert_limited(resp, body):
     assert resp.status == 429

@@ -38,10 +38,6 @@ def clock():
     return FakeClock(start=time.time())
 
 
-@pytest.fixture
-def app(settings, clock):
-    return make_app(settings, clock=clock)
-
 
 async def user_row(client, username):
     return await client.server.app[CTX].db.read(lambda c: users_q.get_by_username(c, username))

@@ -13,7 +13,6 @@ from aiohttp import web
 from media_helpers import attach, local, png, upload
 from realtime_helpers import connect, make_chat
 
-from pufferd.app import make_app
 from pufferd.clock import FakeClock
 from pufferd.federation import signatures
 from pufferd.web.keys import CTX
@@ -35,10 +34,6 @@ def settings_overrides() -> dict[str, object]:
 def clock() -> FakeClock:
     return FakeClock(time.time())
 
-
-@pytest.fixture
-def app(settings, clock):
-    return make_app(settings, clock=clock)
 
 
 @pytest.fixture(scope="module")

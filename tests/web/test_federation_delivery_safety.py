@@ -33,10 +33,6 @@ def clock() -> FakeClock:
     return FakeClock(start=time.time())
 
 
-@pytest.fixture
-def app(settings, clock):
-    return make_app(settings, clock=clock)
-
 
 @pytest.fixture(scope="module")
 def remote_key():

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from pufferd.app import make_app
 from pufferd.clock import FakeClock
 from pufferd.federation import signatures
 from pufferd.web.keys import CTX
@@ -32,10 +31,6 @@ def settings_overrides() -> dict[str, object]:
 def clock() -> FakeClock:
     return FakeClock(start=time.time())
 
-
-@pytest.fixture
-def app(settings, clock):
-    return make_app(settings, clock=clock)
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,6 @@ from media_helpers import (
 )
 
 from pufferd import doctor, media
-from pufferd.app import make_app
 from pufferd.blobs import LocalBlobStore
 from pufferd.clock import FakeClock
 from pufferd.db.database import open_connection
@@ -45,10 +44,6 @@ def settings_overrides():
 def clock():
     return FakeClock(time.time())
 
-
-@pytest.fixture
-def app(settings, clock):
-    return make_app(settings, clock=clock)
 
 
 async def collect(client) -> media.Collected:

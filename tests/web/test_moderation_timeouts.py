@@ -11,7 +11,6 @@ from messages_helpers import make_chat, send
 from moderation_helpers import MOD, at, ban, timeout
 from realtime_helpers import connect
 
-from pufferd.app import make_app
 from pufferd.clock import FakeClock
 
 
@@ -19,10 +18,6 @@ from pufferd.clock import FakeClock
 def clock() -> FakeClock:
     return FakeClock(start=time.time())
 
-
-@pytest.fixture
-def app(settings, clock):
-    return make_app(settings, clock=clock)
 
 
 @pytest.fixture

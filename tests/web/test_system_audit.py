@@ -7,7 +7,6 @@ import time
 import pytest
 from admin_helpers import OWNER_ID, owner, person, token_for
 
-from pufferd.app import make_app
 from pufferd.clock import FakeClock
 from pufferd.web.keys import CTX
 
@@ -20,10 +19,6 @@ START = 1_790_000_000.0  # 2026-09-21T...Z
 def clock():
     return FakeClock(start=START)
 
-
-@pytest.fixture
-def app(settings, clock):
-    return make_app(settings, clock=clock)
 
 
 async def put_role(client, who, target, role, reason=None):

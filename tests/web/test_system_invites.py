@@ -9,7 +9,6 @@ import pytest
 from admin_helpers import audit_rows, owner, person
 from auth_support import NO_LIMITS, PASSWORD
 
-from pufferd.app import make_app
 from pufferd.clock import FakeClock
 from pufferd.db import users_q
 from pufferd.web.keys import CTX
@@ -27,10 +26,6 @@ def settings_overrides():
 def clock():
     return FakeClock(start=time.time())
 
-
-@pytest.fixture
-def app(settings, clock):
-    return make_app(settings, clock=clock)
 
 
 async def create(client, **body):

@@ -29,10 +29,6 @@ def clock():
     return FakeClock(start=time.time())
 
 
-@pytest.fixture
-def app(settings, clock):
-    return make_app(settings, clock=clock)
-
 
 def via(ip: str, headers: dict[str, str] | None = None) -> dict[str, str]:
     return {"X-Forwarded-For": ip, **(headers or {})}
