@@ -97,13 +97,21 @@ def user_by_actor_url(conn: apsw.Connection, actor_url: str) -> User | None:
 def upsert_remote(conn: apsw.Connection, *, handle: str, name: str, avatar_url: str | None, bio: str | None,
                   actor_url: str, host: str, inbox: str, shared_inbox: str | None, key_id: str,
                   public_key_pem: str, now: float) -> User:
-    """Create or refresh the shadow user of a remote actor and what we know of the actor."""
+    """Create or refresh the shadow user of a remote actor and what we know of the actor.
+
+    The handle follows the actor's preferredUsername (a rename there renames it here). A handle is
+    one actor's at a time: another actor of the host that held it (an account deleted and made
+    again under a new URL, or renamed since) keeps its messages and chats under `handle~<id>`
+    until its own document is fetched again."""
+    conn.execute(
+        "UPDATE users SET username = username || '~' || id, email = email || '~' || id"
+        " WHERE username = ? AND is_remote = 1 AND actor_url IS NOT ?", (handle, actor_url))
     row = _one(
         conn, "INSERT INTO users(email, username, name, password_hash, bio, avatar_url, is_remote, actor_url,"
         " email_verified, created_at, updated_at) VALUES (?, ?, ?, '!', ?, ?, 1, ?, 0, ?, ?)"
-        " ON CONFLICT(actor_url) WHERE actor_url IS NOT NULL DO UPDATE SET name = excluded.name,"
-        " bio = excluded.bio, avatar_url = excluded.avatar_url, updated_at = excluded.updated_at"
-        " RETURNING *",
+        " ON CONFLICT(actor_url) WHERE actor_url IS NOT NULL DO UPDATE SET username = excluded.username,"
+        " email = excluded.email, name = excluded.name, bio = excluded.bio, avatar_url = excluded.avatar_url,"
+        " updated_at = excluded.updated_at RETURNING *",
         (f"remote:{handle}", handle, name, bio, avatar_url, actor_url, now, now))
     user = users_q.to_user(row)
     conn.execute(

@@ -46,6 +46,7 @@ class Remote:
         self.keys = keys
         self.url = ""
         self.served = dict.fromkeys(NAMES, "")  # name -> the PEM its actor document shows
+        self.changes: dict[str, dict[str, Any]] = {}  # name -> fields its served document changes
         self.fetches: list[str] = []
         self.posts: list[tuple[str, dict[str, Any]]] = []  # (path, activity)
 
@@ -59,7 +60,7 @@ class Remote:
     async def actor(self, request: web.Request) -> web.Response:
         name = request.path[1:]
         self.fetches.append(name)
-        return web.json_response(self.doc(name), content_type="application/activity+json")
+        return web.json_response(self.doc(name, **self.changes.get(name, {})), content_type="application/activity+json")
 
     async def inbox(self, request: web.Request) -> web.Response:
         self.posts.append((request.path, json.loads(await request.read())))
@@ -160,6 +161,33 @@ async def test_an_update_of_another_actor_is_refused(client, alice, remote):
     await post(client, remote, update(remote.doc("actor", name="Hijacked"), remote), key_name="actor2", expect=401)
     assert (await profile(client, alice, bob))["name"] == "Actor"
     assert (await profile(client, alice, other))["name"] == "Actor2"
+
+
+async def test_a_new_preferred_username_renames_the_handle_here(client, alice, remote):
+    bob = await resolve(client, alice, remote, "actor")
+    host = remote.url.removeprefix("http://")
+    assert (await profile(client, alice, bob))["username"] == f"actor@{host}"
+    await post(client, remote, update(remote.doc("actor", preferredUsername="bobby"), remote))
+    assert (await profile(client, alice, bob))["username"] == f"bobby@{host}"
+    found = await client.get("/api/v1/users/search", headers=alice.headers, params={"query": "bobby"})
+    assert found.status == 200, await found.text()
+    assert [u["id"] for u in await found.json()] == [bob]
+
+
+async def test_a_handle_taken_by_another_actor_of_the_host_moves_to_it(client, alice, remote):
+    """An account made again under a new actor URL (or another actor renamed to a name that was in
+    use) gets the handle; the actor that held it keeps its chats under a suffixed handle."""
+    old = await resolve(client, alice, remote, "actor")
+    host = remote.url.removeprefix("http://")
+    remote.changes["actor2"] = {"preferredUsername": "actor"}
+    new = await resolve(client, alice, remote, "actor2")
+    assert new != old
+    assert (await profile(client, alice, new))["username"] == f"actor@{host}"
+    assert (await profile(client, alice, old))["username"] == f"actor@{host}~{old}"
+    # the old actor's own document, fetched again, claims the handle back
+    await post(client, remote, update(remote.doc("actor"), remote))
+    assert (await profile(client, alice, old))["username"] == f"actor@{host}"
+    assert (await profile(client, alice, new))["username"] == f"actor@{host}~{new}"
 
 
 # outgoing --------------------------------------------------------------------------------------
