@@ -173,6 +173,10 @@ class Settings(BaseSettings):
     federation_inbound_per_minute: int = Field(300, ge=0)  # inbox posts per remote host; 0: no limit
     federation_domain_mode: Literal["blocklist", "allowlist"] = "blocklist"  # admins edit the list
     federation_attachment_url_ttl_seconds: int = Field(7 * 24 * 3600, ge=1, le=90 * 24 * 3600)  # Document links
+    # incoming remote media (README "Federation"): each file of a Note is fetched up to this size
+    # (0: never fetched, they stay links), all of a Note's files within the fetch budget
+    federation_media_max_bytes: int = Field(16 * 1024 * 1024, ge=0)
+    federation_media_fetch_seconds: float = Field(5.0, gt=0, le=60)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -260,6 +260,106 @@ def _check_magic(file_type: str, head: bytes) -> None:
         raise RuleViolation(f"File content does not match its type {file_type}{looks}")
 
 
+# files fetched from other servers (pufferd/federation/remote_media.py) --------------------------
+
+def fetched_type(claimed: str, head: bytes) -> str | None:
+    """The allowed type the bytes of a fetched file are (HEAD: its first bytes): the type it
+    claims when its bytes carry that type's signature, else the one they look like; text/plain
+    only for a file that claims a text type (nearly any bytes look like text). None: not allowed."""
+    if claimed in EXTENSIONS and claimed != "text/plain" and matches(claimed, head):
+        return claimed
+    seen = detect(head)
+    if seen == "text/plain" and not claimed.startswith("text/"):
+        return None
+    return seen
+
+
+async def store_fetched(ctx: Context, owner_id: int, *, file_name: str, claimed_type: str,
+                        body: AsyncIterable[bytes], max_bytes: int) -> MediaObject:
+    """Store a file another server serves as an upload of OWNER_ID (a remote user's shadow user):
+    encrypted and content-addressed like an upload, its type sniffed from its bytes (fetched_type;
+    CLAIMED_TYPE is never trusted alone), stored and not yet attached (attach_fetched_txn attaches
+    it; discard_unattached drops it when nothing did). Refused, with nothing stored: more than
+    MAX_BYTES, a type not allowed (RuleViolation), the owner's storage quota
+    (user_storage_quota_bytes), too little free disk."""
+    s = ctx.settings
+    await _check_free_space(ctx, max_bytes)
+    writer = ctx.blobs.writer()
+    head = bytearray()
+    file_type: str | None = None
+    total = 0
+
+    def typed() -> str:
+        found = fetched_type(claimed_type, bytes(head))
+        if found is None:
+            raise RuleViolation(f"The file is not of an allowed type (it claims {claimed_type or 'nothing'})")
+        return found
+    try:
+        async for data in body:
+            total += len(data)
+            if total > max_bytes:
+                raise PayloadTooLarge(f"The file is larger than {max_bytes} bytes")
+            if file_type is None:
+                head += data[:HEAD_BYTES - len(head)]
+                if len(head) >= HEAD_BYTES:
+                    file_type = typed()
+            await writer.write(data)
+        if file_type is None:
+            file_type = typed()
+        info = await writer.seal()
+        now = ctx.clock.time()
+        key = f"{KEY_PREFIX}{secrets.token_urlsafe(24)}.{EXTENSIONS[file_type]}"
+        kind = file_type
+
+        def store_txn(conn: apsw.Connection) -> MediaObject:
+            if s.user_storage_quota_bytes:
+                _, used = cdn_q.usage(conn, owner_id)
+                if used + info.size > s.user_storage_quota_bytes:
+                    raise Forbidden(f"Storage quota exceeded: the sender's files here use {used} of "
+                                    f"{s.user_storage_quota_bytes} bytes")
+            media_q.insert_object(conn, object_key=key, uploader_id=owner_id, file_name=file_name,
+                                  file_type=kind, file_size=info.size, upload_expires_at=int(now), now=now)
+            media_q.set_state(conn, key, expect="pending", state="uploading")
+            return media_q.mark_stored(conn, key, sha256=info.sha256, size=info.size, now=now)
+
+        async with ctx.blobs.exclusive():
+            await writer.place()
+            try:
+                return await ctx.db.write(store_txn)
+            except BaseException:
+                if not await ctx.db.read(lambda conn: media_q.blob_exists(conn, info.sha256)):
+                    await ctx.blobs.delete(info.sha256)
+                raise
+    except BaseException:
+        await writer.abort()
+        raise
+
+
+def attach_fetched_txn(conn: apsw.Connection, message_id: int, chat_id: int, sender_id: int,
+                       objects: list[MediaObject], now: float) -> bool:
+    """Attach fetched OBJECTS (store_fetched) to the copy MESSAGE_ID of a remote Note, as its sender's
+    files, unless it has attachments already (a redelivery); at most MAX_ATTACHMENTS_PER_MESSAGE.
+    False when nothing was attached."""
+    if not objects or media_q.count_attachments(conn, message_id):
+        return False
+    for obj in objects[:MAX_ATTACHMENTS_PER_MESSAGE]:
+        media_q.insert_attachment(conn, message_id=message_id, chat_id=chat_id, uploader_id=sender_id,
+                                  object_key=obj.object_key, file_type=obj.file_type, file_size=obj.file_size,
+                                  waveform=None, now=now)
+    return True
+
+
+async def discard_unattached(ctx: Context, object_keys: list[str]) -> None:
+    """Delete the objects of OBJECT_KEYS that nothing refers to yet, and the blobs no other object
+    uses (a fetched file whose message was refused or failed leaves neither row nor file)."""
+    if not object_keys:
+        return
+    async with ctx.blobs.exclusive():
+        digests = await ctx.db.write(lambda conn: media_q.delete_unattached_objects(conn, object_keys))
+        for digest in digests:
+            await ctx.blobs.delete(digest)
+
+
 # attachments ---------------------------------------------------------------------------------
 
 async def attach(ctx: Context, user: User, *, message_id: int, file_url: str, file_type: str,

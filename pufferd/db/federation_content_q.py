@@ -25,6 +25,7 @@ class NoteCopy:
     message_id: int
     chat_id: int
     version: float | None
+    media_links: str | None = None  # None: no fetched files yet; else the lines of the files not fetched
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,8 @@ def note_attachments(conn: apsw.Connection, message_id: int) -> list[NoteAttachm
     return [NoteAttachment(**r) for r in rows]
 
 
-_COPY = "SELECT n.message_id, m.chat_id, n.version FROM federation_notes n JOIN messages m ON m.id = n.message_id"
+_COPY = ("SELECT n.message_id, m.chat_id, n.version, n.media_links FROM"
+         " federation_notes n JOIN messages m ON m.id = n.message_id")
 
 
 def note_copies(conn: apsw.Connection, note_id: str) -> list[NoteCopy]:
@@ -86,6 +88,11 @@ def note_copy_for(conn: apsw.Connection, note_id: str, user_id: int) -> NoteCopy
 
 def add_note_copy(conn: apsw.Connection, note_id: str, message_id: int) -> None:
     conn.execute("INSERT OR IGNORE INTO federation_notes(note_id, message_id) VALUES (?, ?)", (note_id, message_id))
+
+
+def set_media_links(conn: apsw.Connection, message_id: int, lines: list[str]) -> None:
+    """Record that the copy MESSAGE_ID got its files; LINES are those that could not be fetched."""
+    conn.execute("UPDATE federation_notes SET media_links = ? WHERE message_id = ?", ("\n".join(lines), message_id))
 
 
 def note_of(conn: apsw.Connection, message_id: int) -> str | None:

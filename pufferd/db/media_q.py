@@ -208,6 +208,19 @@ def take_unreferenced_blobs(conn: apsw.Connection, limit: int) -> list[str]:
         " RETURNING sha256", (limit,))]
 
 
+def delete_unattached_objects(conn: apsw.Connection, object_keys: list[str]) -> list[str]:
+    """Delete the stored objects of OBJECT_KEYS nothing refers to (attached_at NULL), then the blob
+    rows left without a reference; return those blobs' digests (their files go next)."""
+    digests = set()
+    for key in object_keys:
+        row = conn.execute("DELETE FROM media_objects WHERE object_key = ? AND attached_at IS NULL"
+                           " RETURNING sha256", (key,)).fetchone()
+        if row is not None and row["sha256"] is not None:
+            digests.add(row["sha256"])
+    return [r["sha256"] for d in sorted(digests) for r in conn.execute(
+        "DELETE FROM media_blobs WHERE sha256 = ? AND refs = 0 RETURNING sha256", (d,))]
+
+
 def blob_exists(conn: apsw.Connection, sha256: str) -> bool:
     return conn.execute("SELECT 1 FROM media_blobs WHERE sha256 = ?", (sha256,)).fetchone() is not None
 

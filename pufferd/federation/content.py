@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from html.parser import HTMLParser
 
 MAX_TEXT = 65536
@@ -104,17 +105,28 @@ def _attachment_url(value: object) -> str | None:
     return value if ok else None
 
 
-def attachment_lines(note: dict[str, object]) -> list[str]:
-    """The attachments of an incoming NOTE (Document, Image, ... objects) as lines of plain text:
-    `name (url)`, or the URL alone. Only http(s) URLs; nothing is fetched; at most MAX_ATTACHMENTS."""
+@dataclass(frozen=True)
+class RemoteAttachment:
+    """One attachment of an incoming Note: where it is, its name, the type it claims (a hint
+    only: what is stored is what the bytes are, pufferd/blobs/sniff.py), its line of text."""
+
+    url: str
+    name: str
+    media_type: str
+    line: str
+
+
+def attachment_items(note: dict[str, object]) -> list[RemoteAttachment]:
+    """The attachments of an incoming NOTE (Document, Image, ... objects with a `url` string or
+    Link object): only http(s) URLs; at most MAX_ATTACHMENTS."""
     items = note.get("attachment")
     if isinstance(items, dict):
         items = [items]
     if not isinstance(items, list):
         return []
-    lines: list[str] = []
+    out: list[RemoteAttachment] = []
     for item in items:
-        if len(lines) >= MAX_ATTACHMENTS:
+        if len(out) >= MAX_ATTACHMENTS:
             break
         if not isinstance(item, dict):
             continue
@@ -123,5 +135,13 @@ def attachment_lines(note: dict[str, object]) -> list[str]:
             continue
         raw = item.get("name")
         name = " ".join(plain_text(raw).split())[:MAX_NAME] if isinstance(raw, str) else ""
-        lines.append(f"{name} ({url})" if name and name != url else url)
-    return lines
+        kind = item.get("mediaType")
+        media_type = kind.split(";", 1)[0].strip().lower()[:100] if isinstance(kind, str) else ""
+        line = f"{name} ({url})" if name and name != url else url
+        out.append(RemoteAttachment(url=url, name=name if name != url else "", media_type=media_type, line=line))
+    return out
+
+
+def attachment_lines(note: dict[str, object]) -> list[str]:
+    """The attachments of an incoming NOTE as lines of plain text: `name (url)`, or the URL alone."""
+    return [a.line for a in attachment_items(note)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -161,6 +161,37 @@ class Fetcher:
                 return json.loads(body)
             except ValueError:
                 raise FetchError(f"GET {url[:200]}: not JSON") from None
+        raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+    async def stream(self, url: str, *, max_bytes: int, signer: Signer | None = None,
+                     chunk_size: int = 65536) -> AsyncGenerator[bytes, None]:
+        """GET URL (a remote file), yielding its body in chunks; the same rules as get_json (each
+        redirect checked, at most MAX_REDIRECTS). FetchError for an answer other than 200, a
+        Content-Length above MAX_BYTES (before any byte is read), or a body growing past it
+        (counted while streaming: nothing beyond MAX_BYTES plus one chunk is ever read)."""
+        for _ in range(MAX_REDIRECTS + 1):
+            self.check_url(url)
+            headers = {"Accept": "*/*"}
+            if signer is not None:
+                headers.update(signer("GET", url, None))
+            try:
+                async with self._client().get(url, headers=headers, allow_redirects=False) as resp:
+                    if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
+                        url = urljoin(url, resp.headers["Location"])
+                        continue
+                    if resp.status != 200:
+                        raise FetchError(f"GET {url[:200]}: {resp.status}", resp.status)
+                    if resp.content_length is not None and resp.content_length > max_bytes:
+                        raise FetchError(f"GET {url[:200]}: {resp.content_length} bytes, more than {max_bytes}")
+                    total = 0
+                    async for chunk in resp.content.iter_chunked(chunk_size):
+                        total += len(chunk)
+                        if total > max_bytes:
+                            raise FetchError(f"GET {url[:200]}: larger than {max_bytes} bytes")
+                        yield chunk
+                    return
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                raise FetchError(f"GET {url[:200]}: {_why(exc)}") from None
         raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:

@@ -26,14 +26,16 @@ from typing import Any
 
 import apsw
 
-from pufferd import chats, messages, privacy
+from pufferd import chats, media, messages, privacy
 from pufferd.context import Context
 from pufferd.db import federation_content_q, federation_q, messages_q, users_q
 from pufferd.db.federation_q import RemoteActor
+from pufferd.db.media_q import MediaObject
 from pufferd.db.users_q import User
 from pufferd.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from pufferd.federation import actors, delivery, outgoing, reactions, signatures
-from pufferd.federation.content import attachment_lines, plain_text
+from pufferd.federation import actors, delivery, outgoing, reactions, remote_media, signatures
+from pufferd.federation.content import attachment_items, attachment_lines, plain_text
+from pufferd.text import is_blank
 
 REPLAY_WINDOW = 2 * signatures.MAX_SKEW_SECONDS + 60
 
@@ -180,11 +182,12 @@ def _note_text(obj: dict[str, Any]) -> str:
     return " ".join(words).strip()
 
 
-def _message_text(ctx: Context, obj: dict[str, Any]) -> str:
-    """What a Note becomes in a message: its text, then a line per attachment (`name (url)`),
-    the text shortened so that the links fit in max_message_length."""
+def _message_text(ctx: Context, obj: dict[str, Any], lines: list[str] | None = None) -> str:
+    """What a Note becomes in a message: its text, then a line per attachment (`name (url)`; LINES:
+    those of the attachments not fetched, all of them by default), the text shortened so that the
+    links fit in max_message_length."""
     text = _note_text(obj)
-    links = "\n".join(attachment_lines(obj))
+    links = "\n".join(attachment_lines(obj) if lines is None else lines)
     if not links:
         return text
     room = ctx.settings.max_message_length - len(links) - 2
@@ -192,6 +195,16 @@ def _message_text(ctx: Context, obj: dict[str, Any]) -> str:
         return links[:ctx.settings.max_message_length]
     text = text[:room].rstrip()
     return f"{text}\n\n{links}" if text else links
+
+
+def _message_type(files: list[MediaObject]) -> str:
+    """The message type of a copy carrying FILES: image, video or audio when every file is one,
+    file for a mix; text without files."""
+    kinds = {f.file_type.split("/", 1)[0] for f in files}
+    if not kinds:
+        return "text"
+    kind = kinds.pop()
+    return kind if not kinds and kind in ("image", "video", "audio") else "file"
 
 
 def _check_author(remote: User, obj: dict[str, Any]) -> None:
@@ -239,45 +252,75 @@ def _first(refusals: list[Forbidden | NotFound]) -> Forbidden | NotFound:
     return refusals[0]
 
 
-async def _create_note(ctx: Context, remote: User, obj: dict[str, Any]) -> None:
+async def _create_note(ctx: Context, remote: User, obj: dict[str, Any]) -> remote_media.Fetched | None:
     """A message in the private chat of each user here the Note addresses (`to`, `cc`; the chat is
     created on first contact); a recipient who has a copy already gets nothing new. A refusal by
     one recipient's rules does not keep the others from theirs; the activity is refused (with the
-    first refusal) only when no recipient took it."""
+    first refusal) only when no recipient took it.
+
+    The Note's files are fetched first (remote_media: once for all recipients, within
+    federation_media_fetch_seconds) and the copies carry them as attachments; a file not fetched
+    stays a link in the text. Fetched files no copy took are deleted before this returns, which
+    answers what was fetched (None: nothing, no recipient needed a copy)."""
     _check_author(remote, obj)
     note = _id_of(obj)
     if await ctx.db.read(lambda conn: conn.execute(
             "SELECT 1 FROM federation_seen WHERE activity_id = ?", (_tombstone(note),)).fetchone() is not None):
-        return  # deleted before its Create arrived (deliveries are not ordered)
-    text = _message_text(ctx, obj)
+        return None  # deleted before its Create arrived (deliveries are not ordered)
     refusals: list[Forbidden | NotFound] = []
     taken = False
+    pending: list[User] = []
     for user_id in actors.addressed_users(ctx, obj):
-        try:
-            taken = await _create_copy(ctx, remote, obj, note, text, user_id) or taken
-        except _REFUSALS as exc:
-            refusals.append(exc)
+        local = await ctx.db.read(_getter(user_id))
+        if local is None or local.is_remote or local.is_disabled:
+            continue
+        if await ctx.db.read(_copy_finder(note, local.id)) is not None:
+            taken = True
+        else:
+            pending.append(local)
+    if not pending:
+        return None
+    fetched = await remote_media.fetch(ctx, remote, attachment_items(obj))
+    try:
+        text = _message_text(ctx, obj, fetched.failed_lines)
+        for local in pending:
+            try:
+                await _create_copy(ctx, remote, obj, note, text, local, fetched)
+                taken = True
+            except _REFUSALS as exc:
+                refusals.append(exc)
+    finally:
+        await media.discard_unattached(ctx, fetched.object_keys)
     if refusals and not taken:
         raise _first(refusals)
+    return fetched
 
 
-async def _create_copy(ctx: Context, remote: User, obj: dict[str, Any], note: str, text: str, user_id: int) -> bool:
-    """USER_ID's copy of the Note, made unless they have one; False when they are not a user
-    who receives messages here (unknown, remote, disabled)."""
-    local = await ctx.db.read(_getter(user_id))
-    if local is None or local.is_remote or local.is_disabled:
-        return False
-    if await ctx.db.read(lambda conn: federation_content_q.note_copy_for(conn, note, user_id)) is not None:
-        return True
+def _copy_finder(note: str, user_id: int) -> Callable[[apsw.Connection], federation_content_q.NoteCopy | None]:
+    return lambda conn: federation_content_q.note_copy_for(conn, note, user_id)
+
+
+async def _create_copy(ctx: Context, remote: User, obj: dict[str, Any], note: str, text: str, local: User,
+                       fetched: remote_media.Fetched) -> None:
+    """LOCAL's copy of the Note, carrying the FETCHED files as attachments."""
     chat = await chats.create_chat(ctx, remote, type="private", member_ids=[local.id])
     reply = await ctx.db.read(_replier(ctx, chat.id, obj.get("inReplyTo")))
-    view, _ = await messages.send(ctx, remote, chat_id=chat.id, type_="text", text=text,
+    files = fetched.stored
+    kind = _message_type(files)
+    view, _ = await messages.send(ctx, remote, chat_id=chat.id, type_=kind,
+                                  text=text if kind == "text" or not is_blank(text) else None,
                                   client_message_id=copy_client_id(note, chat.id), reply_to_message_id=reply)
     # A second transaction: should it be lost, the activity is not marked seen, and its
-    # redelivery finds the message by its client_message_id (messages.send answers it) and adds the row.
-    message_id = view.message.id
-    await ctx.db.write(lambda conn: federation_content_q.add_note_copy(conn, note, message_id))
-    return True
+    # redelivery finds the message by its client_message_id (messages.send answers it) and adds
+    # the row and the files (fetched again).
+    message = view.message
+    now = ctx.clock.time()
+
+    def copy_txn(conn: apsw.Connection) -> None:
+        federation_content_q.add_note_copy(conn, note, message.id)
+        if media.attach_fetched_txn(conn, message.id, message.chat_id, remote.id, files, now):
+            federation_content_q.set_media_links(conn, message.id, fetched.failed_lines)
+    await ctx.db.write(copy_txn)
 
 
 async def _copies(ctx: Context, note_id: str) -> list[federation_content_q.NoteCopy]:
@@ -316,20 +359,67 @@ async def _update_note(ctx: Context, remote: User, obj: dict[str, Any]) -> None:
     """An edit, or new attachments, applied to every copy of the Note. Deliveries are not ordered,
     so an Update may come before the Create of its Note: it then makes the copies (with the newest
     content; the Create that follows finds them stored and changes nothing); and an Update older
-    (by `updated`) than one applied to a copy before changes nothing there."""
+    (by `updated`) than one applied to a copy before changes nothing there.
+
+    Files: a copy that has none yet gets the Note's files now (fetched as for a Create: how a
+    caption's files arrive when they were attached after it was sent); a copy that has its files
+    keeps them as they are (nothing is fetched again or removed), and its text keeps the links of
+    the files that could not be fetched then."""
     _check_author(remote, obj)
     note = _id_of(obj)
-    await _create_note(ctx, remote, obj)  # the copies of recipients who have none yet
+    made = await _create_note(ctx, remote, obj)  # the copies of recipients who have none yet
     version = _version(obj)
-    text = _message_text(ctx, obj)
+    items = attachment_items(obj)
+    # files fetched once for every copy; those the new copies could not get are not fetched again
+    fetched: list[remote_media.Fetched] = [made] if made is not None and not made.stored else []
 
     async def edit(copy: federation_content_q.NoteCopy) -> None:
         if version is not None and copy.version is not None and version <= copy.version:
             return
-        await messages.edit(ctx, remote, copy.message_id, text)
+        lines: list[str] | None = copy.media_links.split("\n") if copy.media_links else []
+        if copy.media_links is None and items:
+            if not fetched:
+                fetched.append(await remote_media.fetch(ctx, remote, items))
+            lines = fetched[0].failed_lines if await _add_files(ctx, remote, copy, fetched[0]) else None
+        text = _message_text(ctx, obj, lines)
+        message = await ctx.db.read(lambda conn: messages_q.get(conn, copy.message_id))
+        if message is not None and (text or message.type == "text" or not is_blank(message.text or "")):
+            await messages.edit(ctx, remote, copy.message_id, text)
         if version is not None:
             await ctx.db.write(lambda conn: federation_content_q.set_note_version(conn, copy.message_id, version))
-    await _each_copy(await _copies(ctx, note), edit)
+    try:
+        await _each_copy(await _copies(ctx, note), edit)
+    finally:
+        if fetched and fetched[0] is not made:
+            await media.discard_unattached(ctx, fetched[0].object_keys)
+
+
+async def _add_files(ctx: Context, remote: User, copy: federation_content_q.NoteCopy,
+                     fetched: remote_media.Fetched) -> bool:
+    """Attach the FETCHED files to COPY, which had none: a text message becomes one of their type,
+    and the chat hears message_updated. False when there was nothing to attach."""
+    files = fetched.stored
+    now = ctx.clock.time()
+
+    def add_txn(conn: apsw.Connection) -> messages.MessageEvent | None:
+        message = messages_q.get(conn, copy.message_id)
+        if message is None or not media.attach_fetched_txn(conn, message.id, message.chat_id, remote.id, files, now):
+            return None
+        federation_content_q.set_media_links(conn, message.id, fetched.failed_lines)
+        kind = _message_type(files)
+        if message.type == kind:
+            return None
+        conn.execute("UPDATE messages SET type = ? WHERE id = ?", (kind, message.id))
+        after = messages_q.get(conn, message.id)
+        assert after is not None
+        return messages.updated_txn(conn, remote.id, after)
+
+    if not files:
+        return False
+    event = await ctx.db.write(add_txn)
+    if event is not None:
+        messages.publish(ctx, [event])
+    return True
 
 
 async def _each_copy(copies: list[federation_content_q.NoteCopy],

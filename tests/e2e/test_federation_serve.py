@@ -2,8 +2,9 @@
 resolve each other's users, exchange direct messages both ways (replies included) seen live over
 WebSocket, and a message sent while the other server is down arrives after it restarts; follows and
 unfollows show on both sides and a block ends them; edits, deletes for everyone and reactions
-appear live on the other side; an attachment's Document link downloads the file from its server
-until it expires, and an altered link does not. With three servers, a profile change reaches two
+appear live on the other side; an attachment arrives as a file of the other server (fetched from
+its signed Document link), and one too large to fetch as that link, which downloads the file from
+its server until it expires (an altered link does not). With three servers, a profile change reaches two
 followers on one server with one POST to its shared inbox, and a follower on the third."""
 from __future__ import annotations
 
@@ -142,7 +143,8 @@ async def test_follows_edits_deletes_reactions_and_attachments_over_the_wire(
     ttl = 8  # A's Document links expire this soon, so the test sees one expire
     a: ServerProcess = start_server(dirs[0], "--port", str(pa),
                                     env={**_env(pa), "PUFFERD_FEDERATION_ATTACHMENT_URL_TTL_SECONDS": str(ttl)})
-    b: ServerProcess = start_server(dirs[1], "--port", str(pb), env=_env(pb))
+    b: ServerProcess = start_server(dirs[1], "--port", str(pb),
+                                    env={**_env(pb), "PUFFERD_FEDERATION_MEDIA_MAX_BYTES": "8000"})
     alice_handle, bob_handle = f"{ADMIN_USERNAME}@127.0.0.1:{pa}", f"{ADMIN_USERNAME}@127.0.0.1:{pb}"
     async with aiohttp.ClientSession() as http:
         async def api(server: ServerProcess, method: str, path: str, expect: int = 200, **kw) -> object:
@@ -155,20 +157,44 @@ async def test_follows_edits_deletes_reactions_and_attachments_over_the_wire(
         ws_a = await http.ws_connect(f"{a.base_url}/api/v1/ws", headers=a.headers())
         ws_b = await http.ws_connect(f"{b.base_url}/api/v1/ws", headers=b.headers())
 
-        # an attachment: A uploads and attaches a file; B gets a message whose text links to it
+        async def send_file(name: str, data: bytes) -> None:
+            ticket = await api(a, "POST", "/api/v1/media/upload-url",
+                               json={"file_name": name, "file_type": "image/png", "file_size": len(data)})
+            async with http.put(ticket["upload_url"], data=data, headers=ticket["required_headers"]) as resp:
+                assert resp.status == 200, await resp.text()
+            picture = await api(a, "POST", "/api/v1/messages", 201, json={"chat_id": chat_a, "type": "image"})
+            await api(a, "POST", "/api/v1/media/attachments", json={
+                "message_id": picture["id"], "file_url": ticket["file_url"], "file_type": "image/png",
+                "file_size": len(data)})
+
+        # an attachment: A uploads and attaches a file; B fetches it from A's signed Document link
+        # and shows it as an attachment of its own, whose bytes are the original's
         data = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16
-        ticket = await api(a, "POST", "/api/v1/media/upload-url",
-                           json={"file_name": "cat.png", "file_type": "image/png", "file_size": len(data)})
-        async with http.put(ticket["upload_url"], data=data, headers=ticket["required_headers"]) as resp:
-            assert resp.status == 200, await resp.text()
-        picture = await api(a, "POST", "/api/v1/messages", 201, json={"chat_id": chat_a, "type": "image"})
-        await api(a, "POST", "/api/v1/media/attachments", json={
-            "message_id": picture["id"], "file_url": ticket["file_url"], "file_type": "image/png",
-            "file_size": len(data)})
+        await send_file("cat.png", data)
         got = await _frame(ws_b, "message_created", {})
         chat_b = got["chat_id"]
-        assert got["text"].startswith("cat.png (http://127.0.0.1:") and got["text"].endswith(")"), got
-        link = got["text"][len("cat.png ("):-1]
+        assert got["type"] == "image" and got["text"] is None, got
+        # (attached in the transaction right after the message's: the list may lag it by a moment)
+        files = await _until(lambda: api(b, "GET", f"/api/v1/media/chats/{chat_b}/attachments"))
+        assert [(f["message_id"], f["file_type"], f["file_size"]) for f in files] == [
+            (got["id"], "image/png", len(data))], files
+        assert files[0]["file_url"].startswith(b.base_url + "/media/bucket/uploads/")
+        async with http.get(files[0]["file_url"], headers=b.headers()) as resp:
+            assert resp.status == 200 and await resp.read() == data
+            assert resp.headers["Content-Type"] == "image/png"
+        signed = await api(b, "POST", "/api/v1/media/download-url", json={"file_url": files[0]["file_url"]})
+        async with http.get(signed["download_url"]) as resp:
+            assert resp.status == 200 and await resp.read() == data
+
+        # a file larger than B fetches (federation_media_max_bytes) stays a link in the text
+        big = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64
+        await send_file("big.png", big)
+        got = await _frame(ws_b, "message_created", {})
+        assert got["chat_id"] == chat_b and got["type"] == "text", got
+        assert got["text"].startswith("big.png (http://127.0.0.1:") and got["text"].endswith(")"), got
+        assert len(await api(b, "GET", f"/api/v1/media/chats/{chat_b}/attachments")) == 1
+        link = got["text"][len("big.png ("):-1]
+        data = big
         async with http.get(link) as resp:  # no credential but the link
             assert resp.status == 200 and await resp.read() == data
         altered = link.replace("sig=", "sig=A") if "sig=A" not in link else link.replace("sig=A", "sig=B")

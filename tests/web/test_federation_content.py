@@ -27,7 +27,9 @@ def settings_overrides() -> dict[str, object]:
     return {"federation_enabled": True, "federation_allow_http": True,
             "federation_allow_private_addresses": True, "public_url": "http://local.test",
             "server_name": "local.test", "access_token_ttl_seconds": 30 * DAY,
-            "federation_queue_interval_seconds": 3600, "federation_attachment_url_ttl_seconds": 3 * DAY}
+            "federation_queue_interval_seconds": 3600, "federation_attachment_url_ttl_seconds": 3 * DAY,
+            # incoming files are not fetched here (they stay links): test_federation_remote_media.py fetches
+            "federation_media_max_bytes": 0}
 
 
 @pytest.fixture
