@@ -15,7 +15,9 @@ from aiohttp import web
 
 from pufferd import media
 from pufferd.federation import actors, signatures
+from pufferd.federation.content import RemoteAttachment
 from pufferd.federation.http import Fetcher
+from pufferd.federation.remote_media import file_name
 from pufferd.web.keys import CTX
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -182,8 +184,8 @@ async def test_a_notes_files_become_attachments_and_downloads(client, alice, rem
     signature = remote.hits["cat.png"][0]["Signature"]
     assert 'keyId="http://local.test/ap/actor' in signature
     # files of the sender's shadow user: one object and blob each, nothing else
-    assert await _stored(client) == (2, 2, 2, (await _stored(client))[3])
-    assert len((await _stored(client))[3]) == 2
+    objects, attachments, blobs, on_disk = await _stored(client)
+    assert (objects, attachments, blobs, len(on_disk)) == (2, 2, 2, 2)
     ctx = client.app[CTX]
     owners = await ctx.db.read(lambda conn: {r["uploader_id"] for r in conn.execute(
         "SELECT uploader_id FROM media_objects")})
@@ -278,3 +280,28 @@ async def test_an_update_brings_the_files_a_copy_lacks_and_keeps_those_it_has(cl
     assert len(remote.hits["cat.png"]) == 1
     objects, attachments, blobs, on_disk = await _stored(client)
     assert (objects, attachments, blobs, len(on_disk)) == (1, 1, 1, 1)
+
+
+@pytest.mark.parametrize(("claimed", "head", "stored"), [
+    ("image/png", PNG[:512], "image/png"),
+    ("image/jpeg", PNG[:512], "image/png"),  # the bytes win over the claim
+    ("", JPEG[:512], "image/jpeg"),
+    ("audio/webm", b"\x1a\x45\xdf\xa3" + b"webm" + bytes(100), "audio/webm"),  # a claim the bytes bear out
+    ("text/plain", b"hello", "text/plain"),
+    ("text/html", b"<p>hello</p>", "text/plain"),  # served as plain text, never as HTML
+    ("image/png", b"<p>hello</p>", None),  # looks like text but claims an image: refused
+    ("image/gif", b"GIF89a" + bytes(10), None),  # not on the allow-list
+    ("image/png", b"", None),
+])
+def test_the_stored_type_is_what_the_bytes_are(claimed, head, stored):
+    assert media.fetched_type(claimed, head) == stored
+
+
+@pytest.mark.parametrize(("name", "url", "expected"), [
+    ("cat.png", "https://x.test/m/abc.png", "cat.png"),
+    ("A long description of the picture", "https://x.test/m/abc%20d.png?x=1", "abc d.png"),
+    ("", "https://x.test/m/", "attachment"),
+    ("../../etc/passwd.txt", "https://x.test/m/a", "attachment"),
+])
+def test_a_fetched_file_is_named_by_its_name_or_url(name, url, expected):
+    assert file_name(RemoteAttachment(url=url, name=name, media_type="", line="")) == expected
