@@ -333,13 +333,18 @@ class NotAUser(NotFound):
         self.doc = doc
 
 
+# the names of the server actors of Misskey and the servers built on it (relay.actor follows relays)
+SERVER_ACTOR_NAMES = ("instance.actor", "relay.actor")
+
+
 def is_instance_actor(doc: dict[str, Any]) -> bool:
     """DOC is a server's own actor: an Application or Service named after its host, as Mastodon's,
-    GoToSocial's and ours are (a bot account is a Service too, but named otherwise)."""
+    GoToSocial's and ours are, or by one of SERVER_ACTOR_NAMES (a bot account is a Service too,
+    but named otherwise)."""
     name = doc.get("preferredUsername")
     parts = urlsplit(str(doc.get("id") or ""))
     return (doc.get("type") in ("Application", "Service") and isinstance(name, str)
-            and name.lower() in (parts.netloc.lower(), (parts.hostname or "").lower()))
+            and name.lower() in (parts.netloc.lower(), (parts.hostname or "").lower(), *SERVER_ACTOR_NAMES))
 
 
 def public_key_of(doc: dict[str, Any]) -> tuple[str, str] | None:

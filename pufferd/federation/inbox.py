@@ -7,8 +7,9 @@ actor's published key is the signing key (fetched once and cached; refetched onc
 not match or does not verify, for key rotation); the same signature is never accepted twice.
 Then the domain list (403) and the per-host rate limit (429). An activity id applied before is
 answered 202 and changes nothing (a redelivery). An activity of a server's instance actor (an
-Application or Service named after its host) is verified with the key of its document, answered
-202 and ignored: it is no user, so it gets no shadow user (user search would show one).
+Application or Service named after its host, or as Misskey names its own) is verified with the key
+of its document, answered 202 and ignored: it is no user, so it gets no shadow user (user search
+would show one).
 
 Applying maps remote activity onto the domain functions local users go through: a Note becomes a
 message of the private chat with the remote user (chats.create_chat, messages.send/edit/delete),
