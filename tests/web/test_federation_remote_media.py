@@ -230,6 +230,23 @@ async def test_a_file_that_cannot_be_fetched_stays_a_link(client, alice, remote,
         assert other.hits == {}  # refused before any request
 
 
+@pytest.mark.parametrize("limit", ["quota", "disk"])
+async def test_the_senders_quota_and_the_free_disk_minimum_keep_files_out(client, alice, remote, remote_key, limit):
+    """The files of a remote sender count against user_storage_quota_bytes like a local user's,
+    and min_free_disk_bytes holds for them too: refused files stay links, nothing is stored."""
+    key, _ = remote_key
+    s = client.app[CTX].settings
+    if limit == "quota":
+        s.user_storage_quota_bytes = len(PNG) - 1  # a runtime setting: changed in place
+    else:
+        s.min_free_disk_bytes = 1 << 62
+    await _deliver(client, key, remote, _note(remote, [alice.id], [(remote.file("cat.png"), "image/png", "cat.png")],
+                                              text="over the limit"))
+    msg = await _only_message(client, alice)
+    assert msg["type"] == "text" and msg["text"] == f"over the limit\n\ncat.png ({remote.file('cat.png')})", msg
+    assert await _stored(client) == (0, 0, 0, [])
+
+
 async def test_nothing_fetchable_leaves_a_text_message_and_nothing_stored(client, alice, remote, remote_key):
     key, _ = remote_key
     await _deliver(client, key, remote, _note(remote, [alice.id], [(remote.file("gone.png"), "image/png", "")]))
