@@ -23,7 +23,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,7 @@ from pufferd.db.chats_q import Audience
 from pufferd.db.messages_q import Cursors, Message, ReactionCount, Receipts
 from pufferd.db.notifications_q import Notification
 from pufferd.db.users_q import User
-from pufferd.errors import Conflict, DomainError, NotFound, RateLimited, field_error
+from pufferd.errors import Conflict, NotFound, RateLimited, field_error
 from pufferd.realtime.bus import Event
 from pufferd.text import is_blank
 
@@ -233,13 +233,17 @@ def _hit_limits(ctx: Context, user_id: int, chat_id: int, text: str | None) -> t
 
 async def send(ctx: Context, author: User, *, chat_id: int, type_: str, text: str | None,
                client_message_id: str | None = None, reply_to_message_id: int | None = None,
+               with_message: Callable[[apsw.Connection, Message], None] | None = None,
                ) -> tuple[MessageView, bool]:
     """Send a message; return it and whether it was created now (False: the same
     client_message_id from the same sender was already stored, and that message is returned).
 
     Idempotency is decided inside the write transaction: the lookup and the insert (whose
     ON CONFLICT clause rests on UNIQUE(sender_id, client_message_id)) run on the single writer, so
-    concurrent retries store one message and all get it back.
+    concurrent retries store one message and all get it back. WITH_MESSAGE, when given, runs in
+    that transaction with the message, new or stored before, so what it writes beside the message
+    (a federated Note's copy row and files) is there exactly when the message is; it must be
+    idempotent.
     """
     check_content(ctx, type_, text)
     usernames = mentioned_usernames(text)
@@ -252,6 +256,8 @@ async def send(ctx: Context, author: User, *, chat_id: int, type_: str, text: st
         assert existing is not None  # the UNIQUE index found it
         if existing.chat_id != chat_id:
             raise Conflict("client_message_id was already used for a message in another chat")
+        if with_message is not None:
+            with_message(conn, existing)
         return views(conn, author.id, [existing])[0], None
 
     def send_txn(conn: apsw.Connection) -> tuple[MessageView, MessageEvent | None]:
@@ -274,11 +280,13 @@ async def send(ctx: Context, author: User, *, chat_id: int, type_: str, text: st
             return replay(conn, messages_q.by_client_id(conn, author.id, client_message_id))
         from pufferd.federation import outgoing as federation_out  # on first use (issue 17)
         federation_out.message_txn(ctx, conn, "create", event.view.message, list(audience.user_ids), now)
+        if with_message is not None:
+            with_message(conn, event.view.message)
         return event.view, event
 
     try:
         view, event = await ctx.db.write(send_txn)
-    except DomainError:
+    except BaseException:  # nothing was stored: the same text may be sent again at once
         if dup_key is not None:
             ctx.limiter.reset("messages-duplicate", dup_key)
         raise

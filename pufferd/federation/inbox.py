@@ -32,6 +32,7 @@ from pufferd.context import Context
 from pufferd.db import federation_content_q, federation_q, messages_q, users_q
 from pufferd.db.federation_q import RemoteActor
 from pufferd.db.media_q import MediaObject
+from pufferd.db.messages_q import Message
 from pufferd.db.users_q import User
 from pufferd.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from pufferd.federation import actors, delivery, outgoing, reactions, remote_media, signatures
@@ -308,20 +309,18 @@ async def _create_copy(ctx: Context, remote: User, obj: dict[str, Any], note: st
     reply = await ctx.db.read(_replier(ctx, chat.id, obj.get("inReplyTo")))
     files = fetched.stored
     kind = _message_type(files)
-    view, _ = await messages.send(ctx, remote, chat_id=chat.id, type_=kind,
-                                  text=text if kind == "text" or not is_blank(text) else None,
-                                  client_message_id=copy_client_id(note, chat.id), reply_to_message_id=reply)
-    # A second transaction: should it be lost, the activity is not marked seen, and its
-    # redelivery finds the message by its client_message_id (messages.send answers it) and adds
-    # the row and the files (fetched again).
-    message = view.message
     now = ctx.clock.time()
 
-    def copy_txn(conn: apsw.Connection) -> None:
+    def copy_txn(conn: apsw.Connection, message: Message) -> None:
+        """In the message's transaction: the copy's row and its files (both idempotent: a
+        redelivery finds the message by its client_message_id and adds what is missing)."""
         federation_content_q.add_note_copy(conn, note, message.id)
         if media.attach_fetched_txn(conn, message.id, message.chat_id, remote.id, files, now):
             federation_content_q.set_media_links(conn, message.id, fetched.failed_lines)
-    await ctx.db.write(copy_txn)
+    await messages.send(ctx, remote, chat_id=chat.id, type_=kind,
+                        text=text if kind == "text" or not is_blank(text) else None,
+                        client_message_id=copy_client_id(note, chat.id), reply_to_message_id=reply,
+                        with_message=copy_txn)
 
 
 async def _copies(ctx: Context, note_id: str) -> list[federation_content_q.NoteCopy]:

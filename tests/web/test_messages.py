@@ -291,3 +291,37 @@ async def test_text_round_trips_intact(client, alice, bob, text):
     assert sent["text"] == text
     resp = await client.get(f"/api/v1/messages/{chat}", headers=bob.headers)
     assert [m["text"] for m in await resp.json()] == [text]
+
+
+async def test_what_a_caller_writes_with_the_message_shares_its_transaction(client, alice, bob):
+    """messages.send(with_message=...): the hook runs in the message's transaction, for a new
+    message and for one found by its client_message_id; when it fails, no message is stored."""
+    from pufferd import messages
+    from pufferd.db import users_q
+
+    ctx = client.app[CTX]
+    chat = await make_chat(client, alice, bob)
+    author = await ctx.db.read(lambda conn: users_q.get(conn, alice.id))
+    seen: list[int] = []
+
+    def failing(conn, message) -> None:
+        conn.execute("CREATE TABLE side_rows(message_id INTEGER)")
+        raise RuntimeError("the hook failed")
+
+    with pytest.raises(RuntimeError):
+        await messages.send(ctx, author, chat_id=chat, type_="text", text="all or nothing",
+                            client_message_id="with-hook-1", with_message=failing)
+    rows = await db_rows(client, "SELECT id FROM messages WHERE client_message_id = 'with-hook-1'")
+    assert rows == []
+    assert await db_rows(client, "SELECT name FROM sqlite_master WHERE name = 'side_rows'") == []
+
+    def recording(conn, message) -> None:
+        assert conn.execute("SELECT count(*) AS n FROM messages WHERE id = ?", (message.id,)).fetchone()["n"] == 1
+        seen.append(message.id)
+
+    first, created = await messages.send(ctx, author, chat_id=chat, type_="text", text="all or nothing",
+                                         client_message_id="with-hook-1", with_message=recording)
+    again, created_again = await messages.send(ctx, author, chat_id=chat, type_="text", text="all or nothing",
+                                               client_message_id="with-hook-1", with_message=recording)
+    assert (created, created_again) == (True, False)
+    assert seen == [first.message.id, first.message.id] and again.message.id == first.message.id
