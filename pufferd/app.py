@@ -46,7 +46,8 @@ def make_context(settings: Settings, *, clock: Clock | None = None) -> Context:
                    hasher=PasswordHasher(settings.bcrypt_rounds, settings.bcrypt_concurrency, settings.bcrypt_nice),
                    limiter=Limiter(clock), presence=Presence(), mailer=make_mailer(settings),
                    auth_cache=AuthCache(settings.auth_cache_seconds, clock),
-                   blobs=LocalBlobStore(settings.blobs_dir, keys.derive("blob encryption")))
+                   blobs=LocalBlobStore(settings.blobs_dir, keys.derive("blob encryption"),
+                                        direct_io=settings.blob_direct_io))
 
 
 def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:

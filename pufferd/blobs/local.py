@@ -34,14 +34,15 @@ TMP = "tmp"
 
 
 class LocalBlobStore:
-    def __init__(self, root: Path, key: bytes, *, workers: int = 4, direct_io: bool = True) -> None:
+    def __init__(self, root: Path, key: bytes, *, workers: int = 4, direct_io: bool = False) -> None:
         if len(key) != 32:
             raise ValueError("blob key must be 32 bytes")
         self.root = Path(root)
         self.tmp = self.root / TMP
         self._key = key
-        # new blobs are written with O_DIRECT where the file system allows it (see outfile.py);
-        # False sends them through the page cache, as on a file system without O_DIRECT
+        # DIRECT_IO: new blobs are written with O_DIRECT where the file system allows it (see
+        # outfile.py); by default they go through the page cache with early write-back (the
+        # setting blob_direct_io; bench/BENCHMARKS.md, "Uploads at disk speed")
         self.direct_io = direct_io
         self._workers = workers
         self._executor: ThreadPoolExecutor | None = None
