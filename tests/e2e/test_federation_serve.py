@@ -10,33 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import time
 from pathlib import Path
 
 import aiohttp
 from e2e_support import ADMIN_USERNAME, ServerProcess
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(port: int) -> dict[str, str]:
-    return {"PUFFERD_FEDERATION_ENABLED": "1", "PUFFERD_FEDERATION_ALLOW_HTTP": "1",
-            "PUFFERD_FEDERATION_ALLOW_PRIVATE_ADDRESSES": "1", "PUFFERD_SERVER_NAME": f"127.0.0.1:{port}",
-            "PUFFERD_PUBLIC_URL": f"http://127.0.0.1:{port}", "PUFFERD_FEDERATION_RETRY_BASE_SECONDS": "0.5",
-            "PUFFERD_FEDERATION_RETRY_MAX_SECONDS": "1", "PUFFERD_FEDERATION_QUEUE_INTERVAL_SECONDS": "0.5"}
-
-
-async def _event(ws: aiohttp.ClientWebSocketResponse, type_: str, text: str, timeout: float = 20) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = await asyncio.wait_for(ws.receive_json(), deadline - time.monotonic())
-        if msg.get("type") == type_ and msg["data"].get("text") == text:
-            return msg["data"]  # type: ignore[no-any-return]
+from federation_support import federation_env, free_port, next_event, until
 
 
 async def test_two_servers_exchange_direct_messages(template_init_dir: Path, tmp_path: Path, start_server) -> None:
@@ -45,9 +24,9 @@ async def test_two_servers_exchange_direct_messages(template_init_dir: Path, tmp
         d = tmp_path / name
         shutil.copytree(template_init_dir, d)
         dirs.append(d)
-    pa, pb = _free_port(), _free_port()
-    a: ServerProcess = start_server(dirs[0], "--port", str(pa), env=_env(pa))
-    b: ServerProcess = start_server(dirs[1], "--port", str(pb), env=_env(pb))
+    pa, pb = free_port(), free_port()
+    a: ServerProcess = start_server(dirs[0], "--port", str(pa), env=federation_env(pa))
+    b: ServerProcess = start_server(dirs[1], "--port", str(pb), env=federation_env(pb))
     async with aiohttp.ClientSession() as http:
         # identity: WebFinger and NodeInfo
         async with http.get(f"{b.base_url}/.well-known/webfinger",
@@ -72,7 +51,7 @@ async def test_two_servers_exchange_direct_messages(template_init_dir: Path, tmp
                              json={"chat_id": chat_a, "type": "text", "text": "hello from A <b>plain</b>"}) as resp:
             assert resp.status == 201, await resp.text()
             first = await resp.json()
-        got = await _event(ws_b, "message_created", "hello from A <b>plain</b>")
+        got = await next_event(ws_b, "message_created", {"text": "hello from A <b>plain</b>"})
         assert got["text"] == "hello from A <b>plain</b>"
         chat_b = got["chat_id"]
 
@@ -81,7 +60,7 @@ async def test_two_servers_exchange_direct_messages(template_init_dir: Path, tmp
                              json={"chat_id": chat_b, "type": "text", "text": "hi back",
                                    "reply_to_message_id": got["id"]}) as resp:
             assert resp.status == 201, await resp.text()
-        back = await _event(ws_a, "message_created", "hi back")
+        back = await next_event(ws_a, "message_created", {"text": "hi back"})
         assert back["text"] == "hi back" and back["chat_id"] == chat_a
         assert back["reply_to_message_id"] == first["id"]
 
@@ -100,7 +79,7 @@ async def test_two_servers_exchange_direct_messages(template_init_dir: Path, tmp
                             params={"state": "pending"}) as resp:
             assert resp.status == 200
             assert any(r["activity_type"] == "Create" and r["attempts"] >= 1 for r in await resp.json())
-        b = start_server(dirs[1], "--port", str(pb), env=_env(pb))
+        b = start_server(dirs[1], "--port", str(pb), env=federation_env(pb))
         deadline = time.monotonic() + 30
         texts: list[str] = []
         while time.monotonic() < deadline:
@@ -113,25 +92,6 @@ async def test_two_servers_exchange_direct_messages(template_init_dir: Path, tmp
         await ws_a.close()
 
 
-async def _frame(ws: aiohttp.ClientWebSocketResponse, type_: str, match: dict, timeout: float = 20) -> dict:
-    """The next event of TYPE_ whose data has MATCH's items, skipping others."""
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = await asyncio.wait_for(ws.receive_json(), deadline - time.monotonic())
-        if msg.get("type") == type_ and all(msg["data"].get(k) == v for k, v in match.items()):
-            return msg["data"]  # type: ignore[no-any-return]
-
-
-async def _until(probe, timeout: float = 20):
-    """Poll PROBE (an async function) until it answers something truthy; that answer."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = await probe()
-        if got or time.monotonic() > deadline:
-            return got
-        await asyncio.sleep(0.2)
-
-
 async def test_follows_edits_deletes_reactions_and_attachments_over_the_wire(
         template_init_dir: Path, tmp_path: Path, start_server) -> None:
     dirs = []
@@ -139,12 +99,12 @@ async def test_follows_edits_deletes_reactions_and_attachments_over_the_wire(
         d = tmp_path / name
         shutil.copytree(template_init_dir, d)
         dirs.append(d)
-    pa, pb = _free_port(), _free_port()
+    pa, pb = free_port(), free_port()
     ttl = 8  # A's Document links expire this soon, so the test sees one expire
     a: ServerProcess = start_server(dirs[0], "--port", str(pa),
-                                    env={**_env(pa), "PUFFERD_FEDERATION_ATTACHMENT_URL_TTL_SECONDS": str(ttl)})
+                                    env={**federation_env(pa), "PUFFERD_FEDERATION_ATTACHMENT_URL_TTL_SECONDS": str(ttl)})
     b: ServerProcess = start_server(dirs[1], "--port", str(pb),
-                                    env={**_env(pb), "PUFFERD_FEDERATION_MEDIA_MAX_BYTES": "8000"})
+                                    env={**federation_env(pb), "PUFFERD_FEDERATION_MEDIA_MAX_BYTES": "8000"})
     alice_handle, bob_handle = f"{ADMIN_USERNAME}@127.0.0.1:{pa}", f"{ADMIN_USERNAME}@127.0.0.1:{pb}"
     async with aiohttp.ClientSession() as http:
         async def api(server: ServerProcess, method: str, path: str, expect: int = 200, **kw) -> object:
@@ -171,11 +131,11 @@ async def test_follows_edits_deletes_reactions_and_attachments_over_the_wire(
         # and shows it as an attachment of its own, whose bytes are the original's
         data = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16
         await send_file("cat.png", data)
-        got = await _frame(ws_b, "message_created", {})
+        got = await next_event(ws_b, "message_created", {})
         chat_b = got["chat_id"]
         assert got["type"] == "image" and got["text"] is None, got
         # (attached in the transaction right after the message's: the list may lag it by a moment)
-        files = await _until(lambda: api(b, "GET", f"/api/v1/media/chats/{chat_b}/attachments"))
+        files = await until(lambda: api(b, "GET", f"/api/v1/media/chats/{chat_b}/attachments"))
         assert [(f["message_id"], f["file_type"], f["file_size"]) for f in files] == [
             (got["id"], "image/png", len(data))], files
         assert files[0]["file_url"].startswith(b.base_url + "/media/bucket/uploads/")
@@ -189,7 +149,7 @@ async def test_follows_edits_deletes_reactions_and_attachments_over_the_wire(
         # a file larger than B fetches (federation_media_max_bytes) stays a link in the text
         big = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64
         await send_file("big.png", big)
-        got = await _frame(ws_b, "message_created", {})
+        got = await next_event(ws_b, "message_created", {})
         assert got["chat_id"] == chat_b and got["type"] == "text", got
         assert got["text"].startswith("big.png (http://127.0.0.1:") and got["text"].endswith(")"), got
         assert len(await api(b, "GET", f"/api/v1/media/chats/{chat_b}/attachments")) == 1
@@ -213,36 +173,36 @@ async def test_follows_edits_deletes_reactions_and_attachments_over_the_wire(
             return any(r["user"]["username"] == handle and r["state"] == "accepted" for r in rows)
         for server, kind, handle in ((a, "following", bob_handle), (b, "followers", alice_handle),
                                      (b, "following", alice_handle), (a, "followers", bob_handle)):
-            assert await _until(lambda s=server, k=kind, h=handle: listed(s, k, h)), (kind, a.log()[-2000:])
+            assert await until(lambda s=server, k=kind, h=handle: listed(s, k, h)), (kind, a.log()[-2000:])
         # A unfollows: gone on both sides
         await api(a, "POST", "/api/v1/federation/unfollow", json={"handle": bob_handle})
         assert await api(a, "GET", "/api/v1/federation/following") == []
 
         async def no_followers_at_b() -> bool:
             return not await listed(b, "followers", alice_handle)
-        assert await _until(no_followers_at_b)
+        assert await until(no_followers_at_b)
 
         # an edit and a delete for everyone appear live on the other side
         sent = await api(a, "POST", "/api/v1/messages", 201, json={"chat_id": chat_a, "type": "text", "text": "draft"})
-        there = await _frame(ws_b, "message_created", {"text": "draft"})
+        there = await next_event(ws_b, "message_created", {"text": "draft"})
         await api(a, "PUT", f"/api/v1/messages/{sent['id']}", json={"text": "final"})
-        assert (await _frame(ws_b, "message_updated", {"id": there["id"]}))["text"] == "final"
+        assert (await next_event(ws_b, "message_updated", {"id": there["id"]}))["text"] == "final"
         await api(a, "DELETE", f"/api/v1/messages/{sent['id']}", 204, params={"for_all": "true"})
-        await _frame(ws_b, "message_deleted", {"message_id": there["id"], "chat_id": chat_b})
+        await next_event(ws_b, "message_deleted", {"message_id": there["id"], "chat_id": chat_b})
         history = await api(b, "GET", f"/api/v1/messages/{chat_b}")
         assert there["id"] not in [m["id"] for m in history]
 
         # reactions both ways, live, and taken back
         keep = await api(a, "POST", "/api/v1/messages", 201, json={"chat_id": chat_a, "type": "text", "text": "keep"})
-        keep_b = await _frame(ws_b, "message_created", {"text": "keep"})
+        keep_b = await next_event(ws_b, "message_created", {"text": "keep"})
         await api(b, "POST", f"/api/v1/messages/{keep_b['id']}/reactions/toggle", json={"emoji": "👍"})
-        seen = await _frame(ws_a, "reactions_updated", {"message_id": keep["id"], "emoji": "👍"})
+        seen = await next_event(ws_a, "reactions_updated", {"message_id": keep["id"], "emoji": "👍"})
         assert seen["reacted"] is True and seen["user_id"] == bob_at_a["id"]
         await api(a, "POST", f"/api/v1/messages/{keep['id']}/reactions/toggle", json={"emoji": "❤️"})
-        seen = await _frame(ws_b, "reactions_updated", {"message_id": keep_b["id"], "emoji": "❤️"})
+        seen = await next_event(ws_b, "reactions_updated", {"message_id": keep_b["id"], "emoji": "❤️"})
         assert seen["reacted"] is True
         await api(b, "POST", f"/api/v1/messages/{keep_b['id']}/reactions/toggle", json={"emoji": "👍"})
-        assert (await _frame(ws_a, "reactions_updated", {"message_id": keep["id"], "emoji": "👍"}))["reacted"] is False
+        assert (await next_event(ws_a, "reactions_updated", {"message_id": keep["id"], "emoji": "👍"}))["reacted"] is False
         assert await api(a, "GET", f"/api/v1/messages/{keep['id']}/reactions") == [
             {"emoji": "❤️", "count": 1, "reacted": True}]
 
@@ -251,7 +211,7 @@ async def test_follows_edits_deletes_reactions_and_attachments_over_the_wire(
 
         async def b_follows_nobody() -> bool:
             return await api(b, "GET", "/api/v1/federation/following") == []
-        assert await _until(b_follows_nobody), b.log()[-2000:]
+        assert await until(b_follows_nobody), b.log()[-2000:]
         assert await api(a, "GET", "/api/v1/federation/followers") == []
 
         # the attachment link has expired by now (or soon)
@@ -282,8 +242,8 @@ async def test_a_profile_update_reaches_followers_on_two_servers_once_per_shared
         d = tmp_path / name
         shutil.copytree(template_init_dir, d)
         dirs.append(d)
-    ports = [_free_port() for _ in dirs]
-    a, b, c = (start_server(d, "--port", str(p), env=_env(p)) for d, p in zip(dirs, ports, strict=True))
+    ports = [free_port() for _ in dirs]
+    a, b, c = (start_server(d, "--port", str(p), env=federation_env(p)) for d, p in zip(dirs, ports, strict=True))
     alice_handle = f"{ADMIN_USERNAME}@127.0.0.1:{ports[0]}"
     async with aiohttp.ClientSession() as http:
         async def api(server: ServerProcess, method: str, path: str, expect: int = 200, user: int = 1,
@@ -309,7 +269,7 @@ async def test_a_profile_update_reaches_followers_on_two_servers_once_per_shared
                 if await api(server, "GET", "/api/v1/federation/queue", params={"state": "pending"}):
                     return False
             return True
-        assert await _until(settled), a.log()[-3000:]
+        assert await until(settled), a.log()[-3000:]
 
         async def inbox_posts(server: ServerProcess) -> dict[str, float]:
             async with http.get(server.base_url + "/metrics") as resp:
@@ -324,8 +284,8 @@ async def test_a_profile_update_reaches_followers_on_two_servers_once_per_shared
             async def renamed(s: ServerProcess = server, uid: int = alice_there["id"]) -> bool:
                 got = await api(s, "GET", f"/api/v1/users/{uid}")
                 return (got["name"], got["bio"]) == ("Alice Renamed", "new bio")
-            assert await _until(renamed), server.log()[-3000:]
-        assert await _until(settled)
+            assert await until(renamed), server.log()[-3000:]
+        assert await until(settled)
         updates = [r for r in await api(a, "GET", "/api/v1/federation/queue") if r["activity_type"] == "Update"]
         assert len(updates) == 3 and {r["state"] for r in updates} == {"delivered"}
         assert len({r["activity_id"] for r in updates}) == 1  # one activity for the three followers

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -30,23 +29,11 @@ from typing import Any
 import aiohttp
 import pytest
 from e2e_support import ADMIN_USERNAME, ServerProcess
+from federation_support import federation_env, free_port, next_event, until
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements" / "federation-peer.txt"
 DRIVER = Path(__file__).with_name("federation_peer.py")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(port: int) -> dict[str, str]:
-    return {"PUFFERD_FEDERATION_ENABLED": "1", "PUFFERD_FEDERATION_ALLOW_HTTP": "1",
-            "PUFFERD_FEDERATION_ALLOW_PRIVATE_ADDRESSES": "1", "PUFFERD_SERVER_NAME": f"127.0.0.1:{port}",
-            "PUFFERD_PUBLIC_URL": f"http://127.0.0.1:{port}", "PUFFERD_FEDERATION_RETRY_BASE_SECONDS": "0.5",
-            "PUFFERD_FEDERATION_RETRY_MAX_SECONDS": "1", "PUFFERD_FEDERATION_QUEUE_INTERVAL_SECONDS": "0.5"}
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +74,7 @@ class Peer:
 
     def __init__(self, python: Path, directory: Path) -> None:
         self.python, self.directory = python, directory
-        self.port = _free_port()
+        self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.actor_url = f"{self.base_url}/actor"
         self.log = directory / "peer.log"
@@ -160,27 +147,10 @@ def peer(peer_python: Path, tmp_path: Path) -> Iterator[Peer]:
     started.stop()
 
 
-async def _frame(ws: aiohttp.ClientWebSocketResponse, type_: str, match: dict, timeout: float = 20) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = await asyncio.wait_for(ws.receive_json(), deadline - time.monotonic())
-        if msg.get("type") == type_ and all(msg["data"].get(k) == v for k, v in match.items()):
-            return msg["data"]  # type: ignore[no-any-return]
-
-
-async def _until(probe, timeout: float = 20):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = await probe()
-        if got or time.monotonic() > deadline:
-            return got
-        await asyncio.sleep(0.2)
-
-
 async def test_a_third_party_server_exchanges_messages_and_follows(initialised_dir: Path, start_server,
                                                                      peer: Peer) -> None:
-    port = _free_port()
-    server: ServerProcess = start_server(initialised_dir, "--port", str(port), env=_env(port))
+    port = free_port()
+    server: ServerProcess = start_server(initialised_dir, "--port", str(port), env=federation_env(port))
     handle = f"{ADMIN_USERNAME}@127.0.0.1:{port}"
     peer_handle = f"actor@127.0.0.1:{peer.port}"
     async with aiohttp.ClientSession() as http:
@@ -215,7 +185,7 @@ async def test_a_third_party_server_exchanges_messages_and_follows(initialised_d
         sent = peer.act("send", f"acct:{handle}", "hello from <b>elsewhere</b>")
         assert sent["status"] == 202, sent
         assert sent["activity"]["to"] == [resolved["actor_url"]], sent["activity"]
-        got = await _frame(ws, "message_created", {"text": "hello from elsewhere"})
+        got = await next_event(ws, "message_created", {"text": "hello from elsewhere"})
         assert got["sender_id"] == remote["id"], got
         chat = await api("GET", f"/api/v1/chats/{got['chat_id']}")
         assert chat["type"] == "private", chat
@@ -233,7 +203,7 @@ async def test_a_third_party_server_exchanges_messages_and_follows(initialised_d
         async def delivered() -> bool:
             rows = await api("GET", "/api/v1/federation/queue")
             return any(r["activity_type"] == "Create" and r["state"] == "delivered" for r in rows)
-        assert await _until(delivered), await api("GET", "/api/v1/federation/queue")
+        assert await until(delivered), await api("GET", "/api/v1/federation/queue")
         assert answer["chat_id"] == got["chat_id"]
 
         # the peer follows the user here: pufferd answers with an Accept of that Follow
@@ -246,7 +216,7 @@ async def test_a_third_party_server_exchanges_messages_and_follows(initialised_d
         async def follower() -> bool:
             rows = await api("GET", "/api/v1/federation/followers")
             return any(r["user"]["username"] == peer_handle and r["state"] == "accepted" for r in rows)
-        assert await _until(follower), await api("GET", "/api/v1/federation/followers")
+        assert await until(follower), await api("GET", "/api/v1/federation/followers")
 
         # the user here follows the peer: the Follow arrives (the peer never answers one)
         await api("POST", "/api/v1/federation/follow", json={"handle": "@" + peer_handle})
