@@ -162,7 +162,7 @@ function Server() {
     } catch (err) { fail(err); }
   };
   return html`<h3>Server</h3>${info ? html`<form onSubmit=${saveInfo}>
-      <${Field} label="Server name" name="name" value=${info.name} required maxlength="64"/>
+      <${Field} label="Server name" name="name" defaultValue=${info.name} required maxlength="64"/>
       <div class="field"><label for="srv-desc">Description</label><textarea id="srv-desc" name="description" rows="3">${info.description}</textarea></div>
       <p class="muted">Version ${info.version} · registration ${info.registration_mode.replace("_", " ")} · ${info.members_count} members, ${info.online_count} online</p>
       <button class="primary" type="submit">Save</button></form>` : html`<${Spinner}/>`}

@@ -61,8 +61,8 @@ export function ChatInfo({ chat, onClose }) {
       <div class="row"><${Avatar} name=${chat.display_title} id=${chat.id} url=${chat.avatar_url} size="64"/>
         <label class="button">Change picture<input type="file" accept="image/jpeg,image/png,image/webp" class="visually-hidden" onChange=${setAvatar}/></label></div>
       <form onSubmit=${saveProfile}>
-      <${Field} label="Title" name="title" value=${chat.title || ""} required maxlength="128"/>
-      <${Field} label="Description" name="description" value=${chat.description || ""} maxlength="500"/>
+      <${Field} label="Title" name="title" defaultValue=${chat.title || ""} required maxlength="128"/>
+      <${Field} label="Description" name="description" defaultValue=${chat.description || ""} maxlength="500"/>
       <button type="submit">Save</button></form></section>
     <section class="info-section"><h3>Invite link</h3>
       <p class="muted">Anyone with the link can join. A new link revokes the previous one.</p>

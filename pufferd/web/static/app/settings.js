@@ -46,8 +46,8 @@ function Profile() {
       <label class="button">Change picture<input type="file" accept="image/jpeg,image/png,image/webp" class="visually-hidden" onChange=${avatar}/></label>
       ${me.avatar_url && html`<button type="button" onClick=${() => save({ avatar_url: null })}>Remove picture</button>`}</div>
     <form onSubmit=${submit}>
-      <${Field} label="Name" name="name" value=${me.name} required maxlength="64"/>
-      <${Field} label="Username" name="username" value=${me.username} required pattern="[A-Za-z][A-Za-z0-9_]{2,31}"/>
+      <${Field} label="Name" name="name" defaultValue=${me.name} required maxlength="64"/>
+      <${Field} label="Username" name="username" defaultValue=${me.username} required pattern="[A-Za-z][A-Za-z0-9_]{2,31}"/>
       <div class="field"><label for="f-bio">Bio</label><textarea id="f-bio" name="bio" maxlength="500" rows="3">${me.bio || ""}</textarea></div>
       <p class="muted">E-mail: ${me.email} ${me.email_verified ? "(verified)" : html`(not verified) <button type="button" class="linkish"
         onClick=${() => api.post("/api/v1/auth/resend-verification", { email: me.email }, { auth: false }).then(() => toast("Verification mail sent"), fail)}>Send the link again</button>`}</p>
