@@ -323,7 +323,8 @@ function Composer({ chat, replyTo, setReplyTo, editing, setEditing }) {
   const area = useRef();
   const fileInput = useRef();
   useEffect(() => {
-    setText(getDraft(chat.id));
+    // (the draft is the first state of this composer, made per chat: setting it again here,
+    // after the first paint, would throw away what was typed meanwhile)
     // a chat opened with a mouse or the keyboard is ready to type in (not on touch screens,
     // where focusing would open the on-screen keyboard over the messages)
     // (when the page is idle: focusing lays the page out, which would delay the first messages)
@@ -334,7 +335,8 @@ function Composer({ chat, replyTo, setReplyTo, editing, setEditing }) {
     const idle = window.requestIdleCallback ? requestIdleCallback(focus, { timeout: 1000 }) : setTimeout(focus, 200);
     return () => (window.cancelIdleCallback ? cancelIdleCallback(idle) : clearTimeout(idle));
   }, [chat.id]);
-  useEffect(() => { if (editing && area.current) { setText(editing.text || ""); area.current.focus(); } }, [editing]);
+  // before the browser takes input again: text typed right after choosing Edit is not overwritten
+  useLayoutEffect(() => { if (editing && area.current) { setText(editing.text || ""); area.current.focus(); } }, [editing]);
   useEffect(() => { if (replyTo && area.current) area.current.focus(); }, [replyTo]);
   // grow with the text; an empty box keeps its CSS height (no forced layout when a chat opens)
   useLayoutEffect(() => {
