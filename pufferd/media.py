@@ -21,14 +21,14 @@ import logging
 import re
 import secrets
 import shutil
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 import apsw
 
 from pufferd import access, messages, periodic
-from pufferd.blobs import BlobCorrupt, BlobError, BlobNotFound, BlobReader, UrlSigner
+from pufferd.blobs import BlobCorrupt, BlobError, BlobNotFound, BlobReader, BlobWriter, UrlSigner
 from pufferd.blobs.local import LocalBlobStore
 from pufferd.blobs.sniff import HEAD_BYTES, detect, matches
 from pufferd.config import Settings
@@ -238,19 +238,26 @@ async def _store_body(ctx: Context, obj: MediaObject, body: AsyncIterable[bytes]
             _check_magic(obj.file_type, bytes(head))
         info = await writer.seal()
         now = ctx.clock.time()
-        async with ctx.blobs.exclusive():
-            await writer.place()
-            try:
-                return await ctx.db.write(lambda conn: media_q.mark_stored(
-                    conn, obj.object_key, sha256=info.sha256, size=info.size, now=now))
-            except BaseException:
-                # the blob is visible but unrecorded: drop it unless another object uses it
-                if not await ctx.db.read(lambda conn: media_q.blob_exists(conn, info.sha256)):
-                    await ctx.blobs.delete(info.sha256)
-                raise
+        return await _place(ctx, writer, info.sha256, lambda conn: media_q.mark_stored(
+            conn, obj.object_key, sha256=info.sha256, size=info.size, now=now))
     except BaseException:
         await writer.abort()
         raise
+
+
+async def _place(ctx: Context, writer: BlobWriter, digest: str,
+                 record_txn: Callable[[apsw.Connection], MediaObject]) -> MediaObject:
+    """Move WRITER's sealed blob (DIGEST) to its address and record it with RECORD_TXN, under the
+    store's lock; when the record fails, the blob visible but unrecorded is dropped unless another
+    object uses it."""
+    async with ctx.blobs.exclusive():
+        await writer.place()
+        try:
+            return await ctx.db.write(record_txn)
+        except BaseException:
+            if not await ctx.db.read(lambda conn: media_q.blob_exists(conn, digest)):
+                await ctx.blobs.delete(digest)
+            raise
 
 
 def _check_magic(file_type: str, head: bytes) -> None:
@@ -322,14 +329,7 @@ async def store_fetched(ctx: Context, owner_id: int, *, file_name: str, claimed_
             media_q.set_state(conn, key, expect="pending", state="uploading")
             return media_q.mark_stored(conn, key, sha256=info.sha256, size=info.size, now=now)
 
-        async with ctx.blobs.exclusive():
-            await writer.place()
-            try:
-                return await ctx.db.write(store_txn)
-            except BaseException:
-                if not await ctx.db.read(lambda conn: media_q.blob_exists(conn, info.sha256)):
-                    await ctx.blobs.delete(info.sha256)
-                raise
+        return await _place(ctx, writer, info.sha256, store_txn)
     except BaseException:
         await writer.abort()
         raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -133,32 +134,58 @@ async def _new_sealed_key(seal_key: bytes, binding: int) -> tuple[str, str]:
     return pem, twofa.seal(seal_key, binding, signatures.private_pem(key))
 
 
-async def public_key(ctx: Context, user_id: int) -> str:
-    """The actor's public key PEM, made (and its private half sealed) on first use."""
-    found = await ctx.db.read(lambda conn: federation_q.keys(conn, user_id))
+StoredKey = tuple[str, str]  # (public key PEM, sealed private key)
+
+
+async def _stored_key(ctx: Context, read: Callable[[apsw.Connection], StoredKey | None],
+                      insert: Callable[[apsw.Connection, str, str, float], None],
+                      seal_key: bytes, binding: int) -> StoredKey:
+    """A key pair as READ finds it, made and INSERTed on first use; two first uses at once keep
+    the first one stored (the insert ignores a second)."""
+    found = await ctx.db.read(read)
     if found is not None:
-        return found[0]
-    pem, sealed = await _new_sealed_key(_seal_key(ctx), user_id)
+        return found
+    pem, sealed = await _new_sealed_key(seal_key, binding)
     now = ctx.clock.time()
 
-    def insert_txn(conn: apsw.Connection) -> str:
-        federation_q.insert_keys(conn, user_id, pem, sealed, now)
-        stored = federation_q.keys(conn, user_id)
+    def insert_txn(conn: apsw.Connection) -> StoredKey:
+        insert(conn, pem, sealed, now)
+        stored = read(conn)
         assert stored is not None
-        return stored[0]
+        return stored
     return await ctx.db.write(insert_txn)
+
+
+def _unsealed(seal_key: bytes, binding: int, sealed: str, what: str) -> Any:
+    pem = twofa.unseal(seal_key, binding, sealed)
+    if pem is None:
+        raise Unavailable(f"{what} cannot be unsealed with this master key")
+    return signatures.load_private(pem)
+
+
+async def _user_key(ctx: Context, user_id: int) -> StoredKey:
+    return await _stored_key(ctx, lambda conn: federation_q.keys(conn, user_id),
+                             lambda conn, pem, sealed, now: federation_q.insert_keys(conn, user_id, pem, sealed, now),
+                             _seal_key(ctx), user_id)
+
+
+async def _instance_key(ctx: Context) -> StoredKey:
+    return await _stored_key(ctx, lambda conn: federation_q.server_keys(conn, INSTANCE_KEY),
+                             lambda conn, pem, sealed, now: federation_q.insert_server_keys(
+                                 conn, INSTANCE_KEY, pem, sealed, now),
+                             _instance_seal_key(ctx), _INSTANCE_BINDING)
+
+
+async def public_key(ctx: Context, user_id: int) -> str:
+    """The actor's public key PEM, made (and its private half sealed) on first use."""
+    return (await _user_key(ctx, user_id))[0]
 
 
 async def private_key(ctx: Context, user_id: int) -> Any:
     cache = state(ctx).private_keys
     if user_id not in cache:
-        await public_key(ctx, user_id)
-        found = await ctx.db.read(lambda conn: federation_q.keys(conn, user_id))
-        assert found is not None
-        pem = twofa.unseal(_seal_key(ctx), user_id, found[1])
-        if pem is None:
-            raise Unavailable("An actor key cannot be unsealed with this master key")
-        cache[user_id] = signatures.load_private(pem)
+        _, sealed = await _user_key(ctx, user_id)
+        cache[user_id] = _unsealed(_seal_key(ctx), user_id, sealed, "An actor key")
     return cache[user_id]
 
 
@@ -170,20 +197,8 @@ async def signer_for(ctx: Context, user_id: int) -> Signer:
 
 
 async def instance_public_key(ctx: Context) -> str:
-    """The instance actor's public key PEM, made (and its private half sealed) on first use; two
-    first uses at once keep the first one stored."""
-    found = await ctx.db.read(lambda conn: federation_q.server_keys(conn, INSTANCE_KEY))
-    if found is not None:
-        return found[0]
-    pem, sealed = await _new_sealed_key(_instance_seal_key(ctx), _INSTANCE_BINDING)
-    now = ctx.clock.time()
-
-    def insert_txn(conn: apsw.Connection) -> str:
-        federation_q.insert_server_keys(conn, INSTANCE_KEY, pem, sealed, now)
-        stored = federation_q.server_keys(conn, INSTANCE_KEY)
-        assert stored is not None
-        return stored[0]
-    return await ctx.db.write(insert_txn)
+    """The instance actor's public key PEM, made (and its private half sealed) on first use."""
+    return (await _instance_key(ctx))[0]
 
 
 async def instance_signer(ctx: Context) -> Signer:
@@ -192,13 +207,9 @@ async def instance_signer(ctx: Context) -> Signer:
     GoToSocial) refuse unsigned GETs of actors and objects."""
     fed = state(ctx)
     if fed.instance_key is None:
-        await instance_public_key(ctx)
-        found = await ctx.db.read(lambda conn: federation_q.server_keys(conn, INSTANCE_KEY))
-        assert found is not None
-        pem = twofa.unseal(_instance_seal_key(ctx), _INSTANCE_BINDING, found[1])
-        if pem is None:
-            raise Unavailable("The instance actor key cannot be unsealed with this master key")
-        fed.instance_key = signatures.load_private(pem)
+        _, sealed = await _instance_key(ctx)
+        fed.instance_key = _unsealed(_instance_seal_key(ctx), _INSTANCE_BINDING, sealed,
+                                     "The instance actor key")
     key, kid = fed.instance_key, instance_key_id(ctx)
     return lambda method, url, body: signatures.sign(key, kid, method, url, body, ctx.clock.time())
 

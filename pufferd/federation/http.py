@@ -7,10 +7,11 @@ a body cap; at most MAX_REDIRECTS redirects (GET only). This is an adapter to th
 """
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import socket
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -140,8 +141,12 @@ class Fetcher:
                 raise FetchError("the remote answer is larger than federation_max_body_bytes")
         return bytes(data)
 
-    async def get_json(self, url: str, *, accept: str = AP_ACCEPT, signer: Signer | None = None) -> Any:
-        """GET URL as JSON, following at most MAX_REDIRECTS redirects, each one checked."""
+    @contextlib.asynccontextmanager
+    async def _get(self, url: str, *, accept: str,
+                   signer: Signer | None) -> AsyncIterator[tuple[str, aiohttp.ClientResponse]]:
+        """(the URL answered, its response) of GET URL after at most MAX_REDIRECTS redirects, each
+        one checked and signed again; a transport failure, also while the caller reads the body,
+        is a FetchError."""
         for _ in range(MAX_REDIRECTS + 1):
             self.check_url(url)
             headers = {"Accept": accept}
@@ -152,16 +157,22 @@ class Fetcher:
                     if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
                         url = urljoin(url, resp.headers["Location"])
                         continue
-                    body = await self._read(resp)
-                    if resp.status != 200:
-                        raise FetchError(f"GET {url[:200]}: {resp.status}", resp.status)
+                    yield url, resp
+                    return
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 raise FetchError(f"GET {url[:200]}: {_why(exc)}") from None
-            try:
-                return json.loads(body)
-            except ValueError:
-                raise FetchError(f"GET {url[:200]}: not JSON") from None
         raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+    async def get_json(self, url: str, *, accept: str = AP_ACCEPT, signer: Signer | None = None) -> Any:
+        """GET URL as JSON, following at most MAX_REDIRECTS redirects, each one checked."""
+        async with self._get(url, accept=accept, signer=signer) as (url, resp):
+            body = await self._read(resp)
+            if resp.status != 200:
+                raise FetchError(f"GET {url[:200]}: {resp.status}", resp.status)
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise FetchError(f"GET {url[:200]}: not JSON") from None
 
     async def stream(self, url: str, *, max_bytes: int, signer: Signer | None = None,
                      chunk_size: int = 65536) -> AsyncGenerator[bytes, None]:
@@ -169,30 +180,17 @@ class Fetcher:
         redirect checked, at most MAX_REDIRECTS). FetchError for an answer other than 200, a
         Content-Length above MAX_BYTES (before any byte is read), or a body growing past it
         (counted while streaming: nothing beyond MAX_BYTES plus one chunk is ever read)."""
-        for _ in range(MAX_REDIRECTS + 1):
-            self.check_url(url)
-            headers = {"Accept": "*/*"}
-            if signer is not None:
-                headers.update(signer("GET", url, None))
-            try:
-                async with self._client().get(url, headers=headers, allow_redirects=False) as resp:
-                    if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
-                        url = urljoin(url, resp.headers["Location"])
-                        continue
-                    if resp.status != 200:
-                        raise FetchError(f"GET {url[:200]}: {resp.status}", resp.status)
-                    if resp.content_length is not None and resp.content_length > max_bytes:
-                        raise FetchError(f"GET {url[:200]}: {resp.content_length} bytes, more than {max_bytes}")
-                    total = 0
-                    async for chunk in resp.content.iter_chunked(chunk_size):
-                        total += len(chunk)
-                        if total > max_bytes:
-                            raise FetchError(f"GET {url[:200]}: larger than {max_bytes} bytes")
-                        yield chunk
-                    return
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                raise FetchError(f"GET {url[:200]}: {_why(exc)}") from None
-        raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+        async with self._get(url, accept="*/*", signer=signer) as (url, resp):
+            if resp.status != 200:
+                raise FetchError(f"GET {url[:200]}: {resp.status}", resp.status)
+            if resp.content_length is not None and resp.content_length > max_bytes:
+                raise FetchError(f"GET {url[:200]}: {resp.content_length} bytes, more than {max_bytes}")
+            total = 0
+            async for chunk in resp.content.iter_chunked(chunk_size):
+                total += len(chunk)
+                if total > max_bytes:
+                    raise FetchError(f"GET {url[:200]}: larger than {max_bytes} bytes")
+                yield chunk
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
         """POST BODY to URL (no redirects); the status, FetchError when it could not be sent."""
