@@ -3,14 +3,18 @@
 Every request: https unless federation_allow_http; the host's addresses (after DNS, and for every
 redirect) must be public unless federation_allow_private_addresses; connect and read timeouts;
 a body cap; at most MAX_REDIRECTS redirects (GET only). This is an adapter to the outside world
-(like the mailer), so it uses aiohttp's client.
+(like the mailer), so it uses aiohttp's client, with a TLS context of its own: the system's CA
+certificates (or SSL_CERT_FILE's) are loaded on a thread when the first request is made, not
+when the server starts (`serve` imports aiohttp without them: pufferd/tls.py).
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import json
 import socket
+import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -98,15 +102,19 @@ class Fetcher:
         self.public = public
         self._session: aiohttp.ClientSession | None = None
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
+    async def _client(self) -> aiohttp.ClientSession:
+        if self._session is not None:
+            return self._session
+        # parsing the CA file takes tens of milliseconds: not on the event loop
+        tls = await asyncio.to_thread(ssl.create_default_context)
+        if self._session is None:  # a request started meanwhile may have made it
             s = self.settings
             timeout = aiohttp.ClientTimeout(total=s.federation_timeout_seconds * 2,
                                             sock_connect=s.federation_timeout_seconds,
                                             sock_read=s.federation_timeout_seconds)
             connector = aiohttp.TCPConnector(resolver=_SafeResolver(s.federation_allow_private_addresses,
-                                                                           self.resolver, self.public),
-                                             limit=100)
+                                                                   self.resolver, self.public),
+                                             limit=100, ssl=tls)
             self._session = aiohttp.ClientSession(timeout=timeout, connector=connector,
                                                   headers={"User-Agent": USER_AGENT})
         return self._session
@@ -153,7 +161,7 @@ class Fetcher:
             if signer is not None:
                 headers.update(signer("GET", url, None))
             try:
-                async with self._client().get(url, headers=headers, allow_redirects=False) as resp:
+                async with (await self._client()).get(url, headers=headers, allow_redirects=False) as resp:
                     if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
                         url = urljoin(url, resp.headers["Location"])
                         continue
@@ -196,7 +204,7 @@ class Fetcher:
         """POST BODY to URL (no redirects); the status, FetchError when it could not be sent."""
         self.check_url(url)
         try:
-            async with self._client().post(url, data=body, headers=headers, allow_redirects=False) as resp:
+            async with (await self._client()).post(url, data=body, headers=headers, allow_redirects=False) as resp:
                 await self._read(resp)
                 return resp.status
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:

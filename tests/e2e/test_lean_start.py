@@ -4,14 +4,18 @@ answers /health/live without cryptography, PyJWT, federation or the handler modu
 the first request to an area imports that area and is answered as before."""
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from e2e_support import ADMIN_EMAIL, ADMIN_PASSWORD, LISTENING, START_TIMEOUT, clean_env
+from tls_support import self_signed
 
 # pufferd serve, plus a thread that writes sys.modules to NAME.json whenever NAME.want appears
 # in the directory given first (a test cannot look into another process otherwise)
@@ -19,11 +23,22 @@ SERVE = """
 import json, os, sys, threading, time
 from pathlib import Path
 snaps = Path(sys.argv.pop(1))
+def report():
+    tls = {}
+    if "aiohttp.connector" in sys.modules:
+        from aiohttp import connector
+        tls = {name: getattr(connector, name).cert_store_stats()["x509_ca"]
+               for name in ("_SSL_CONTEXT_VERIFIED", "_SSL_CONTEXT_UNVERIFIED")}
+    frozenlist = sys.modules.get("frozenlist")
+    return {"modules": sorted(sys.modules), "client_contexts_ca": tls,
+            "env": {k: os.environ.get(k) for k in ("SSL_CERT_FILE", "FROZENLIST_NO_EXTENSIONS")},
+            "frozenlist": frozenlist.FrozenList.__module__ if frozenlist else None,
+            "libstdc++": "libstdc++" in Path("/proc/self/maps").read_text()}
 def watch():
     while True:
         for want in snaps.glob("*.want"):
             tmp = want.with_suffix(".tmp")
-            tmp.write_text(json.dumps(sorted(sys.modules)))
+            tmp.write_text(json.dumps(report()))
             tmp.rename(want.with_suffix(".json"))
             want.unlink()
         time.sleep(0.02)
@@ -50,34 +65,48 @@ def request(url: str, body: dict | None = None, token: str | None = None) -> tup
         return resp.status, json.loads(resp.read())
 
 
-def modules(snaps: Path, name: str) -> set[str]:
+def report(snaps: Path, name: str) -> dict:
     (snaps / f"{name}.want").touch()
     deadline = time.monotonic() + 10
     while not (snaps / f"{name}.json").exists():
         assert time.monotonic() < deadline, "the server did not report its modules"
         time.sleep(0.02)
-    return set(json.loads((snaps / f"{name}.json").read_text()))
+    return json.loads((snaps / f"{name}.json").read_text())
+
+
+def modules(snaps: Path, name: str) -> set[str]:
+    return set(report(snaps, name)["modules"])
 
 
 def loaded(mods: set[str], name: str) -> bool:
     return any(m == name or m.startswith(name + ".") for m in mods)
 
 
-def test_serve_answers_health_without_the_heavy_modules_then_loads_an_area_on_first_use(
-        initialised_dir: Path, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def serving(data_dir: Path, tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, Path]]:
+    """(base URL, snapshot directory) of a `pufferd serve` that reports what it holds; ENV is its
+    whole environment (clean_env() when not given)."""
     snaps = tmp_path / "snaps"
     snaps.mkdir()
     err_path = tmp_path / "serve.err"
     with err_path.open("wb") as err:
-        proc = subprocess.Popen([sys.executable, "-c", SERVE, str(snaps), "serve", "--data-dir", str(initialised_dir),
+        proc = subprocess.Popen([sys.executable, "-c", SERVE, str(snaps), "serve", "--data-dir", str(data_dir),
                                  "--port", "0"], stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL,
-                                env=clean_env(), start_new_session=True)
+                                env=clean_env() if env is None else env, start_new_session=True)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while not (match := LISTENING.search(err_path.read_text(errors="replace"))):
             assert proc.poll() is None and time.monotonic() < deadline, err_path.read_text(errors="replace")
             time.sleep(0.05)
-        base = match.group(1)
+        yield match.group(1), snaps
+    finally:
+        proc.terminate()
+        assert proc.wait(30) == 0, err_path.read_text(errors="replace")
+
+
+def test_serve_answers_health_without_the_heavy_modules_then_loads_an_area_on_first_use(
+        initialised_dir: Path, tmp_path: Path) -> None:
+    with serving(initialised_dir, tmp_path) as (base, snaps):
         assert request(f"{base}/health/live") == (200, {"status": "ok"})
         idle = modules(snaps, "idle")
         assert "pufferd.web.handlers.health" in idle and "pufferd.app" in idle
@@ -90,6 +119,23 @@ def test_serve_answers_health_without_the_heavy_modules_then_loads_an_area_on_fi
         used = modules(snaps, "used")
         assert {"pufferd.web.handlers.auth", "pufferd.web.handlers.users", "jwt"} <= used
         assert not loaded(used, "pufferd.web.handlers.messages")  # no request reached it
-    finally:
-        proc.terminate()
-        assert proc.wait(30) == 0, err_path.read_text(errors="replace")
+
+
+@pytest.mark.parametrize("users_ca_file", [False, True], ids=["no SSL_CERT_FILE", "SSL_CERT_FILE set"])
+def test_serve_keeps_aiohttp_client_contexts_without_ca_file_and_frozenlist_pure_python(
+        initialised_dir: Path, tmp_path: Path, users_ca_file: bool) -> None:
+    """aiohttp's two import-time client contexts hold no CA certificate (pufferd never uses them:
+    federation has its own, tests/web/test_federation_fetch_safety.py), frozenlist is its
+    pure-Python class and libstdc++ is not loaded; the environment the user gave is put back."""
+    env = clean_env()
+    env.pop("SSL_CERT_FILE", None)
+    env.pop("FROZENLIST_NO_EXTENSIONS", None)
+    if users_ca_file:
+        env["SSL_CERT_FILE"] = str(self_signed(tmp_path / "ca")[0])
+    with serving(initialised_dir, tmp_path, env) as (base, snaps):
+        assert request(f"{base}/health/live") == (200, {"status": "ok"})
+        held = report(snaps, "idle")
+    assert held["client_contexts_ca"] == {"_SSL_CONTEXT_VERIFIED": 0, "_SSL_CONTEXT_UNVERIFIED": 0}
+    assert held["env"] == {"SSL_CERT_FILE": env.get("SSL_CERT_FILE"), "FROZENLIST_NO_EXTENSIONS": None}
+    assert held["frozenlist"] == "frozenlist"
+    assert held["libstdc++"] is False

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 
 import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
+from tls_support import self_signed
 
 from pufferd.config import Settings
 from pufferd.federation.http import MAX_REDIRECTS, Fetcher, FetchError, public_address
@@ -195,3 +197,36 @@ async def test_a_large_body_is_cut_off(tmp_path, server):
         assert await fetcher.get_json(f"http://pub.test:{server.port}/doc") == {"ok": True}
     finally:
         await fetcher.close()
+
+
+async def test_https_trusts_the_ca_file_in_force_at_the_first_request(tmp_path, aiohttp_server, monkeypatch):
+    """The fetcher's TLS context is its own, made by its first request: SSL_CERT_FILE set after
+    aiohttp was imported counts (`serve` imports aiohttp without loading any CA file,
+    pufferd/tls.py), and a certificate that file does not vouch for is refused."""
+    cert, key = self_signed(tmp_path / "server")  # for localhost
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+    app = web.Application()
+
+    async def doc(request: web.Request) -> web.Response:
+        return web.json_response({"ok": "over https"})
+
+    app.router.add_get("/doc", doc)
+    server = await aiohttp_server(app, host=TEST_SERVER, ssl=server_tls)
+    url = f"https://localhost:{server.port}/doc"
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(self_signed(tmp_path / "other")[0]))
+    stranger, _ = _fetcher(tmp_path, {"localhost": [TEST_SERVER]}, allow_http=False)
+    try:
+        with pytest.raises(FetchError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+            await stranger.get_json(url)
+    finally:
+        await stranger.close()
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    trusting, _ = _fetcher(tmp_path, {"localhost": [TEST_SERVER]}, allow_http=False)
+    try:
+        assert await trusting.get_json(url) == {"ok": "over https"}
+        assert await trusting.post(url.replace("/doc", "/nowhere"), b"{}", {}) == 404  # the same session
+    finally:
+        await trusting.close()
