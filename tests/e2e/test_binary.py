@@ -1,6 +1,8 @@
-"""Smoke test of the single executable: build it with packaging/build.sh, then run it for real.
+"""The single executable, built with packaging/build.sh and run for real: the program itself
+(init, serve, the files bundled inside) and its launcher (packaging/onefile.sh), which unpacks a
+build once per user and then runs it in its own place.
 
-The build takes ~40 s on 2 cores; it happens once per session, in a temporary directory (with
+The build takes ~30 s on 2 cores; it happens once per session, in a temporary directory (with
 its own PyInstaller cache, so parallel runs in one checkout do not share files).
 """
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,10 +29,23 @@ LISTENING = re.compile(r"listening on http://([^\s:]+|\[[^\]]+\]):(\d+)")
 
 
 def _env(tmp: Path) -> dict[str, str]:
-    """A clean environment: no PUFFERD_* from the caller, and a private TMPDIR for the unpacking."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUFFERD_")}
-    env["TMPDIR"] = str(tmp)
+    """A clean environment: no PUFFERD_* or XDG_CACHE_HOME from the caller, HOME and TMPDIR of
+    this test (the binary unpacks into TMP/home/.cache/pufferd)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUFFERD_") and k != "XDG_CACHE_HOME"}
+    env["HOME"] = str(tmp / "home")
+    env["TMPDIR"] = str(tmp / "tmp")
+    (tmp / "home").mkdir(exist_ok=True)
+    (tmp / "tmp").mkdir(exist_ok=True)
     return env
+
+
+def _unpacked(tmp: Path) -> list[Path]:
+    """The builds unpacked under TMP's home."""
+    return sorted((tmp / "home" / ".cache" / "pufferd" / "builds").iterdir())
+
+
+def _run(binary: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="session")
@@ -99,6 +115,9 @@ def test_binary_inits_serves_ready_and_stops_on_sigterm(binary: Path, tmp_path: 
     try:
         port = _wait_listening(log, proc)
         base = f"http://127.0.0.1:{port}"
+        # the launcher is no longer there: the unpacked program runs as the process started
+        [build] = _unpacked(tmp_path)
+        assert Path(os.readlink(f"/proc/{proc.pid}/exe")) == build / "pufferd" / "pufferd"
 
         status, body = _get(base + "/health/ready")
         assert status == 200, body
@@ -128,5 +147,103 @@ def test_binary_inits_serves_ready_and_stops_on_sigterm(binary: Path, tmp_path: 
     assert "stopped" in output
     # the access log's batched lines are written out at shutdown at the latest
     assert re.search(r'INFO aiohttp\.access: 127\.0\.0\.1 "GET /health/ready HTTP/1\.1" 200 ', output), output
-    # the one-file bootloader removed its unpacked copy on the way out
-    assert not list(tmp_path.glob("_MEI*"))
+    # the launcher left nothing in TMPDIR: the build is unpacked once, under the user's cache
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert [p.name.startswith(f"{pufferd.__version__}-") for p in _unpacked(tmp_path)] == [True]
+
+
+def test_binary_unpacks_a_build_once_then_runs_it_in_place(binary: Path, tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    first = _run(binary, env, "version")
+    assert first.returncode == 0, first.stderr
+    [build] = _unpacked(tmp_path)
+    exe = build / "pufferd" / "pufferd"
+    before = exe.stat()
+    assert build.stat().st_mode & 0o777 == 0o700  # private to the user
+    again = _run(binary, env, "version")
+    assert (again.returncode, again.stdout) == (0, first.stdout)
+    assert _unpacked(tmp_path) == [build]
+    assert (exe.stat().st_ino, exe.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # not unpacked again
+
+
+def test_binary_unpacks_into_xdg_cache_home_or_pufferd_unpack_dir(binary: Path, tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    assert _run(binary, env, "version").returncode == 0
+    assert len(list((tmp_path / "xdg" / "pufferd" / "builds").iterdir())) == 1
+    env["PUFFERD_UNPACK_DIR"] = str(tmp_path / "chosen")
+    assert _run(binary, env, "version").returncode == 0
+    assert len(list((tmp_path / "chosen").iterdir())) == 1
+    assert not (tmp_path / "home" / ".cache").exists()
+
+
+def test_binary_started_several_times_at_once_unpacks_one_copy(binary: Path, tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    procs = [subprocess.Popen([str(binary), "version"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    results = [(p.wait(120), *p.communicate()) for p in procs]
+    assert [r[0] for r in results] == [0, 0, 0, 0], results
+    assert all(r[1].startswith(f"pufferd {pufferd.__version__} ") for r in results)
+    root = tmp_path / "home" / ".cache" / "pufferd" / "builds"
+    assert len(list(root.iterdir())) == 1  # one build, no .unpacking.* left behind
+
+
+def test_binary_unpacks_again_when_its_copy_was_damaged(binary: Path, tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    assert _run(binary, env, "version").returncode == 0
+    [build] = _unpacked(tmp_path)
+    (build / "pufferd" / "pufferd").unlink()
+    proc = _run(binary, env, "version")
+    assert proc.returncode == 0, proc.stderr
+    assert _unpacked(tmp_path) == [build] and (build / "pufferd" / "pufferd").is_file()
+
+
+def test_binary_removes_other_builds_unless_a_process_runs_from_them(binary: Path, tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    root = tmp_path / "home" / ".cache" / "pufferd" / "builds"
+    old, running = root / "0.0.1-0123456789abcdef", root / "0.0.2-fedcba9876543210"
+    mine = root / "my-notes"  # not a build: left alone
+    for build in (old, running, mine):
+        (build / "pufferd").mkdir(parents=True)
+    sleeper = running / "pufferd" / "sleep"
+    shutil.copy2(shutil.which("sleep") or "/bin/sleep", sleeper)
+    proc = subprocess.Popen([str(sleeper), "60"])
+    try:
+        assert _run(binary, env, "version").returncode == 0
+        names = sorted(p.name for p in root.iterdir())
+        assert old.name not in names and running.name in names and mine.name in names and len(names) == 3
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_binary_refuses_when_there_is_nowhere_to_unpack(binary: Path, tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    del env["HOME"]
+    proc = subprocess.run([str(binary), "version"], env=env, capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr == ("pufferd: nowhere to unpack this build: set HOME, XDG_CACHE_HOME or "
+                           "PUFFERD_UNPACK_DIR (or install the tarball)\n")
+    assert not (tmp_path / "home" / ".cache").exists()
+
+    (tmp_path / "a-file").write_text("")
+    env["PUFFERD_UNPACK_DIR"] = str(tmp_path / "a-file" / "below")
+    proc = _run(binary, env, "version")
+    assert (proc.returncode, proc.stderr) == (1, f"pufferd: cannot create {tmp_path}/a-file/below\n")
+
+
+def test_binary_refuses_an_unpack_directory_of_another_user(binary: Path, tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    if os.geteuid() == 0:
+        theirs = tmp_path / "theirs"
+        theirs.mkdir()
+        os.chown(theirs, 65534, 65534)
+    else:
+        theirs = Path("/")  # root's
+    env["PUFFERD_UNPACK_DIR"] = str(theirs)
+    proc = _run(binary, env, "version")
+    assert proc.returncode == 1
+    assert proc.stderr == (f"pufferd: {theirs} belongs to another user: set PUFFERD_UNPACK_DIR to a "
+                           "directory of yours\n")
+    assert list(theirs.iterdir()) == [] or theirs == Path("/")
