@@ -13,13 +13,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import apsw
 
-from pufferd import audit, invites, mail, moderation, periodic, tokens, twofa
+from pufferd import audit, invites, mail, moderation, tokens, twofa
 from pufferd.audit import ClientInfo
 from pufferd.context import Context
 from pufferd.db import accounts_q, twofa_q, users_q
@@ -444,27 +443,3 @@ async def revoke_all_sessions(ctx: Context, user: User, client: ClientInfo) -> N
     await ctx.db.write(revoke_all_txn)
     ctx.auth_cache.invalidate(user.id)
     ctx.hooks.revoke_sessions(user.id)
-
-
-# sign-outs made by other processes -------------------------------------------------------------
-
-REVOCATION_POLL_S = 1.0
-
-
-async def watch_revocations(ctx: Context) -> AsyncIterator[None]:
-    """For the app's cleanup_ctx: notice sign-outs written by another process (`pufferd admin
-    reset-password`, `disable-user` move users.tokens_valid_after) within REVOCATION_POLL_S, and
-    act on them as on one made here: drop the user's cached tokens, close their sockets (4001).
-    One index seek per poll; a sign-out made by this server is seen again, which changes nothing."""
-    mark = await ctx.db.read(users_q.newest_revocation)
-
-    async def poll() -> None:
-        nonlocal mark
-        since = mark
-        for user_id, at in await ctx.db.read(lambda conn: users_q.revocations_after(conn, since)):
-            ctx.auth_cache.invalidate(user_id)
-            ctx.hooks.revoke_sessions(user_id, at)
-            mark = max(mark, at)
-
-    async with periodic.running("revocation watch", REVOCATION_POLL_S, poll):
-        yield

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pufferd import accounts, activity, analytics, backups, instance, ipblocks, media, notifications, voice
+from pufferd import activity, analytics, backups, instance, ipblocks, media, notifications, revocations, voice
 from pufferd.authcache import AuthCache
 from pufferd.blobs import LocalBlobStore
 from pufferd.clock import Clock
@@ -92,7 +92,7 @@ def make_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicati
     app.cleanup_ctx.append(lambda _app: notifications.lifecycle(ctx))
     app.cleanup_ctx.append(lambda _app: analytics.lifecycle(ctx))  # flushes activity before the db closes
     app.cleanup_ctx.append(lambda _app: backups.lifecycle(ctx))
-    app.cleanup_ctx.append(lambda _app: accounts.watch_revocations(ctx))
+    app.cleanup_ctx.append(lambda _app: revocations.watch(ctx))
     app.cleanup_ctx.append(lambda _app: ipblocks.lifecycle(ctx))
     if settings.federation_enabled:  # off, nothing of the delivery queue is imported (issue 17)
         from pufferd.federation import delivery as federation_delivery

@@ -52,7 +52,8 @@ HEAVY = ("cryptography", "jwt", "pyotp", "regex", "prometheus_client", "pufferd.
          "pufferd.federation.delivery", "pufferd.federation.signatures", "pufferd.federation.http",
          "pufferd.web.handlers.auth", "pufferd.web.handlers.chats", "pufferd.web.handlers.messages",
          "pufferd.web.handlers.media", "pufferd.web.schemas.auth", "pufferd.web.schemas.messages",
-         "pufferd.web.raises", "pufferd.admin_cli", "pufferd.doctor")
+         "pufferd.web.raises", "pufferd.admin_cli", "pufferd.doctor", "pufferd.accounts", "pufferd.invites",
+         "pufferd.twofa")
 
 
 def request(url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
