@@ -7,10 +7,11 @@
 For this tree and (with --compare) the other one, interleaved round by round so that a noisy
 neighbour hurts both alike:
 1. Cold start of `python3 -m pufferd serve`: exec -> first 200 on /health/live (and of the
-   one-file binary given with --binary and of the one-folder build's executable given with
-   --onedir, both always built from this tree).
+   one-file binary given with --binary, both its first start, which unpacks the build into an
+   empty PUFFERD_UNPACK_DIR, and its later ones; of the one-folder build's executable given with
+   --onedir, both always built from this tree; and of --old-binary, one from before).
 2. Idle RSS after start and one request (one second after the first 200), of the process tree
-   (the one-file binary is a bootloader plus the server), and its anonymous part; then the RSS
+   (PyInstaller's one-file mode ran a bootloader beside the server), and its anonymous part; then the RSS
    after a login and a few authenticated reads (what a used server holds: the areas they reach
    are imported by then).
 3. Upload ÷ disk copy: `curl -T` of a 100 MiB file to a signed upload URL against a raw copy of
@@ -31,6 +32,7 @@ import asyncio
 import http.client
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -165,6 +167,8 @@ def main() -> None:
     parser.add_argument("--binary", type=Path, help="a one-file binary built from this tree (packaging/build.sh)")
     parser.add_argument("--onedir", type=Path,
                         help="the executable of a one-folder build of this tree (pufferd/pufferd in the tarball)")
+    parser.add_argument("--old-binary", type=Path,
+                        help="a one-file binary from before, started the same way (e.g. PyInstaller's one-file mode)")
     parser.add_argument("--starts", type=int, default=7, help="cold starts per kind")
     parser.add_argument("--rounds", type=int, default=5, help="upload rounds per tree (0: no uploads)")
     parser.add_argument("--source", action="store_true",
@@ -177,36 +181,52 @@ def main() -> None:
     print(f"{time.strftime('%Y-%m-%d %H:%M')}  {os.uname().machine} nproc={os.cpu_count()}"
           f"  load={os.getloadavg()[0]:.2f}  Python {sys.version.split()[0]}")
     builds = {label: path.resolve() for label, path in (("one-file binary", args.binary),
-                                                         ("one-folder build", args.onedir)) if path is not None}
+                                                         ("one-folder build", args.onedir),
+                                                         ("old one-file binary", args.old_binary))
+              if path is not None}
     with tempfile.TemporaryDirectory(prefix="pufferd-lean-") as tmp:
         workdir = Path(tmp)
         # `python3 -m` puts the working directory first on sys.path: run every server from here,
         # so that PYTHONPATH alone picks the tree
         os.chdir(workdir)
-        kinds: dict[str, tuple[list[str], dict[str, str]]] = {}
+        # (command, environment, a directory emptied before each start: the one-file binary's
+        # first start, which unpacks its build)
+        kinds: dict[str, tuple[list[str], dict[str, str], Path | None]] = {}
         port = bench_baseline.free_port()
         for name, tree in trees.items():
             data = workdir / f"start-{name}"
             env = tree_env(tree, 1 << 30, None if args.source else workdir / f"pycache-{name.replace(' ', '-')}")
             benchlib.init(data, env, email=bench_media.EMAIL, password=bench_media.PASSWORD, bcrypt_rounds=4)
             kinds[f"python3 -m pufferd ({name})"] = (
-                [sys.executable, "-m", "pufferd", "serve", "--data-dir", str(data), "--port", str(port)], env)
+                [sys.executable, "-m", "pufferd", "serve", "--data-dir", str(data), "--port", str(port)], env, None)
             for label, binary in (builds.items() if name == "this tree" else ()):
                 # its own data directory, made by the binary (the tree may have gained migrations)
                 bin_data = workdir / f"start-{label.replace(' ', '-')}"
-                bin_env = {**env, "TMPDIR": str(workdir)}
+                bin_env = {**env, "TMPDIR": str(workdir), "PUFFERD_UNPACK_DIR": str(workdir / "unpacked")}
                 subprocess.run([str(binary), "init", "--non-interactive", "--data-dir", str(bin_data),
                                 "--admin-username", "admin", "--admin-email", bench_media.EMAIL,
                                 "--admin-password", bench_media.PASSWORD, "--bcrypt-rounds", "4"],
                                env=bin_env, check=True, capture_output=True)
-                kinds[f"{label} (this tree)"] = (
-                    [str(binary), "serve", "--data-dir", str(bin_data), "--port", str(port)], bin_env)
+                serve = [str(binary), "serve", "--data-dir", str(bin_data), "--port", str(port)]
+                if label == "one-file binary":
+                    first = workdir / "unpacked-first"
+                    kinds[f"{label}, first start: unpacks (this tree)"] = (
+                        serve, {**bin_env, "PUFFERD_UNPACK_DIR": str(first)}, first)
+                    label += ", later starts"
+                kinds[f"{label} (this tree)"] = (serve, bin_env, None)
         starts: dict[str, list[tuple[float, float, float, float]]] = {k: [] for k in kinds}
-        for cmd, env in kinds.values():  # warm the page cache (and write the trees' bytecode)
-            cold_start(cmd, env, port, workdir)
+
+        def start(name: str) -> tuple[float, float, float, float]:
+            cmd, env, fresh = kinds[name]
+            if fresh is not None:
+                shutil.rmtree(fresh, ignore_errors=True)
+            return cold_start(cmd, env, port, workdir)
+
+        for name in kinds:  # warm the page cache (and write the trees' bytecode)
+            start(name)
         for i in range(args.starts):
             for name in (list(kinds) if i % 2 == 0 else list(reversed(kinds))):
-                starts[name].append(cold_start(*kinds[name], port, workdir))
+                starts[name].append(start(name))
         ratios: dict[str, list[float]] = {}
         rates: dict[str, list[float]] = {}
         if args.rounds > 0:
