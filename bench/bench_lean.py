@@ -213,7 +213,7 @@ def main() -> None:
                     kinds[f"{label}, first start: unpacks (this tree)"] = (
                         serve, {**bin_env, "PUFFERD_UNPACK_DIR": str(first)}, first)
                     label += ", later starts"
-                kinds[f"{label} (this tree)"] = (serve, bin_env, None)
+                kinds[f"{label} ({'from before' if label.startswith('old') else 'this tree'})"] = (serve, bin_env, None)
         starts: dict[str, list[tuple[float, float, float, float]]] = {k: [] for k in kinds}
 
         def start(name: str) -> tuple[float, float, float, float]:
