@@ -96,7 +96,7 @@ def rss_mb(pid: int, field: str = "Rss") -> float:
 
 
 def tree_rss_mb(pid: int) -> float:
-    """RSS of PID plus its children (the one-file build runs a bootloader and a child)."""
+    """RSS of PID plus its children (PyInstaller's one-file mode ran a bootloader and a child)."""
     total = rss_mb(pid)
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in (task / "children").read_text().split():
@@ -237,7 +237,9 @@ def bench_binaries(workdir: Path, source: str, runs: int) -> None:
     init_data_dir(data)
     tmp = workdir / "tmp"
     tmp.mkdir()
-    env = base_env(TMPDIR=str(tmp))
+    # the one-file build unpacks itself into PUFFERD_UNPACK_DIR at its first start (the warm-up
+    # below), then runs from there
+    env = base_env(TMPDIR=str(tmp), PUFFERD_UNPACK_DIR=str(workdir / "unpacked"))
     port = free_port()
     args = ["serve", "--data-dir", str(data), "--port", str(port)]
     kinds = {
