@@ -12,6 +12,7 @@ build="@VERSION@-@ID@"
 lines=@LINES@  # of this launcher: the archive starts on the next line
 
 fail() { echo "pufferd: $*" >&2; exit 1; }
+mask=$(umask)  # the program runs with the caller's, also on the start that unpacks
 
 if [ -n "${PUFFERD_UNPACK_DIR:-}" ]; then root=$PUFFERD_UNPACK_DIR
 elif [ -n "${XDG_CACHE_HOME:-}" ]; then root=$XDG_CACHE_HOME/pufferd/builds
@@ -49,4 +50,5 @@ if [ ! -x "$exe" ]; then
     trap - EXIT HUP INT TERM
 fi
 [ -O "$dir" ] || fail "$dir belongs to another user: set PUFFERD_UNPACK_DIR to a directory of yours"
+umask "$mask"
 exec "$exe" "$@"

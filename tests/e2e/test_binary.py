@@ -247,3 +247,21 @@ def test_binary_refuses_an_unpack_directory_of_another_user(binary: Path, tmp_pa
     assert proc.stderr == (f"pufferd: {theirs} belongs to another user: set PUFFERD_UNPACK_DIR to a "
                            "directory of yours\n")
     assert list(theirs.iterdir()) == [] or theirs == Path("/")
+
+
+def test_binary_runs_with_the_callers_umask_also_when_it_unpacks(binary: Path, tmp_path: Path) -> None:
+    """The launcher unpacks with umask 077; the program it starts must not inherit that."""
+    env = _env(tmp_path)
+    log = tmp_path / "serve.log"
+    for start in ("first (unpacks)", "later"):
+        with log.open("wb") as sink:
+            proc = subprocess.Popen([str(binary), "serve", "--data-dir", str(tmp_path / "data"), "--port", "0"],
+                                    env=env, stdout=sink, stderr=subprocess.STDOUT,
+                                    preexec_fn=lambda: os.umask(0o022))
+        try:
+            _wait_listening(log, proc)
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            assert "Umask:\t0022\n" in status, (start, status)
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=30) == 0, log.read_text(errors="replace")
