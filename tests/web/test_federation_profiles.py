@@ -8,9 +8,11 @@ import asyncio
 import json
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import web
+from media_helpers import png, upload
 
 from pufferd.clock import FakeClock
 from pufferd.federation import signatures
@@ -117,6 +119,25 @@ def update(doc: dict[str, Any], remote: Remote) -> dict[str, Any]:
 
 
 # incoming --------------------------------------------------------------------------------------
+
+async def test_an_icon_naming_a_file_of_this_server_does_not_make_that_file_an_avatar(client, alice, bob, remote):
+    """A remote actor's icon URL is only text here. One naming this server's bucket (the key of a
+    file it was sent, say) must not make that file its shadow user's avatar: the file would be
+    downloadable by everyone who sees that avatar, and its uploader could not delete it."""
+    t = await upload(client, alice, png(3000))
+    path = urlsplit(t["file_url"]).path  # /media/bucket/uploads/<name>
+    remote_id = await resolve(client, alice, remote, "actor")
+    icon = f"https://elsewhere.example{path}"
+    await post(client, remote, update(remote.doc("actor", icon={"type": "Image", "url": icon}), remote))
+    assert (await profile(client, bob, remote_id))["avatar_url"] == icon
+
+    resp = await client.post("/api/v1/media/download-url", json={"file_url": t["file_url"]}, headers=bob.headers)
+    assert resp.status == 404, await resp.text()
+    name = path.rsplit("/", 1)[1]
+    resp = await client.delete(f"/api/v1/cdn/files/{name}", headers=alice.headers)
+    assert resp.status in (200, 204), await resp.text()
+
+
 
 async def test_an_update_of_the_actor_refreshes_its_shadow_user_and_key(client, alice, remote, keys):
     bob = await resolve(client, alice, remote, "actor")
