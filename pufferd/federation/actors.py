@@ -13,8 +13,9 @@ import apsw
 
 from pufferd import __version__, twofa
 from pufferd.context import Context
-from pufferd.db import federation_q, users_q
+from pufferd.db import federation_q, media_q, users_q
 from pufferd.db.federation_q import RemoteActor
+from pufferd.db.media_q import MediaObject
 from pufferd.db.users_q import User
 from pufferd.errors import BadRequest, Forbidden, NotFound, Unavailable
 from pufferd.federation import signatures
@@ -27,6 +28,7 @@ ACTOR_TYPES = ("Person", "Service", "Application", "Group", "Organization")  # A
 AS_CONTEXT = ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"]
 AP_TYPES = ("application/activity+json", "application/ld+json")
 USER_NOT_FOUND = "User not found"
+AVATAR_NOT_FOUND = "Avatar not found"
 _HANDLE = re.compile(r"^@?([A-Za-z0-9_.\-]{1,64})@([A-Za-z0-9.\-]{1,253}(?::\d{1,5})?)$")
 
 
@@ -310,9 +312,42 @@ def person(ctx: Context, user: User, public_pem: str) -> dict[str, Any]:
         "endpoints": {"sharedInbox": shared_inbox(ctx)}, "manuallyApprovesFollowers": False,
         "publicKey": {"id": key_id(ctx, user.id), "owner": url, "publicKeyPem": public_pem},
     }
-    if user.avatar_url and user.privacy_avatar == "everyone":
-        doc["icon"] = {"type": "Image", "url": user.avatar_url}
+    icon = public_avatar_url(ctx, user)
+    if icon is not None:
+        doc["icon"] = {"type": "Image", "url": icon}
     return doc
+
+
+def public_avatar_url(ctx: Context, user: User) -> str | None:
+    """Where other servers fetch USER's avatar: a URL of its own under the actor, served without a
+    signature (the bucket's URLs need one) while anyone may see the avatar; None otherwise. The
+    URL names the file, so it changes with the avatar and may be cached for long."""
+    from pufferd import media
+
+    key = media.key_from_url(ctx.settings, user.avatar_url) if user.avatar_url else None
+    if key is None or user.privacy_avatar != "everyone":
+        return None
+    return f"{actor_url(ctx, user.id)}/avatar/{key.removeprefix(media.KEY_PREFIX)}"
+
+
+async def public_avatar(ctx: Context, user_id: int, name: str) -> MediaObject:
+    """The stored object behind public_avatar_url(user) when NAME is that URL's last segment; 404
+    for anything else: another file, an avatar that is not public (privacy_avatar), a user who is
+    not a local, active one, federation off."""
+    from pufferd import media
+
+    enabled_or_404(ctx)
+
+    def find_txn(conn: apsw.Connection) -> MediaObject:
+        user = _local_user(conn, user_id)
+        url = public_avatar_url(ctx, user)
+        if url is None or url.rsplit("/", 1)[1] != name:
+            raise NotFound(AVATAR_NOT_FOUND)
+        obj = media_q.get_object(conn, media.KEY_PREFIX + name)
+        if obj is None or obj.state != "stored" or user.id not in {u.id for u in media_q.avatar_owners(conn, obj.object_key)}:
+            raise NotFound(AVATAR_NOT_FOUND)
+        return obj
+    return await ctx.db.read(find_txn)
 
 
 async def collection(ctx: Context, user_id: int, kind: str) -> dict[str, Any]:

@@ -124,6 +124,7 @@ INDEX: tuple[tuple[str, str, str], ...] = (
     ('GET', '/ap/actor', 'federation'),
     ('GET', '/ap/actor/outbox', 'federation'),
     ('GET', '/ap/users/{user_id}', 'federation'),
+    ('GET', '/ap/users/{user_id}/avatar/{name}', 'federation'),
     ('GET', '/ap/users/{user_id}/outbox', 'federation'),
     ('GET', '/ap/users/{user_id}/followers', 'federation'),
     ('GET', '/ap/users/{user_id}/following', 'federation'),

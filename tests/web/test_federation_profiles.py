@@ -267,3 +267,57 @@ async def test_a_profile_change_goes_once_per_shared_inbox_to_those_who_know_the
     resp = await client.put("/api/v1/users/profile", headers=alice.headers, json={"federation_findable": False})
     assert resp.status == 200, await resp.text()
     assert len(await queued_updates(client)) == 2
+
+
+# the avatar other servers fetch ------------------------------------------------------------------
+
+async def actor_icon(client, user) -> str | None:
+    resp = await client.get(f"/ap/users/{user.id}")
+    assert resp.status == 200, await resp.text()
+    icon = (await resp.json()).get("icon")
+    return None if icon is None else str(icon["url"])
+
+
+async def test_the_actor_icon_is_the_avatar_served_without_a_signature_while_anyone_may_see_it(client, alice, bob):
+    first, second = png(2500), png(3500)
+    for who, data in ((alice, first), (bob, second)):
+        t = await upload(client, who, data)
+        resp = await client.put("/api/v1/users/profile", headers=who.headers, json={"avatar_url": t["file_url"]})
+        assert resp.status == 200, await resp.text()
+    icon = await actor_icon(client, alice)
+    assert icon is not None and icon.startswith(f"http://local.test/ap/users/{alice.id}/avatar/")
+    path = urlsplit(icon).path
+    got = await client.get(path)  # no token, no signed query: what another server can do
+    assert got.status == 200 and await got.read() == first
+    assert got.headers["Content-Type"] == "image/png" and "public" in got.headers["Cache-Control"]
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+    assert (await client.get(path, headers={"If-None-Match": got.headers["ETag"]})).status == 304
+
+    # another name, another user's avatar under alice's id, a user who is not there: 404
+    bobs = urlsplit(await actor_icon(client, bob) or "").path.rsplit("/", 1)[1]
+    for wrong in (path[:-5] + "x.png", f"/ap/users/{alice.id}/avatar/{bobs}", f"/ap/users/999999/avatar/{bobs}"):
+        resp = await client.get(wrong)
+        assert resp.status == 404, wrong
+        assert (await resp.json())["detail"] in ("Avatar not found", "User not found")
+
+    # a new avatar: a new URL, the old one is gone
+    t = await upload(client, alice, png(4500))
+    await client.put("/api/v1/users/profile", headers=alice.headers, json={"avatar_url": t["file_url"]})
+    newer = await actor_icon(client, alice)
+    assert newer is not None and newer != icon
+    assert (await client.get(path)).status == 404
+    assert (await client.get(urlsplit(newer).path)).status == 200
+
+    # an avatar not everyone may see is neither named nor served
+    resp = await client.put("/api/v1/users/profile", headers=alice.headers, json={"privacy_avatar": "contacts"})
+    assert resp.status == 200, await resp.text()
+    assert await actor_icon(client, alice) is None
+    assert (await client.get(urlsplit(newer).path)).status == 404
+
+
+@pytest.mark.parametrize("settings_overrides", [{"federation_enabled": False}])
+async def test_no_avatar_is_served_while_federation_is_off(client, alice):
+    t = await upload(client, alice, png(2500))
+    await client.put("/api/v1/users/profile", headers=alice.headers, json={"avatar_url": t["file_url"]})
+    name = t["file_url"].rsplit("/", 1)[1]
+    assert (await client.get(f"/ap/users/{alice.id}/avatar/{name}")).status == 404

@@ -4,12 +4,17 @@ servers (signed, unauthenticated by token), and the API for users (resolve, foll
 rules live in pufferd/federation/."""
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from typing import Any
 
 from aiohttp import web
 
+from pufferd import media
+from pufferd.blobs import BlobError
 from pufferd.federation import actors, admin, follows, inbox
+from pufferd.web import ranges
 from pufferd.web.keys import CTX, USER
 from pufferd.web.route import Router
 from pufferd.web.schemas.federation import (
@@ -25,6 +30,7 @@ from pufferd.web.schemas.federation import (
 from pufferd.web.schemas.users import UserRead
 
 routes = Router("federation")
+log = logging.getLogger("pufferd.federation")
 AP_JSON = "application/activity+json"
 
 
@@ -70,6 +76,51 @@ async def instance_outbox(request: web.Request) -> web.Response:
 async def actor(request: web.Request, user_id: int) -> web.Response:
     """A local user's actor document (Person) with the public key, as `application/activity+json`."""
     return _json(await actors.actor_document(request.app[CTX], user_id), AP_JSON)
+
+
+_AVATAR_OPENAPI: dict[str, Any] = {
+    "parameters": [{"name": "user_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                   {"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
+                    "description": "the last segment of the actor document's icon URL"}],
+    "responses": {
+        "200": {"description": "The image, cacheable (the URL changes with the avatar)",
+                "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}}},
+        "304": {"description": "If-None-Match matched the ETag"},
+        "404": {"description": "Not this user's avatar, an avatar not everyone may see, or federation off",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}}},
+        "503": {"description": "The stored file cannot be read (pufferd doctor)",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}}},
+    },
+}
+
+
+@routes.get("/ap/users/{user_id}/avatar/{name}", auth=False, openapi=_AVATAR_OPENAPI)
+async def avatar(request: web.Request, user_id: int, name: str) -> web.StreamResponse:
+    """A local user's avatar for other servers (the `icon` of the actor document), unsigned, while
+    anyone may see it (privacy_avatar `everyone`)."""
+    ctx = request.app[CTX]
+    obj = await actors.public_avatar(ctx, user_id, name)
+    etag = f'"{obj.sha256}"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff",
+               "Content-Security-Policy": "default-src 'none'; sandbox"}
+    if ranges.not_modified(request.headers.get("If-None-Match"), etag):
+        return web.Response(status=304, headers=headers)
+    reader = await media.open_blob(ctx, obj)
+    resp = web.StreamResponse(headers={**headers, "Content-Type": obj.file_type})
+    resp.content_length = obj.file_size
+    try:
+        await resp.prepare(request)
+        async with contextlib.aclosing(reader.iter_range(0, obj.file_size)) as pieces:
+            async for piece in pieces:
+                await resp.write(piece)
+    except BlobError as exc:  # headers are gone already: cut the connection, the body is short
+        log.error("blob %s of %s failed while streaming: %s (run pufferd doctor)", obj.sha256, obj.object_key, exc)
+        resp.force_close()
+        return resp
+    finally:
+        await reader.close()
+    await resp.write_eof()
+    return resp
 
 
 @routes.get("/ap/users/{user_id}/outbox", auth=False)
