@@ -23,6 +23,7 @@ class RemoteActor:
     key_id: str
     public_key_pem: str
     fetched_at: float
+    icon_url: str | None = None  # of its actor document; the avatar is this server's copy (0092)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,33 +95,51 @@ def user_by_actor_url(conn: apsw.Connection, actor_url: str) -> User | None:
     return users_q.to_user(row) if row else None
 
 
-def upsert_remote(conn: apsw.Connection, *, handle: str, name: str, avatar_url: str | None, bio: str | None,
+def upsert_remote(conn: apsw.Connection, *, handle: str, name: str, icon_url: str | None, bio: str | None,
                   actor_url: str, host: str, inbox: str, shared_inbox: str | None, key_id: str,
-                  public_key_pem: str, now: float) -> User:
-    """Create or refresh the shadow user of a remote actor and what we know of the actor.
+                  public_key_pem: str, now: float) -> tuple[User, str | None]:
+    """Create or refresh the shadow user of a remote actor and what we know of the actor; the
+    user and the icon URL stored before (None for a new actor).
 
     The handle follows the actor's preferredUsername (a rename there renames it here). A handle is
     one actor's at a time: another actor of the host that held it (an account deleted and made
     again under a new URL, or renamed since) keeps its messages and chats under `handle~<id>`
-    until its own document is fetched again."""
+    until its own document is fetched again. The avatar is this server's copy of ICON_URL
+    (set_remote_avatar): a new icon, or none, clears it at once."""
+    before = conn.execute("SELECT icon_url FROM federation_actors WHERE actor_url = ?", (actor_url,)).fetchone()
+    previous = before["icon_url"] if before else None
     conn.execute(
         "UPDATE users SET username = username || '~' || id, email = email || '~' || id"
         " WHERE username = ? AND is_remote = 1 AND actor_url IS NOT ?", (handle, actor_url))
     row = _one(
-        conn, "INSERT INTO users(email, username, name, password_hash, bio, avatar_url, is_remote, actor_url,"
-        " email_verified, created_at, updated_at) VALUES (?, ?, ?, '!', ?, ?, 1, ?, 0, ?, ?)"
+        conn, "INSERT INTO users(email, username, name, password_hash, bio, is_remote, actor_url,"
+        " email_verified, created_at, updated_at) VALUES (?, ?, ?, '!', ?, 1, ?, 0, ?, ?)"
         " ON CONFLICT(actor_url) WHERE actor_url IS NOT NULL DO UPDATE SET username = excluded.username,"
-        " email = excluded.email, name = excluded.name, bio = excluded.bio, avatar_url = excluded.avatar_url,"
+        " email = excluded.email, name = excluded.name, bio = excluded.bio,"
         " updated_at = excluded.updated_at RETURNING *",
-        (f"remote:{handle}", handle, name, bio, avatar_url, actor_url, now, now))
+        (f"remote:{handle}", handle, name, bio, actor_url, now, now))
     user = users_q.to_user(row)
+    if icon_url != previous and user.avatar_url is not None:
+        row = _one(conn, "UPDATE users SET avatar_url = NULL WHERE id = ? RETURNING *", (user.id,))
+        user = users_q.to_user(row)
     conn.execute(
         "INSERT INTO federation_actors(user_id, actor_url, host, inbox, shared_inbox, key_id, public_key_pem,"
-        " fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET host = excluded.host,"
-        " inbox = excluded.inbox, shared_inbox = excluded.shared_inbox, key_id = excluded.key_id,"
-        " public_key_pem = excluded.public_key_pem, fetched_at = excluded.fetched_at",
-        (user.id, actor_url, host, inbox, shared_inbox, key_id, public_key_pem, now))
-    return user
+        " fetched_at, icon_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET"
+        " host = excluded.host, inbox = excluded.inbox, shared_inbox = excluded.shared_inbox,"
+        " key_id = excluded.key_id, public_key_pem = excluded.public_key_pem, fetched_at = excluded.fetched_at,"
+        " icon_url = excluded.icon_url",
+        (user.id, actor_url, host, inbox, shared_inbox, key_id, public_key_pem, now, icon_url))
+    return user, previous
+
+
+def set_remote_avatar(conn: apsw.Connection, user_id: int, icon_url: str, avatar_url: str, now: float) -> User | None:
+    """Make AVATAR_URL (this server's copy of ICON_URL) the remote user's avatar, when ICON_URL is
+    still the actor's icon; None (nothing changed) when another document replaced it meanwhile."""
+    row = conn.execute(
+        "UPDATE users SET avatar_url = ?, updated_at = ? WHERE id = ? AND is_remote = 1"
+        " AND EXISTS (SELECT 1 FROM federation_actors WHERE user_id = ? AND icon_url = ?) RETURNING *",
+        (avatar_url, now, user_id, user_id, icon_url)).fetchone()
+    return users_q.to_user(row) if row else None
 
 
 def remote_members(conn: apsw.Connection, user_ids: list[int]) -> list[tuple[User, RemoteActor]]:

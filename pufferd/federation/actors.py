@@ -423,7 +423,8 @@ async def _fetch_actor(ctx: Context, url: str) -> dict[str, Any]:
 
 
 async def store_actor(ctx: Context, doc: dict[str, Any]) -> User:
-    """Create or refresh the shadow user of the actor document DOC."""
+    """Create or refresh the shadow user of the actor document DOC; its icon is fetched as the
+    user's avatar when it is new, or when the last fetch of it failed (remote_media.fetch_avatar)."""
     if is_instance_actor(doc):
         raise NotAUser(doc)
     url = str(doc.get("id") or "")
@@ -444,13 +445,18 @@ async def store_actor(ctx: Context, doc: dict[str, Any]) -> User:
     now = ctx.clock.time()
     handle = f"{username}@{host}"
 
-    def txn(conn: apsw.Connection) -> User:
+    def txn(conn: apsw.Connection) -> tuple[User, str | None]:
         return federation_q.upsert_remote(
-            conn, handle=handle, name=name, avatar_url=avatar, bio=_text(doc.get("summary"), 500) or None,
+            conn, handle=handle, name=name, icon_url=avatar, bio=_text(doc.get("summary"), 500) or None,
             actor_url=url, host=host, inbox=inbox,
             shared_inbox=shared if isinstance(shared, str) and host_of(shared) == host else None,
             key_id=key[0], public_key_pem=key[1], now=now)
-    return await ctx.db.write(txn)
+    user, previous_icon = await ctx.db.write(txn)
+    if avatar is not None and (avatar != previous_icon or user.avatar_url is None):
+        from pufferd.federation import remote_media
+
+        user = await remote_media.fetch_avatar(ctx, user, avatar)
+    return user
 
 
 async def actor_for_url(ctx: Context, url: str, *, refresh: bool = False) -> tuple[User, RemoteActor]:

@@ -7,6 +7,10 @@ Content-Length before reading, then while streaming), all of them at once and wi
 federation_media_fetch_seconds together, and stored as an upload of the sender's shadow user
 (media.store_fetched: the type is what the bytes are). A file that cannot be fetched or stored for
 any reason is left out: it stays a link in the message text, and nothing of it is kept.
+
+A remote actor's icon is fetched the same way (fetch_avatar), an image only, and becomes the
+avatar of its shadow user; one that cannot be fetched leaves the user without an avatar until the
+actor's document is stored again.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from pufferd import media
 from pufferd.context import Context
+from pufferd.db import federation_q
 from pufferd.db.media_q import MediaObject
 from pufferd.db.users_q import User
 from pufferd.errors import DomainError
@@ -105,3 +110,38 @@ async def fetch(ctx: Context, sender: User, items: list[RemoteAttachment]) -> Fe
         return None
 
     return Fetched(items, list(await asyncio.gather(*(one(item) for item in items))))
+
+
+async def fetch_avatar(ctx: Context, user: User, icon_url: str) -> User:
+    """Fetch ICON_URL, the icon of remote USER's actor document, and make it USER's avatar (an
+    image of USER's own, like a file it sent); USER as it is now. Within the rules and limits of
+    `fetch`; on any failure USER is returned unchanged and nothing is kept."""
+    s = ctx.settings
+    cap = min(s.federation_media_max_bytes, s.max_upload_size_bytes)
+    if cap <= 0:
+        return user
+    fetcher = actors.fetcher(ctx)
+    deadline = asyncio.get_running_loop().time() + s.federation_media_fetch_seconds
+    try:
+        actors.check_domain(ctx, fetcher.check_url(icon_url))
+        chunks = fetcher.stream(icon_url, max_bytes=cap, signer=await actors.instance_signer(ctx))
+        async with contextlib.aclosing(_before(deadline, chunks)) as body:
+            obj = await media.store_fetched(ctx, user.id, file_name="avatar", claimed_type="image/*",
+                                            body=body, max_bytes=cap)
+    except (FetchError, DomainError, TimeoutError) as exc:
+        log.info("avatar %s of %s not fetched: %s", icon_url[:200], user.username, exc or "timed out")
+        return user
+    except Exception:
+        log.warning("avatar %s of %s not fetched", icon_url[:200], user.username, exc_info=True)
+        return user
+    now = ctx.clock.time()
+    url = media.object_url(s, obj.object_key)
+    updated = None
+    if obj.file_type in media.IMAGE_TYPES:
+        updated = await ctx.db.write(lambda conn: federation_q.set_remote_avatar(conn, user.id, icon_url, url, now))
+    if updated is None:  # not an image, or the actor has another icon by now
+        if obj.file_type not in media.IMAGE_TYPES:
+            log.info("avatar %s of %s is not an image (%s)", icon_url[:200], user.username, obj.file_type)
+        await media.discard_unattached(ctx, [obj.object_key])
+        return user
+    return updated

@@ -1,7 +1,8 @@
-"""Migration 0091: a user's avatar refers to an object only when that user uploaded it. A remote
-user whose icon URL named another user's file had made that file its avatar (downloadable by
-whoever sees the avatar, kept from deletion); the migration drops those references, keeps the
-users' own, and an avatar_url naming someone else's file links nothing afterwards."""
+"""Avatars and migrations. 0091: a user's avatar refers to an object only when that user uploaded
+it. A remote user whose icon URL named another user's file had made that file its avatar
+(downloadable by whoever sees the avatar, kept from deletion); the migration drops those
+references, keeps the users' own, and an avatar_url naming someone else's file links nothing
+afterwards. 0092: a remote user's icon URL moves to its actor row, its avatar waits for a copy."""
 from __future__ import annotations
 
 import apsw
@@ -59,3 +60,20 @@ def test_references_to_files_of_others_go_and_are_not_made_again(conn):
     with conn:
         set_avatar(conn, mallory, BASE + theirs.removeprefix("uploads/"))
     assert refs(conn) == {(mine, alice), (theirs, mallory)}
+
+
+def test_0092_keeps_remote_icon_urls_on_the_actor_and_clears_remote_avatars(conn):
+    apply(conn, below=92)
+    with conn:
+        alice, mallory = user(conn, "alice"), user(conn, "mallory", remote=True)
+        mine = stored_object(conn, alice, "mine2")
+        set_avatar(conn, alice, "http://local.test/media/bucket/" + mine)
+        set_avatar(conn, mallory, "https://other.example/icons/m.png")
+        conn.execute("INSERT INTO federation_actors(user_id, actor_url, host, inbox, key_id, public_key_pem,"
+                     " fetched_at) VALUES (?, 'https://other.example/mallory', 'other.example',"
+                     " 'https://other.example/inbox', 'k', 'pem', ?)", (mallory, T0))
+    apply(conn)
+    avatars = {r["id"]: r["avatar_url"] for r in conn.execute("SELECT id, avatar_url FROM users")}
+    assert avatars == {alice: "http://local.test/media/bucket/" + mine, mallory: None}
+    [icon] = [r["icon_url"] for r in conn.execute("SELECT icon_url FROM federation_actors")]
+    assert icon == "https://other.example/icons/m.png"

@@ -277,14 +277,25 @@ async def test_a_profile_update_reaches_followers_on_two_servers_once_per_shared
                 return _inbox_posts(await resp.text())
         before = {"b": await inbox_posts(b), "c": await inbox_posts(c)}
 
-        await api(a, "PUT", "/api/v1/users/profile", json={"name": "Alice Renamed", "bio": "new bio"})
+        # a new name, bio and avatar: B and C show them, the avatar as a copy each keeps itself
+        picture = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+        ticket = await api(a, "POST", "/api/v1/media/upload-url",
+                           json={"file_name": "me.png", "file_type": "image/png", "file_size": len(picture)})
+        async with http.put(ticket["upload_url"], data=picture, headers=ticket["required_headers"]) as resp:
+            assert resp.status == 200, await resp.text()
+        await api(a, "PUT", "/api/v1/users/profile", json={"name": "Alice Renamed", "bio": "new bio",
+                                                             "avatar_url": ticket["file_url"]})
         for server in (b, c):
             [alice_there] = [f["user"] for f in await api(server, "GET", "/api/v1/federation/following")]
 
             async def renamed(s: ServerProcess = server, uid: int = alice_there["id"]) -> bool:
                 got = await api(s, "GET", f"/api/v1/users/{uid}")
-                return (got["name"], got["bio"]) == ("Alice Renamed", "new bio")
+                return (got["name"], got["bio"], got["avatar_url"] is not None) == ("Alice Renamed", "new bio", True)
             assert await until(renamed), server.log()[-3000:]
+            avatar = (await api(server, "GET", f"/api/v1/users/{alice_there['id']}"))["avatar_url"]
+            assert avatar.startswith(f"{server.base_url}/media/bucket/uploads/"), avatar
+            async with http.get(avatar, headers=server.headers()) as resp:
+                assert resp.status == 200 and await resp.read() == picture
         assert await until(settled)
         updates = [r for r in await api(a, "GET", "/api/v1/federation/queue") if r["activity_type"] == "Update"]
         assert len(updates) == 3 and {r["state"] for r in updates} == {"delivered"}

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import web
-from media_helpers import png, upload
+from media_helpers import local, png, upload
 
 from pufferd.clock import FakeClock
 from pufferd.federation import signatures
@@ -51,6 +51,8 @@ class Remote:
         self.changes: dict[str, dict[str, Any]] = {}  # name -> fields its served document changes
         self.fetches: list[str] = []
         self.posts: list[tuple[str, dict[str, Any]]] = []  # (path, activity)
+        self.icons: dict[str, tuple[bytes, str]] = {}  # name -> (bytes, Content-Type) at /icons/<name>
+        self.icon_gets: list[str] = []
 
     def doc(self, actor: str, **change: Any) -> dict[str, Any]:
         """ACTOR's document as served, with CHANGE."""
@@ -63,6 +65,17 @@ class Remote:
         name = request.path[1:]
         self.fetches.append(name)
         return web.json_response(self.doc(name, **self.changes.get(name, {})), content_type="application/activity+json")
+
+    async def icon(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        self.icon_gets.append(name)
+        if name not in self.icons:
+            raise web.HTTPNotFound()
+        body, content_type = self.icons[name]
+        return web.Response(body=body, content_type=content_type)
+
+    def icon_url(self, name: str) -> str:
+        return f"{self.url}/icons/{name}"
 
     async def inbox(self, request: web.Request) -> web.Response:
         self.posts.append((request.path, json.loads(await request.read())))
@@ -78,6 +91,7 @@ async def remote(aiohttp_server, keys) -> Remote:
         app.router.add_get("/" + name, r.actor)
         app.router.add_post(f"/{name}/inbox", r.inbox)
     app.router.add_post("/inbox", r.inbox)
+    app.router.add_get("/icons/{name}", r.icon)
     server = await aiohttp_server(app)
     r.url = f"http://127.0.0.1:{server.port}"
     return r
@@ -129,7 +143,7 @@ async def test_an_icon_naming_a_file_of_this_server_does_not_make_that_file_an_a
     remote_id = await resolve(client, alice, remote, "actor")
     icon = f"https://elsewhere.example{path}"
     await post(client, remote, update(remote.doc("actor", icon={"type": "Image", "url": icon}), remote))
-    assert (await profile(client, bob, remote_id))["avatar_url"] == icon
+    assert (await profile(client, bob, remote_id))["avatar_url"] is None  # nothing could be fetched there
 
     resp = await client.post("/api/v1/media/download-url", json={"file_url": t["file_url"]}, headers=bob.headers)
     assert resp.status == 404, await resp.text()
@@ -146,12 +160,14 @@ async def test_an_update_of_the_actor_refreshes_its_shadow_user_and_key(client, 
 
     rotated = keys["rotated"][1]
     doc = remote.doc("actor", name="Bobby <b>B</b>", summary="<p>likes <i>fish</i></p>",
-                     icon={"type": "Image", "url": "https://img.example/bob.png"},
+                     icon={"type": "Image", "url": remote.icon_url("bob.png")},
                      publicKey={"id": f"{remote.url}/actor#key", "owner": f"{remote.url}/actor",
                                 "publicKeyPem": rotated})
+    remote.icons["bob.png"] = (png(3000), "image/png")
     await post(client, remote, update(doc, remote))  # signed with the key it replaces
     after = await profile(client, alice, bob)
-    assert (after["name"], after["bio"], after["avatar_url"]) == ("Bobby B", "likes fish", "https://img.example/bob.png")
+    assert (after["name"], after["bio"]) == ("Bobby B", "likes fish")
+    assert after["avatar_url"].startswith("http://local.test/media/bucket/uploads/")  # this server's copy
     assert after["username"] == before["username"]
 
     # the new key is the one that verifies now, without fetching the actor again
@@ -267,6 +283,77 @@ async def test_a_profile_change_goes_once_per_shared_inbox_to_those_who_know_the
     resp = await client.put("/api/v1/users/profile", headers=alice.headers, json={"federation_findable": False})
     assert resp.status == 200, await resp.text()
     assert len(await queued_updates(client)) == 2
+
+
+# remote avatars ----------------------------------------------------------------------------------
+
+async def download(client, viewer, file_url: str) -> tuple[int, bytes]:
+    resp = await client.post("/api/v1/media/download-url", json={"file_url": file_url}, headers=viewer.headers)
+    if resp.status != 200:
+        return resp.status, b""
+    got = await client.get(local(str((await resp.json())["download_url"])))
+    return got.status, await got.read()
+
+
+async def objects_of(client, user_id: int) -> list[str]:
+    return await client.server.app[CTX].db.read(lambda conn: [r["object_key"] for r in conn.execute(
+        "SELECT object_key FROM media_objects WHERE uploader_id = ?", (user_id,))])
+
+
+async def test_a_remote_icon_becomes_an_avatar_copied_here_and_follows_the_actor(client, alice, bob, remote):
+    first, second = png(3000), png(5000)
+    remote.icons = {"a.png": (first, "image/png"), "b.png": (second, "image/png"),
+                    "page.png": (b"<!doctype html><p>not an image</p>" * 20, "image/png")}
+    remote.changes["actor"] = {"icon": {"type": "Image", "url": remote.icon_url("a.png")}}
+    them = await resolve(client, alice, remote, "actor")
+    avatar = (await profile(client, bob, them))["avatar_url"]
+    assert avatar.startswith("http://local.test/media/bucket/uploads/")
+    assert await download(client, bob, avatar) == (200, first)  # whoever sees them sees it, from here
+    [key] = await objects_of(client, them)  # a file of the remote user's own
+    assert avatar.endswith(key)
+
+    # the same icon again (an Update of the name): not fetched again, the same copy
+    gets = len(remote.icon_gets)
+    await post(client, remote, update(remote.doc("actor", name="Renamed", icon={"type": "Image",
+                                                                                "url": remote.icon_url("a.png")}), remote))
+    assert (await profile(client, bob, them))["avatar_url"] == avatar and len(remote.icon_gets) == gets
+
+    # a new icon: a new copy, and the old one is gone
+    await post(client, remote, update(remote.doc("actor", icon={"type": "Image", "url": remote.icon_url("b.png")}), remote))
+    newer = (await profile(client, bob, them))["avatar_url"]
+    assert newer != avatar and await download(client, bob, newer) == (200, second)
+    assert await objects_of(client, them) == [newer.rsplit("/", 2)[-2] + "/" + newer.rsplit("/", 1)[1]]
+
+    # an icon whose bytes are no image, or one that is not there: no avatar, nothing kept
+    for name in ("page.png", "missing.png"):
+        await post(client, remote, update(remote.doc("actor", icon={"type": "Image", "url": remote.icon_url(name)}),
+                                          remote))
+        assert (await profile(client, bob, them))["avatar_url"] is None, name
+        assert await objects_of(client, them) == []
+
+    # a failed icon is tried again when the document comes again, and then works
+    remote.icons["missing.png"] = (first, "image/png")
+    await post(client, remote, update(remote.doc("actor", icon={"type": "Image", "url": remote.icon_url("missing.png")}),
+                                      remote))
+    again = (await profile(client, bob, them))["avatar_url"]
+    assert again is not None and await download(client, bob, again) == (200, first)
+
+    # no icon: no avatar
+    await post(client, remote, update(remote.doc("actor"), remote))
+    assert (await profile(client, bob, them))["avatar_url"] is None
+    assert await objects_of(client, them) == []
+
+
+@pytest.mark.parametrize("settings_overrides", [{
+    "federation_enabled": True, "federation_allow_http": True, "federation_allow_private_addresses": True,
+    "public_url": "http://local.test", "server_name": "local.test", "federation_queue_interval_seconds": 3600.0,
+    "federation_media_max_bytes": 4000}])
+async def test_a_remote_icon_larger_than_federation_media_max_bytes_is_not_kept(client, alice, remote):
+    remote.icons["big.png"] = (png(8000), "image/png")
+    remote.changes["actor"] = {"icon": {"type": "Image", "url": remote.icon_url("big.png")}}
+    them = await resolve(client, alice, remote, "actor")
+    assert (await profile(client, alice, them))["avatar_url"] is None
+    assert await objects_of(client, them) == []
 
 
 # the avatar other servers fetch ------------------------------------------------------------------
