@@ -174,6 +174,9 @@ class Settings(BaseSettings):
     federation_host_down_retry_seconds: float = Field(24 * 3600.0, gt=0)  # a down host is retried this often
     federation_host_concurrency: int = Field(2, ge=1, le=64)  # deliveries at once per remote host
     federation_inbound_per_minute: int = Field(300, ge=0)  # inbox posts per remote host; 0: no limit
+    # "authorized fetch": users' actor documents and collections only to signed GETs of servers
+    # the domain list allows (inbox.verify_fetch); off, anyone may read them
+    federation_authorized_fetch: bool = False
     federation_domain_mode: Literal["blocklist", "allowlist"] = "blocklist"  # admins edit the list
     federation_attachment_url_ttl_seconds: int = Field(7 * 24 * 3600, ge=1, le=90 * 24 * 3600)  # Document links
     # incoming remote media (README "Federation"): each file of a Note is fetched up to this size

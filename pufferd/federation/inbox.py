@@ -53,19 +53,20 @@ def _id_of(value: Any) -> str:
 
 
 def _verify_server_actor(ctx: Context, sig: signatures.SignatureHeader, doc: dict[str, Any], *, url: str,
-                        headers: dict[str, str], body: bytes) -> None:
+                        headers: dict[str, str], body: bytes, method: str = "POST") -> None:
     """Raise 401 unless SIG is a signature of the remote instance actor DOC (fetched just now)."""
     key = actors.public_key_of(doc)
     try:
         if key is None or key[0] != sig.key_id:
             raise signatures.SignatureError("the key is not the actor's key")
-        signatures.verify(sig, key[1], method="POST", url=url, headers=headers, body=body, now=ctx.clock.time())
+        signatures.verify(sig, key[1], method=method, url=url, headers=headers, body=body, now=ctx.clock.time())
     except signatures.SignatureError as exc:
         raise _unauthorized(str(exc)) from None
 
 
 async def _verified_actor(ctx: Context, sig: signatures.SignatureHeader, actor_url: str, *, path_qs: str,
-                          headers: dict[str, str], body: bytes) -> tuple[User, RemoteActor] | None:
+                          headers: dict[str, str], body: bytes, method: str = "POST",
+                          ) -> tuple[User, RemoteActor] | None:
     """The sender's shadow user and actor once its signature verifies; None for a remote instance
     actor (a server, not a user: verified with the key of its document, never stored)."""
     if not actor_url or actors.host_of(actor_url) != actors.host_of(sig.key_id):
@@ -74,7 +75,7 @@ async def _verified_actor(ctx: Context, sig: signatures.SignatureHeader, actor_u
     try:
         user, act = await actors.actor_for_url(ctx, actor_url)
     except actors.NotAUser as server:
-        _verify_server_actor(ctx, sig, server.doc, url=url, headers=headers, body=body)
+        _verify_server_actor(ctx, sig, server.doc, url=url, headers=headers, body=body, method=method)
         return None
     except NotFound:
         raise _unauthorized("the actor could not be fetched") from None
@@ -82,7 +83,7 @@ async def _verified_actor(ctx: Context, sig: signatures.SignatureHeader, actor_u
         try:
             if act.key_id != sig.key_id:
                 raise signatures.SignatureError("the key is not the actor's key")
-            signatures.verify(sig, act.public_key_pem, method="POST", url=url, headers=headers, body=body,
+            signatures.verify(sig, act.public_key_pem, method=method, url=url, headers=headers, body=body,
                               now=ctx.clock.time())
             return user, act
         except signatures.SignatureError as exc:
@@ -102,6 +103,30 @@ async def _check_replay(ctx: Context, sig: signatures.SignatureHeader) -> None:
     digest = hashlib.sha256(sig.signature).digest()
     if not await ctx.db.write(lambda conn: federation_q.remember_signature(conn, digest, now, now + REPLAY_WINDOW)):
         raise _unauthorized("this signed request was received before (a replay)")
+
+
+async def verify_fetch(ctx: Context, *, path_qs: str, headers: dict[str, str]) -> None:
+    """With federation_authorized_fetch: a GET of a user's documents must carry an HTTP signature
+    of a remote actor, a user or a server's instance actor, whose key id is its actor URL with a
+    fragment (`https://host/users/x#main-key`, as Mastodon, Misskey, Akkoma and pufferd sign) on
+    a host the domain list does not refuse (403); 401 for a request unsigned, badly signed, or
+    signed by an actor that cannot be fetched. Counted like inbox posts against
+    federation_inbound_per_minute. Nothing is checked while the setting is off."""
+    if not ctx.settings.federation_authorized_fetch:
+        return
+    try:
+        sig = signatures.parse(headers)
+    except signatures.SignatureError as exc:
+        raise _unauthorized(str(exc)) from None
+    actor_url = sig.key_id.split("#", 1)[0]
+    if actor_url == sig.key_id or not actors.host_of(actor_url):
+        raise _unauthorized("the key id must be the actor's URL with a fragment")
+    host = actors.host_of(actor_url)
+    actors.check_domain(ctx, host)
+    per_minute = ctx.settings.federation_inbound_per_minute
+    if per_minute:
+        ctx.limiter.hit("federation-inbound", host, per_minute)
+    await _verified_actor(ctx, sig, actor_url, path_qs=path_qs, headers=headers, body=b"", method="GET")
 
 
 async def receive(ctx: Context, *, path_qs: str, headers: dict[str, str], body: bytes) -> None:

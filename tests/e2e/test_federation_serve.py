@@ -236,14 +236,17 @@ def _inbox_posts(metrics: str) -> dict[str, float]:
 async def test_a_profile_update_reaches_followers_on_two_servers_once_per_shared_inbox(
         template_init_dir: Path, tmp_path: Path, start_server) -> None:
     """A's user has two followers on B and one on C: a profile change arrives at B's shared inbox
-    once (one POST for both), at C's follower's inbox once, and both servers show the new name."""
+    once (one POST for both), at C's follower's inbox once, and both servers show the new name and
+    a copy of the new avatar. All three run with authorized fetch: every actor fetch between them
+    is a signed GET the other verifies (an unsigned one is refused)."""
     dirs = []
     for name in ("a", "b", "c"):
         d = tmp_path / name
         shutil.copytree(template_init_dir, d)
         dirs.append(d)
     ports = [free_port() for _ in dirs]
-    a, b, c = (start_server(d, "--port", str(p), env=federation_env(p)) for d, p in zip(dirs, ports, strict=True))
+    a, b, c = (start_server(d, "--port", str(p), env={**federation_env(p), "PUFFERD_FEDERATION_AUTHORIZED_FETCH": "1"})
+               for d, p in zip(dirs, ports, strict=True))
     alice_handle = f"{ADMIN_USERNAME}@127.0.0.1:{ports[0]}"
     async with aiohttp.ClientSession() as http:
         async def api(server: ServerProcess, method: str, path: str, expect: int = 200, user: int = 1,
@@ -257,6 +260,8 @@ async def test_a_profile_update_reaches_followers_on_two_servers_once_per_shared
             assert resp.status == 201, await resp.text()
         bea = 2  # the second account of a fresh data directory
         assert (await api(b, "GET", "/api/v1/users/me", user=bea))["username"] == "bea"
+        async with http.get(f"{a.base_url}/ap/users/1") as resp:
+            assert resp.status == 401, await resp.text()  # unsigned
         for server, user in ((b, 1), (b, bea), (c, 1)):
             await api(server, "POST", "/api/v1/federation/follow", user=user, json={"handle": alice_handle})
 

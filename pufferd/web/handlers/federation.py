@@ -75,6 +75,7 @@ async def instance_outbox(request: web.Request) -> web.Response:
 @routes.get("/ap/users/{user_id}", auth=False)
 async def actor(request: web.Request, user_id: int) -> web.Response:
     """A local user's actor document (Person) with the public key, as `application/activity+json`."""
+    await _authorized(request)
     return _json(await actors.actor_document(request.app[CTX], user_id), AP_JSON)
 
 
@@ -126,19 +127,30 @@ async def avatar(request: web.Request, user_id: int, name: str) -> web.StreamRes
 @routes.get("/ap/users/{user_id}/outbox", auth=False)
 async def outbox(request: web.Request, user_id: int) -> web.Response:
     """The outbox: always empty, since direct messages are private and nothing else is published."""
+    await _authorized(request)
     return _json(await actors.collection(request.app[CTX], user_id, "outbox"), AP_JSON)
 
 
 @routes.get("/ap/users/{user_id}/followers", auth=False)
 async def followers_collection(request: web.Request, user_id: int) -> web.Response:
     """The number of accepted followers (the list itself is not published)."""
+    await _authorized(request)
     return _json(await actors.collection(request.app[CTX], user_id, "followers"), AP_JSON)
 
 
 @routes.get("/ap/users/{user_id}/following", auth=False)
 async def following_collection(request: web.Request, user_id: int) -> web.Response:
     """The number of accepted follows (the list itself is not published)."""
+    await _authorized(request)
     return _json(await actors.collection(request.app[CTX], user_id, "following"), AP_JSON)
+
+
+async def _authorized(request: web.Request) -> None:
+    """With federation_authorized_fetch, only a request signed by a remote actor passes (401, 403)."""
+    ctx = request.app[CTX]
+    if ctx.settings.federation_authorized_fetch:
+        actors.enabled_or_404(ctx)  # off, every route is a 404 first
+        await inbox.verify_fetch(ctx, path_qs=request.path_qs, headers=dict(request.headers))
 
 
 async def _receive(request: web.Request) -> web.Response:
