@@ -27,7 +27,7 @@ from urllib.parse import urlencode, urlsplit
 
 import apsw
 
-from pufferd import access, messages, periodic
+from pufferd import access, federation, messages, periodic
 from pufferd.blobs import BlobCorrupt, BlobError, BlobNotFound, BlobReader, BlobWriter, UrlSigner
 from pufferd.blobs.local import LocalBlobStore
 from pufferd.blobs.sniff import HEAD_BYTES, detect, matches
@@ -394,8 +394,8 @@ async def attach(ctx: Context, user: User, *, message_id: int, file_url: str, fi
                                                file_size=obj.file_size, waveform=waveform, now=now)
         after = messages_q.get(conn, message.id)
         assert after is not None
-        from pufferd.federation import outgoing as federation_out  # on first use (issue 17)
-        federated = federation_out.attachment_txn(ctx, conn, after, now)
+        federation_out = federation.outgoing_if_enabled(ctx)
+        federated = federation_out is not None and federation_out.attachment_txn(ctx, conn, after, now)
         if after.waveform == message.waveform:
             return attachment, None, federated
         # MessageRead.attachment_waveform changed: the chat hears message_updated

@@ -29,7 +29,7 @@ from typing import Any
 
 import apsw
 
-from pufferd import access, notifications
+from pufferd import access, federation, notifications
 from pufferd.clock import iso
 from pufferd.context import Context
 from pufferd.db import chats_q, messages_q, notifications_q
@@ -278,8 +278,8 @@ async def send(ctx: Context, author: User, *, chat_id: int, type_: str, text: st
         if event is None:  # lost a race on the UNIQUE index: the other insert won
             assert client_message_id is not None
             return replay(conn, messages_q.by_client_id(conn, author.id, client_message_id))
-        from pufferd.federation import outgoing as federation_out  # on first use (issue 17)
-        federation_out.message_txn(ctx, conn, "create", event.view.message, list(audience.user_ids), now)
+        if (federation_out := federation.outgoing_if_enabled(ctx)) is not None:
+            federation_out.message_txn(ctx, conn, "create", event.view.message, list(audience.user_ids), now)
         if with_message is not None:
             with_message(conn, event.view.message)
         return event.view, event
@@ -352,8 +352,8 @@ async def edit(ctx: Context, editor: User, message_id: int, text: str) -> Messag
         updated = dataclasses.replace(message, text=text, updated_at=now)
         notes = notifications.for_mentions_txn(conn, updated, audience, mentioned - before, now)
         view = views(conn, editor.id, [updated])[0]
-        from pufferd.federation import outgoing as federation_out  # on first use (issue 17)
-        federation_out.message_txn(ctx, conn, "update", updated, list(audience.user_ids), now)
+        if (federation_out := federation.outgoing_if_enabled(ctx)) is not None:
+            federation_out.message_txn(ctx, conn, "update", updated, list(audience.user_ids), now)
         return view, MessageEvent("message_updated", view, audience.user_ids, tuple(notes))
 
     view, event = await ctx.db.write(edit_txn)
@@ -373,9 +373,9 @@ async def delete(ctx: Context, user: User, message_id: int, *, for_all: bool) ->
             messages_q.hide(conn, user.id, message.id, message.chat_id)
             return message.chat_id, [user.id]
         access.check_delete_for_all(message, member)
-        from pufferd.federation import outgoing as federation_out  # on first use (issue 17)
-        federation_out.message_txn(ctx, conn, "delete", message, chats_q.member_ids(conn, message.chat_id),
-                                   ctx.clock.time())
+        if (federation_out := federation.outgoing_if_enabled(ctx)) is not None:
+            federation_out.message_txn(ctx, conn, "delete", message, chats_q.member_ids(conn, message.chat_id),
+                                       ctx.clock.time())
         return message.chat_id, remove_txn(conn, message)
 
     chat_id, audience = await ctx.db.write(delete_txn)
@@ -461,8 +461,8 @@ async def forward(ctx: Context, user: User, message_id: int, target_chat_ids: li
                               forward_sender_id=author if include_author else None)
             assert event is not None  # no client_message_id: no conflict
             messages_q.copy_attachments(conn, source.id, event.view.message.id, chat_id, user.id, now)
-            from pufferd.federation import outgoing as federation_out  # on first use (issue 17)
-            federation_out.message_txn(ctx, conn, "create", event.view.message, list(audience.user_ids), now)
+            if (federation_out := federation.outgoing_if_enabled(ctx)) is not None:
+                federation_out.message_txn(ctx, conn, "create", event.view.message, list(audience.user_ids), now)
             if source.waveform is not None:  # the copy carries the same attachment
                 copy = dataclasses.replace(event.view.message, waveform=source.waveform)
                 event = dataclasses.replace(event, view=dataclasses.replace(event.view, message=copy))
@@ -505,8 +505,9 @@ async def toggle_reaction(ctx: Context, user: User, message_id: int, emoji: str,
         added = messages_q.toggle_reaction(conn, message.id, user.id, emoji, now)
         if added and messages_q.user_reaction_count(conn, message.id, user.id) > MAX_REACTIONS_PER_USER:
             raise field_error("emoji", f"at most {MAX_REACTIONS_PER_USER} different reactions per message")
-        from pufferd.federation import outgoing as federation_out  # on first use (issue 17)
-        queued = federation_out.reaction_txn(ctx, conn, message, user.id, emoji, added, list(audience.user_ids), now)
+        federation_out = federation.outgoing_if_enabled(ctx)
+        queued = federation_out is not None and federation_out.reaction_txn(
+            ctx, conn, message, user.id, emoji, added, list(audience.user_ids), now)
         return messages_q.reaction_counts(conn, message.id, user.id), added, audience, queued
 
     counts, added, audience, queued = await ctx.db.write(toggle_txn)

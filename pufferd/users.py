@@ -9,7 +9,7 @@ from typing import Any
 
 import apsw
 
-from pufferd import media, privacy, privileges
+from pufferd import federation, media, privacy, privileges
 from pufferd.context import Context
 from pufferd.db import contacts_q, users_q
 from pufferd.db.users_q import User
@@ -104,11 +104,9 @@ async def update_profile(ctx: Context, user: User, changes: dict[str, Any]) -> U
             media.check_avatar_url_txn(conn, ctx.settings, changes["avatar_url"], user.id, current=user.avatar_url)
         before = users_q.get(conn, user.id) or user
         updated = users_q.update_profile(conn, user.id, changes, now)
-        if not ctx.settings.federation_enabled:
-            return updated, False
         # servers that know this profile get Update{Person}
-        from pufferd.federation import outgoing as federation_out  # on first use (issue 17)
-        return updated, federation_out.profile_txn(ctx, conn, before, updated, now)
+        federation_out = federation.outgoing_if_enabled(ctx)
+        return updated, federation_out is not None and federation_out.profile_txn(ctx, conn, before, updated, now)
 
     updated, queued = await ctx.db.write(update_txn)
     ctx.auth_cache.invalidate(user.id)

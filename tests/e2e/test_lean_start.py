@@ -56,12 +56,13 @@ HEAVY = ("cryptography", "jwt", "pyotp", "regex", "prometheus_client", "pufferd.
          "pufferd.twofa")
 
 
-def request(url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+def request(url: str, body: dict | None = None, token: str | None = None, method: str | None = None,
+            ) -> tuple[int, dict]:
     headers = {"Content-Type": "application/json"} if body is not None else {}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
-                                 headers=headers, method="POST" if body is not None else "GET")
+                                 headers=headers, method=method or ("POST" if body is not None else "GET"))
     with urllib.request.urlopen(req, timeout=30) as resp:
         return resp.status, json.loads(resp.read())
 
@@ -117,9 +118,21 @@ def test_serve_answers_health_without_the_heavy_modules_then_loads_an_area_on_fi
         assert status == 200, tokens
         status, me = request(f"{base}/api/v1/users/me", token=tokens["access_token"])
         assert (status, me["email"]) == (200, ADMIN_EMAIL)
+        status, me = request(f"{base}/api/v1/users/profile", {"bio": "lean"}, tokens["access_token"], "PUT")
+        assert (status, me["bio"]) == (200, "lean")
         used = modules(snaps, "used")
         assert {"pufferd.web.handlers.auth", "pufferd.web.handlers.users", "jwt"} <= used
         assert not loaded(used, "pufferd.web.handlers.messages")  # no request reached it
+
+        # a message, with federation off: the outgoing side of federation stays out
+        status, chat = request(f"{base}/api/v1/chats", {"type": "group", "title": "lean", "member_ids": []},
+                               tokens["access_token"])
+        assert status in (200, 201), chat
+        status, sent = request(f"{base}/api/v1/messages", {"chat_id": chat["id"], "text": "hi"}, tokens["access_token"])
+        assert status in (200, 201), sent
+        sent_modules = modules(snaps, "sent")
+        assert "pufferd.web.handlers.messages" in sent_modules
+        assert not loaded(sent_modules, "pufferd.federation.outgoing")
 
 
 @pytest.mark.parametrize("users_ca_file", [False, True], ids=["no SSL_CERT_FILE", "SSL_CERT_FILE set"])
