@@ -182,6 +182,8 @@ class Settings(BaseSettings):
     # incoming remote media (README "Federation"): each file of a Note is fetched up to this size
     # (0: never fetched, they stay links), all of a Note's files within the fetch budget
     federation_media_max_bytes: int = Field(16 * 1024 * 1024, ge=0)
+    # a remote actor's icon, kept as its avatar (federation/remote_media.fetch_avatar); 0: none fetched
+    federation_avatar_max_bytes: int = Field(4 * 1024 * 1024, ge=0)
     federation_media_fetch_seconds: float = Field(5.0, gt=0, le=60)
 
     @field_validator("trusted_proxies")

@@ -114,10 +114,11 @@ async def fetch(ctx: Context, sender: User, items: list[RemoteAttachment]) -> Fe
 
 async def fetch_avatar(ctx: Context, user: User, icon_url: str) -> User:
     """Fetch ICON_URL, the icon of remote USER's actor document, and make it USER's avatar (an
-    image of USER's own, like a file it sent); USER as it is now. Within the rules and limits of
-    `fetch`; on any failure USER is returned unchanged and nothing is kept."""
+    image of USER's own, like a file it sent); USER as it is now. Within the rules of `fetch`, at
+    most federation_avatar_max_bytes (0: no avatar is fetched); on any failure USER is returned
+    unchanged and nothing is kept."""
     s = ctx.settings
-    cap = min(s.federation_media_max_bytes, s.max_upload_size_bytes)
+    cap = min(s.federation_avatar_max_bytes, s.max_upload_size_bytes)
     if cap <= 0:
         return user
     fetcher = actors.fetcher(ctx)
