@@ -37,6 +37,7 @@ from pufferd.db.users_q import User
 from pufferd.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from pufferd.federation import actors, delivery, outgoing, reactions, remote_media, signatures
 from pufferd.federation.content import attachment_items, attachment_lines, plain_text
+from pufferd.federation.http import FetchError
 from pufferd.text import is_blank
 
 REPLAY_WINDOW = 2 * signatures.MAX_SKEW_SECONDS + 60
@@ -107,9 +108,8 @@ async def _check_replay(ctx: Context, sig: signatures.SignatureHeader) -> None:
 
 async def verify_fetch(ctx: Context, *, path_qs: str, headers: dict[str, str]) -> None:
     """With federation_authorized_fetch: a GET of a user's documents must carry an HTTP signature
-    of a remote actor, a user or a server's instance actor, whose key id is its actor URL with a
-    fragment (`https://host/users/x#main-key`, as Mastodon, Misskey, Akkoma and pufferd sign) on
-    a host the domain list does not refuse (403); 401 for a request unsigned, badly signed, or
+    of a remote actor, a user or a server's instance actor (its key found by _key_owner), on a
+    host the domain list does not refuse (403); 401 for a request unsigned, badly signed, or
     signed by an actor that cannot be fetched. Counted like inbox posts against
     federation_inbound_per_minute. Nothing is checked while the setting is off."""
     if not ctx.settings.federation_authorized_fetch:
@@ -118,15 +118,34 @@ async def verify_fetch(ctx: Context, *, path_qs: str, headers: dict[str, str]) -
         sig = signatures.parse(headers)
     except signatures.SignatureError as exc:
         raise _unauthorized(str(exc)) from None
-    actor_url = sig.key_id.split("#", 1)[0]
-    if actor_url == sig.key_id or not actors.host_of(actor_url):
-        raise _unauthorized("the key id must be the actor's URL with a fragment")
-    host = actors.host_of(actor_url)
+    host = actors.host_of(sig.key_id)
+    if not host:
+        raise _unauthorized("the key id is not a URL")
     actors.check_domain(ctx, host)
     per_minute = ctx.settings.federation_inbound_per_minute
     if per_minute:
         ctx.limiter.hit("federation-inbound", host, per_minute)
+    actor_url = await _key_owner(ctx, sig.key_id, host)
     await _verified_actor(ctx, sig, actor_url, path_qs=path_qs, headers=headers, body=b"", method="GET")
+
+
+async def _key_owner(ctx: Context, key_id: str, host: str) -> str:
+    """The actor whose key KEY_ID is: the URL before its fragment (`.../users/x#main-key`), or, for
+    a key id without one (`.../users/x/main-key`, as GoToSocial signs), the `owner` of the key
+    document it serves (or of the `publicKey` of the actor document it serves), on the same host."""
+    if "#" in key_id:
+        return key_id.split("#", 1)[0]
+    try:
+        doc = await actors.fetch_signed(ctx, key_id)
+    except FetchError as exc:
+        raise _unauthorized(f"the key could not be fetched: {exc}") from None
+    owner = doc.get("owner") if isinstance(doc, dict) else None
+    key = doc.get("publicKey") if isinstance(doc, dict) else None
+    if owner is None and isinstance(key, dict) and key.get("id") == key_id:
+        owner = key.get("owner")
+    if not isinstance(owner, str) or actors.host_of(owner) != host:
+        raise _unauthorized("the key's owner is not an actor of the key's host")
+    return owner
 
 
 async def receive(ctx: Context, *, path_qs: str, headers: dict[str, str], body: bytes) -> None:

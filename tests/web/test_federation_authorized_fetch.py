@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from admin_helpers import owner
+from aiohttp import web
 from test_federation_profiles import keys, remote  # noqa: F401 (fixtures)
 
 from pufferd.federation import signatures
@@ -64,8 +65,8 @@ async def test_bad_signatures_are_refused(client, alice, remote, keys):  # noqa:
     resp = await signed_get(client, path, wrong_key, f"{remote.url}/actor#key")  # not actor's key
     assert resp.status == 401, await resp.text()
     key, _ = keys["actor"]
-    resp = await signed_get(client, path, key, f"{remote.url}/actor")  # no fragment: which actor?
-    assert resp.status == 401 and "fragment" in (await resp.json())["detail"]
+    resp = await signed_get(client, path, key, f"{remote.url}/actor")  # a key id naming no key
+    assert resp.status == 401 and "owner" in (await resp.json())["detail"]
     resp = await signed_get(client, path, key, f"{remote.url}/nobody#key")  # no such actor there
     assert resp.status == 401, await resp.text()
     # a Date 10 minutes old
@@ -88,3 +89,32 @@ async def test_a_blocked_domain_gets_403(client, app, alice, remote, keys):  # n
 async def test_with_the_setting_off_anyone_may_read_them(client, alice):
     for path in _paths(alice.id):
         assert (await client.get(path)).status == 200, path
+
+
+async def test_a_key_id_naming_a_key_document_finds_its_owner(client, alice, aiohttp_server, keys):  # noqa: F811
+    """GoToSocial signs with `.../users/x/main-key`, no fragment; that URL serves the key and its owner."""
+    key, pem = keys["actor3"]
+    app = web.Application()
+    base = ""
+
+    async def actor(request: web.Request) -> web.Response:
+        url = f"{base}/users/gts"
+        return web.json_response({"id": url, "type": "Person", "preferredUsername": "gts", "inbox": url + "/inbox",
+                                  "publicKey": {"id": url + "/main-key", "owner": url, "publicKeyPem": pem}},
+                                 content_type="application/activity+json")
+
+    async def main_key(request: web.Request) -> web.Response:
+        url = f"{base}/users/gts"
+        return web.json_response({"id": url + "/main-key", "owner": url, "publicKeyPem": pem},
+                                 content_type="application/activity+json")
+
+    app.router.add_get("/users/gts", actor)
+    app.router.add_get("/users/gts/main-key", main_key)
+    server = await aiohttp_server(app)
+    base = f"http://127.0.0.1:{server.port}"
+    resp = await signed_get(client, f"/ap/users/{alice.id}", key, f"{base}/users/gts/main-key")
+    assert resp.status == 200, await resp.text()
+    # the same key id signed with another key: refused
+    other, _ = keys["actor"]
+    resp = await signed_get(client, f"/ap/users/{alice.id}", other, f"{base}/users/gts/main-key")
+    assert resp.status == 401, await resp.text()
