@@ -9,15 +9,13 @@ from typing import Any
 import pytest
 from admin_helpers import owner
 from aiohttp import web
-from test_federation_profiles import keys, remote  # noqa: F401 (fixtures)
+from test_federation_profiles import SETTINGS, keys, remote  # noqa: F401 (fixtures)
 
 from pufferd.federation import signatures
 from pufferd.web.keys import CTX
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-BASE = {"federation_enabled": True, "federation_allow_http": True, "federation_allow_private_addresses": True,
-        "public_url": "http://local.test", "server_name": "local.test",
-        "federation_queue_interval_seconds": 3600.0}
+BASE = SETTINGS
 
 
 @pytest.fixture

@@ -22,11 +22,14 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 NAMES = ("actor", "actor2", "actor3")
 
 
+SETTINGS = {"federation_enabled": True, "federation_allow_http": True, "federation_allow_private_addresses": True,
+            "public_url": "http://local.test", "server_name": "local.test",
+            "federation_queue_interval_seconds": 3600.0}
+
+
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
-    return {"federation_enabled": True, "federation_allow_http": True,
-            "federation_allow_private_addresses": True, "public_url": "http://local.test",
-            "server_name": "local.test", "federation_queue_interval_seconds": 3600.0}
+    return dict(SETTINGS)
 
 
 @pytest.fixture
@@ -344,10 +347,7 @@ async def test_a_remote_icon_becomes_an_avatar_copied_here_and_follows_the_actor
     assert await objects_of(client, them) == []
 
 
-@pytest.mark.parametrize("settings_overrides", [{
-    "federation_enabled": True, "federation_allow_http": True, "federation_allow_private_addresses": True,
-    "public_url": "http://local.test", "server_name": "local.test", "federation_queue_interval_seconds": 3600.0,
-    "federation_avatar_max_bytes": 4000}])
+@pytest.mark.parametrize("settings_overrides", [{**SETTINGS, "federation_avatar_max_bytes": 4000}])
 async def test_a_remote_icon_larger_than_federation_avatar_max_bytes_is_not_kept(client, alice, remote):
     remote.icons["big.png"] = (png(8000), "image/png")
     remote.changes["actor"] = {"icon": {"type": "Image", "url": remote.icon_url("big.png")}}
@@ -356,10 +356,7 @@ async def test_a_remote_icon_larger_than_federation_avatar_max_bytes_is_not_kept
     assert await objects_of(client, them) == [] and remote.icon_gets == ["big.png"]
 
 
-@pytest.mark.parametrize("settings_overrides", [{
-    "federation_enabled": True, "federation_allow_http": True, "federation_allow_private_addresses": True,
-    "public_url": "http://local.test", "server_name": "local.test", "federation_queue_interval_seconds": 3600.0,
-    "federation_avatar_max_bytes": 0}])
+@pytest.mark.parametrize("settings_overrides", [{**SETTINGS, "federation_avatar_max_bytes": 0}])
 async def test_no_remote_icon_is_fetched_with_federation_avatar_max_bytes_0(client, alice, remote):
     remote.icons["a.png"] = (png(2000), "image/png")
     remote.changes["actor"] = {"icon": {"type": "Image", "url": remote.icon_url("a.png")}}

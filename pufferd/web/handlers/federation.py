@@ -4,17 +4,13 @@ servers (signed, unauthenticated by token), and the API for users (resolve, foll
 rules live in pufferd/federation/."""
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 from typing import Any
 
 from aiohttp import web
 
-from pufferd import media
-from pufferd.blobs import BlobError
 from pufferd.federation import actors, admin, follows, inbox
-from pufferd.web import ranges
+from pufferd.web import filestream, ranges
 from pufferd.web.keys import CTX, USER
 from pufferd.web.route import Router
 from pufferd.web.schemas.federation import (
@@ -30,7 +26,6 @@ from pufferd.web.schemas.federation import (
 from pufferd.web.schemas.users import UserRead
 
 routes = Router("federation")
-log = logging.getLogger("pufferd.federation")
 AP_JSON = "application/activity+json"
 
 
@@ -106,22 +101,9 @@ async def avatar(request: web.Request, user_id: int, name: str) -> web.StreamRes
                "Content-Security-Policy": "default-src 'none'; sandbox"}
     if ranges.not_modified(request.headers.get("If-None-Match"), etag):
         return web.Response(status=304, headers=headers)
-    reader = await media.open_blob(ctx, obj)
     resp = web.StreamResponse(headers={**headers, "Content-Type": obj.file_type})
     resp.content_length = obj.file_size
-    try:
-        await resp.prepare(request)
-        async with contextlib.aclosing(reader.iter_range(0, obj.file_size)) as pieces:
-            async for piece in pieces:
-                await resp.write(piece)
-    except BlobError as exc:  # headers are gone already: cut the connection, the body is short
-        log.error("blob %s of %s failed while streaming: %s (run pufferd doctor)", obj.sha256, obj.object_key, exc)
-        resp.force_close()
-        return resp
-    finally:
-        await reader.close()
-    await resp.write_eof()
-    return resp
+    return await filestream.send(request, resp, ctx, obj, 0, obj.file_size)
 
 
 @routes.get("/ap/users/{user_id}/outbox", auth=False)

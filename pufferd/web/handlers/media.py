@@ -10,17 +10,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
 from pufferd import auth, media
-from pufferd.blobs import BlobError
 from pufferd.errors import BadRequest
-from pufferd.web import ranges
+from pufferd.web import filestream, ranges
 from pufferd.web.keys import CLAIMS, CTX, USER
 from pufferd.web.route import Router, bearer_token
 from pufferd.web.schemas.media import (
@@ -35,7 +32,6 @@ from pufferd.web.schemas.media import (
     UploadUrlResponse,
 )
 
-log = logging.getLogger("pufferd.media")
 routes = Router("media")
 
 FILE_PATH = f"{media.BUCKET_PATH}/{media.KEY_PREFIX}{{name}}"
@@ -233,18 +229,4 @@ async def _serve(request: web.Request, name: str, *, with_body: bool) -> web.Str
         await resp.prepare(request)
         await resp.write_eof()
         return resp
-    reader = await media.open_blob(ctx, obj)
-    try:
-        await resp.prepare(request)
-        async with contextlib.aclosing(reader.iter_range(start, end)) as pieces:
-            async for piece in pieces:
-                await resp.write(piece)
-    except BlobError as exc:
-        # headers are gone already: cut the connection so the client sees a short body
-        log.error("blob %s of %s failed while streaming: %s (run pufferd doctor)", obj.sha256, obj.object_key, exc)
-        resp.force_close()
-        return resp
-    finally:
-        await reader.close()
-    await resp.write_eof()
-    return resp
+    return await filestream.send(request, resp, ctx, obj, start, end)
