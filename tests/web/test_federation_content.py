@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from aiohttp import web
+from federation_helpers import LOOPBACK_FEDERATION
 from media_helpers import attach, local, png, upload
 from realtime_helpers import connect, make_chat
 
@@ -24,9 +25,7 @@ DAY = 24 * 3600
 
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
-    return {"federation_enabled": True, "federation_allow_http": True,
-            "federation_allow_private_addresses": True, "public_url": "http://local.test",
-            "server_name": "local.test", "access_token_ttl_seconds": 30 * DAY,
+    return {**LOOPBACK_FEDERATION, "access_token_ttl_seconds": 30 * DAY,
             "federation_queue_interval_seconds": 3600, "federation_attachment_url_ttl_seconds": 3 * DAY,
             # incoming files are not fetched here (they stay links): test_federation_remote_media.py fetches
             "federation_media_max_bytes": 0}

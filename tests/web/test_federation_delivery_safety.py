@@ -10,6 +10,7 @@ import time
 import pytest
 from admin_helpers import owner
 from aiohttp import web
+from federation_helpers import LOOPBACK_FEDERATION
 
 from pufferd.app import make_app
 from pufferd.clock import FakeClock
@@ -22,9 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
-    return {"federation_enabled": True, "federation_allow_http": True,
-            "federation_allow_private_addresses": True, "public_url": "http://local.test",
-            "server_name": "local.test", "federation_host_down_after_hours": 1.0,
+    return {**LOOPBACK_FEDERATION, "federation_host_down_after_hours": 1.0,
             "federation_queue_interval_seconds": 3600.0}
 
 

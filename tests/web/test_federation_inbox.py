@@ -7,6 +7,7 @@ import time
 
 import pytest
 from aiohttp import web
+from federation_helpers import LOOPBACK_FEDERATION
 
 from pufferd.federation import signatures
 
@@ -15,9 +16,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
-    return {"federation_enabled": True, "federation_allow_http": True,
-            "federation_allow_private_addresses": True, "public_url": "http://local.test",
-            "server_name": "local.test"}
+    return dict(LOOPBACK_FEDERATION)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp import web
 from apsig.draft.verify import Verifier
+from federation_helpers import LOOPBACK_FEDERATION
 
 from pufferd.federation import signatures
 from pufferd.web.keys import CTX
@@ -24,9 +25,7 @@ ACTOR = "http://local.test/ap/actor"
 
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
-    return {"federation_enabled": True, "federation_allow_http": True,
-            "federation_allow_private_addresses": True, "public_url": "http://local.test",
-            "server_name": "local.test"}
+    return dict(LOOPBACK_FEDERATION)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import web
+from federation_helpers import LOOPBACK_FEDERATION
 from media_helpers import local, png, upload
 
 from pufferd.clock import FakeClock
@@ -22,9 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 NAMES = ("actor", "actor2", "actor3")
 
 
-SETTINGS = {"federation_enabled": True, "federation_allow_http": True, "federation_allow_private_addresses": True,
-            "public_url": "http://local.test", "server_name": "local.test",
-            "federation_queue_interval_seconds": 3600.0}
+SETTINGS = {**LOOPBACK_FEDERATION, "federation_queue_interval_seconds": 3600.0}
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from federation_helpers import LOOPBACK_FEDERATION
 
 from pufferd import media
 from pufferd.federation import actors, signatures
@@ -29,9 +30,7 @@ JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
 
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
-    return {"federation_enabled": True, "federation_allow_http": True,
-            "federation_allow_private_addresses": True, "public_url": "http://local.test",
-            "server_name": "local.test", "federation_media_max_bytes": CAP,
+    return {**LOOPBACK_FEDERATION, "federation_media_max_bytes": CAP,
             "federation_media_fetch_seconds": 2.0}
 
 
