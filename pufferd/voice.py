@@ -125,6 +125,15 @@ def leave(ctx: Context, hub: Hub, user_id: int, chat_id: int) -> None:
     _leave(ctx, hub, user_id)
 
 
+def socket_opened(hub: Hub, conn: Connection) -> None:
+    """CONN just opened: if a call rings for its user, it gets that call's `call_ring` (the same
+    frame without seq, to this socket only), so that a device opened during the ring rings too;
+    the other sockets heard it when the ring started."""
+    for call in hub.voice.calls.values():
+        if call.callee_id == conn.user_id and not call.accepted:
+            hub.send_to(conn, protocol.control("call_ring", call_data(call)))
+
+
 def socket_closed(ctx: Context, hub: Hub, conn: Connection) -> None:
     """CONN ended: its user leaves the room they joined with it (their other sockets stay)."""
     chat_id = hub.voice.room_of(conn.user_id)

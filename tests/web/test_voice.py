@@ -171,6 +171,26 @@ async def test_a_private_call_rings_is_declined_then_accepted_and_hung_up(client
     assert (await roster(client, alice, chat))["participants"] == []
 
 
+async def test_a_socket_opened_while_a_call_rings_rings_too(client, alice, bob):
+    """The callee opens the app (or another device) during the ring: that socket gets the ring as
+    `call_ring` without seq; the caller's new socket gets nothing, nor does the callee's after the
+    call is answered."""
+    chat = await make_chat(client, alice, bob, type="private")
+    a = await connect(client, alice)
+    await a.send({"type": "call_ring", "data": {"chat_id": chat}})
+    await a.next("call_ring")
+    b = await connect(client, bob)  # opened after the ring started
+    ring = await b.next("call_ring")
+    assert "seq" not in ring
+    assert (ring["data"]["chat_id"], ring["data"]["caller_id"], ring["data"]["state"]) == (chat, alice.id, "ringing")
+    a2 = await connect(client, alice)
+    await a2.silent("call_ring", wait=0.2)
+    await b.send({"type": "call_accept", "data": {"chat_id": chat}})
+    await a.next("call_accepted")
+    b2 = await connect(client, bob)
+    await b2.silent("call_ring", wait=0.2)
+
+
 async def test_an_unanswered_call_times_out_and_a_busy_callee_is_reported(client, alice, bob, carol):
     chat = await make_chat(client, alice, bob, type="private")
     group = await make_chat(client, carol, bob)

@@ -125,6 +125,7 @@ async def websocket(request: web.Request, query: WsQuery) -> web.WebSocketRespon
         conn = hub.attach(user.id, WebSocketSink(ws, transport), since=query.since,
                           token_issued_at=claims.issued_at, token_expires_at=claims.expires_at,
                           session=claims.session_jti or claims.jti)
+        voice.socket_opened(hub, conn)  # a call ringing for this user rings here too
         session = Session(ctx, hub, conn, user)
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
