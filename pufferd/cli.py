@@ -287,26 +287,45 @@ def _reload_certificate(ssl_context: ssl.SSLContext, settings: Settings) -> None
                  f"{tls.not_valid_after(settings.tls_cert_file.read_bytes()):%Y-%m-%d %H:%M}")
 
 
+# a CA file that does not exist: OpenSSL skips it without an error (set_default_verify_paths)
+NO_CA_FILE = "/nonexistent/pufferd-no-ca-file"
+
+
 @contextlib.contextmanager
-def _pure_python_frozenlist() -> Iterator[None]:
-    """Import aiohttp inside this block to have frozenlist's pure-Python class (aiohttp's signal
-    lists, read a few times per request), not its compiled one: that one is C++ and brings
-    libstdc++ into the process (≈ 0.9 MB resident). FROZENLIST_NO_EXTENSIONS is frozenlist's own
-    switch, read when it is imported; the environment is put back on leaving. The executable
-    leaves the compiled module out altogether (packaging/pufferd.spec)."""
-    if "frozenlist" in sys.modules or "FROZENLIST_NO_EXTENSIONS" in os.environ:
+def _lean_aiohttp_import() -> Iterator[None]:
+    """Import aiohttp inside this block to leave out what a server does not use (issue 17):
+    - aiohttp builds two client SSLContexts when it is imported, each parsing the system's CA file
+      (≈ 140 certificates, ≈ 1 MB each). pufferd never hands a request to them (federation's
+      fetcher makes its own context on its first request, pufferd/federation/http.py), so
+      SSL_CERT_FILE names a file that does not exist meanwhile: they keep only the default CA
+      directory, looked up lazily.
+    - frozenlist (aiohttp's signal lists, read a few times per request) as its pure-Python class
+      (FROZENLIST_NO_EXTENSIONS, frozenlist's own switch): the compiled one is C++ and brings
+      libstdc++ into the process (≈ 0.9 MB). The executable leaves it out altogether
+      (packaging/pufferd.spec).
+    The environment is put back on leaving, so a CA file the user names in SSL_CERT_FILE is the
+    one the fetcher loads. Nothing changes when aiohttp is imported already."""
+    if "aiohttp" in sys.modules:
         yield
         return
-    os.environ["FROZENLIST_NO_EXTENSIONS"] = "1"
+    changes = {"SSL_CERT_FILE": NO_CA_FILE}
+    if "FROZENLIST_NO_EXTENSIONS" not in os.environ:
+        changes["FROZENLIST_NO_EXTENSIONS"] = "1"
+    saved = {name: os.environ.get(name) for name in changes}
+    os.environ.update(changes)
     try:
         yield
     finally:
-        del os.environ["FROZENLIST_NO_EXTENSIONS"]
+        for name, value in saved.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
 
 
 async def _serve(settings: Settings, sock: socket.socket, ssl_context: ssl.SSLContext | None = None,
                  http_sock: socket.socket | None = None) -> int:
-    with tls.client_defaults_without_ca_file(), _pure_python_frozenlist():
+    with _lean_aiohttp_import():
         from aiohttp import web
 
     from pufferd.app import make_app

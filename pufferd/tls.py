@@ -6,17 +6,11 @@ already open keep theirs and every new handshake gets the new one (nothing is dr
 """
 from __future__ import annotations
 
-import contextlib
 import datetime
 import os
 import ssl
-import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-
-# a CA file that does not exist: OpenSSL skips it without an error (set_default_verify_paths)
-NO_CA_FILE = "/nonexistent/pufferd-no-ca-file"
 
 
 class TLSError(Exception):
@@ -74,33 +68,6 @@ def load_pem(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(key_pem)
         reload(ctx, cert_file, key_file)
-
-
-@contextlib.contextmanager
-def client_defaults_without_ca_file() -> Iterator[None]:
-    """Import aiohttp inside this block to keep its unused client contexts small.
-
-    aiohttp builds two client SSLContexts when it is imported, and each one parses the system's
-    CA file (≈ 140 certificates: ≈ 1 MB of memory each and ≈ 40 ms of start-up). pufferd never
-    hands a request to them: federation's fetcher makes its own context on its first request
-    (pufferd/federation/http.py). Inside this block OpenSSL is pointed at a CA file that does not
-    exist (SSL_CERT_FILE), so those two contexts keep only the default CA directory, looked up
-    lazily; the environment is put back on leaving, so a CA file the user names in SSL_CERT_FILE
-    is the one the fetcher's context loads. Nothing changes when aiohttp's client is already
-    imported.
-    """
-    if "aiohttp.connector" in sys.modules:
-        yield
-        return
-    saved = os.environ.get("SSL_CERT_FILE")
-    os.environ["SSL_CERT_FILE"] = NO_CA_FILE
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ["SSL_CERT_FILE"]
-        else:
-            os.environ["SSL_CERT_FILE"] = saved
 
 
 def not_valid_after(cert_pem: bytes) -> datetime.datetime:

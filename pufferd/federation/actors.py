@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit
 
 import apsw
 
-from pufferd import __version__, twofa
+from pufferd import __version__, media, twofa
 from pufferd.context import Context
 from pufferd.db import federation_q, media_q, users_q
 from pufferd.db.federation_q import RemoteActor
@@ -322,8 +322,6 @@ def public_avatar_url(ctx: Context, user: User) -> str | None:
     """Where other servers fetch USER's avatar: a URL of its own under the actor, served without a
     signature (the bucket's URLs need one) while anyone may see the avatar; None otherwise. The
     URL names the file, so it changes with the avatar and may be cached for long."""
-    from pufferd import media
-
     key = media.key_from_url(ctx.settings, user.avatar_url) if user.avatar_url else None
     if key is None or user.privacy_avatar != "everyone":
         return None
@@ -334,8 +332,6 @@ async def public_avatar(ctx: Context, user_id: int, name: str) -> MediaObject:
     """The stored object behind public_avatar_url(user) when NAME is that URL's last segment; 404
     for anything else: another file, an avatar that is not public (privacy_avatar), a user who is
     not a local, active one, federation off."""
-    from pufferd import media
-
     enabled_or_404(ctx)
 
     def find_txn(conn: apsw.Connection) -> MediaObject:

@@ -5,7 +5,7 @@ redirect) must be public unless federation_allow_private_addresses; connect and 
 a body cap; at most MAX_REDIRECTS redirects (GET only). This is an adapter to the outside world
 (like the mailer), so it uses aiohttp's client, with a TLS context of its own: the system's CA
 certificates (or SSL_CERT_FILE's) are loaded on a thread when the first request is made, not
-when the server starts (`serve` imports aiohttp without them: pufferd/tls.py).
+when the server starts (`serve` imports aiohttp without them: pufferd/cli.py).
 """
 from __future__ import annotations
 

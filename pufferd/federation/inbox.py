@@ -114,6 +114,7 @@ async def verify_fetch(ctx: Context, *, path_qs: str, headers: dict[str, str]) -
     federation_inbound_per_minute. Nothing is checked while the setting is off."""
     if not ctx.settings.federation_authorized_fetch:
         return
+    actors.enabled_or_404(ctx)  # federation off: every route is a 404 first
     try:
         sig = signatures.parse(headers)
     except signatures.SignatureError as exc:

@@ -85,31 +85,38 @@ async def _before(deadline: float, chunks: AsyncGenerator[bytes, None]) -> Async
         await chunks.aclose()
 
 
+async def _fetch_file(ctx: Context, owner: User, url: str, *, file_name: str, claimed_type: str, cap: int,
+                      deadline: float, what: str) -> MediaObject | None:
+    """Fetch URL (the domain list, the fetcher's rules, signed by the instance actor) until
+    DEADLINE (loop time), at most CAP bytes, and store it as a file of OWNER (media.store_fetched);
+    None, logged with WHAT, when anything fails: the caller goes on without it."""
+    fetcher = actors.fetcher(ctx)
+    try:
+        actors.check_domain(ctx, fetcher.check_url(url))
+        chunks = fetcher.stream(url, max_bytes=cap, signer=await actors.instance_signer(ctx))
+        async with contextlib.aclosing(_before(deadline, chunks)) as body:
+            return await media.store_fetched(ctx, owner.id, file_name=file_name, claimed_type=claimed_type,
+                                             body=body, max_bytes=cap)
+    except (FetchError, DomainError, TimeoutError) as exc:
+        log.info("%s %s not fetched: %s", what, url[:200], exc or "timed out")
+    except Exception:  # never keeps the message or profile from arriving
+        log.warning("%s %s not fetched", what, url[:200], exc_info=True)
+    return None
+
+
 async def fetch(ctx: Context, sender: User, items: list[RemoteAttachment]) -> Fetched:
-    """Fetch and store ITEMS (at most as many as a message may carry) for a Note of SENDER."""
+    """Fetch and store ITEMS (at most as many as a message may carry) for a Note of SENDER; a file
+    that cannot be fetched stays a link."""
     s = ctx.settings
     items = items[:media.MAX_ATTACHMENTS_PER_MESSAGE]
     if not items or s.federation_media_max_bytes <= 0:
         return nothing(items)
-    fetcher = actors.fetcher(ctx)
-    signer = await actors.instance_signer(ctx)
     deadline = asyncio.get_running_loop().time() + s.federation_media_fetch_seconds
     cap = min(s.federation_media_max_bytes, s.max_upload_size_bytes)
-
-    async def one(item: RemoteAttachment) -> MediaObject | None:
-        try:
-            actors.check_domain(ctx, fetcher.check_url(item.url))
-            chunks = fetcher.stream(item.url, max_bytes=cap, signer=signer)
-            async with contextlib.aclosing(_before(deadline, chunks)) as body:
-                return await media.store_fetched(ctx, sender.id, file_name=file_name(item),
-                                                 claimed_type=item.media_type, body=body, max_bytes=cap)
-        except (FetchError, DomainError, TimeoutError) as exc:
-            log.info("remote file %s not fetched: %s", item.url[:200], exc or "timed out")
-        except Exception:  # never keeps the message from arriving: the file stays a link
-            log.warning("remote file %s not fetched", item.url[:200], exc_info=True)
-        return None
-
-    return Fetched(items, list(await asyncio.gather(*(one(item) for item in items))))
+    objects = await asyncio.gather(*(
+        _fetch_file(ctx, sender, item.url, file_name=file_name(item), claimed_type=item.media_type, cap=cap,
+                    deadline=deadline, what="remote file") for item in items))
+    return Fetched(items, list(objects))
 
 
 async def fetch_avatar(ctx: Context, user: User, icon_url: str) -> User:
@@ -121,28 +128,19 @@ async def fetch_avatar(ctx: Context, user: User, icon_url: str) -> User:
     cap = min(s.federation_avatar_max_bytes, s.max_upload_size_bytes)
     if cap <= 0:
         return user
-    fetcher = actors.fetcher(ctx)
     deadline = asyncio.get_running_loop().time() + s.federation_media_fetch_seconds
-    try:
-        actors.check_domain(ctx, fetcher.check_url(icon_url))
-        chunks = fetcher.stream(icon_url, max_bytes=cap, signer=await actors.instance_signer(ctx))
-        async with contextlib.aclosing(_before(deadline, chunks)) as body:
-            obj = await media.store_fetched(ctx, user.id, file_name="avatar", claimed_type="image/*",
-                                            body=body, max_bytes=cap)
-    except (FetchError, DomainError, TimeoutError) as exc:
-        log.info("avatar %s of %s not fetched: %s", icon_url[:200], user.username, exc or "timed out")
+    obj = await _fetch_file(ctx, user, icon_url, file_name="avatar", claimed_type="image/*", cap=cap,
+                            deadline=deadline, what=f"avatar of {user.username}")
+    if obj is None:
         return user
-    except Exception:
-        log.warning("avatar %s of %s not fetched", icon_url[:200], user.username, exc_info=True)
+    if obj.file_type not in media.IMAGE_TYPES:
+        log.info("avatar %s of %s is not an image (%s)", icon_url[:200], user.username, obj.file_type)
+        await media.discard_unattached(ctx, [obj.object_key])
         return user
     now = ctx.clock.time()
     url = media.object_url(s, obj.object_key)
-    updated = None
-    if obj.file_type in media.IMAGE_TYPES:
-        updated = await ctx.db.write(lambda conn: federation_q.set_remote_avatar(conn, user.id, icon_url, url, now))
-    if updated is None:  # not an image, or the actor has another icon by now
-        if obj.file_type not in media.IMAGE_TYPES:
-            log.info("avatar %s of %s is not an image (%s)", icon_url[:200], user.username, obj.file_type)
+    updated = await ctx.db.write(lambda conn: federation_q.set_remote_avatar(conn, user.id, icon_url, url, now))
+    if updated is None:  # the actor has another icon by now
         await media.discard_unattached(ctx, [obj.object_key])
         return user
     return updated

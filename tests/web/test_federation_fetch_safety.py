@@ -202,7 +202,7 @@ async def test_a_large_body_is_cut_off(tmp_path, server):
 async def test_https_trusts_the_ca_file_in_force_at_the_first_request(tmp_path, aiohttp_server, monkeypatch):
     """The fetcher's TLS context is its own, made by its first request: SSL_CERT_FILE set after
     aiohttp was imported counts (`serve` imports aiohttp without loading any CA file,
-    pufferd/tls.py), and a certificate that file does not vouch for is refused."""
+    pufferd/cli.py), and a certificate that file does not vouch for is refused."""
     cert, key = self_signed(tmp_path / "server")  # for localhost
     server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_tls.load_cert_chain(cert, key)

@@ -129,10 +129,7 @@ async def following_collection(request: web.Request, user_id: int) -> web.Respon
 
 async def _authorized(request: web.Request) -> None:
     """With federation_authorized_fetch, only a request signed by a remote actor passes (401, 403)."""
-    ctx = request.app[CTX]
-    if ctx.settings.federation_authorized_fetch:
-        actors.enabled_or_404(ctx)  # off, every route is a 404 first
-        await inbox.verify_fetch(ctx, path_qs=request.path_qs, headers=dict(request.headers))
+    await inbox.verify_fetch(request.app[CTX], path_qs=request.path_qs, headers=dict(request.headers))
 
 
 async def _receive(request: web.Request) -> web.Response:
